@@ -1,0 +1,155 @@
+"""Run one grid cell: every method on one model and dataset, all seeds batched, into trace rows.
+
+This is the documented Python entry point below the experiment runner::
+
+    from lysep.cell import Budget, run_cell
+    traces = run_cell(problem, ModelSpec.fnn(2, depth=3, width=10, n_classes=2),
+                      {"lysep": make_method("lysep"), "adam": make_method("adam", lr=1e-2)},
+                      seeds=[0, 1, 2], budget=Budget(iterations=100))
+
+The trace has one row per (method, seed, iteration) with the columns of method.md section 6.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lysep.methods.base import Method
+from lysep.model import ModelSpec, Params, forward, init_params
+from lysep.objectives import accuracy, cross_entropy
+from lysep.problem import Problem
+
+#: column order of a trace; residual_l and beta_l follow for l = 1..D
+TRACE_COLUMNS = ["method", "algorithm", "depth", "width", "seed", "iteration", "wall_time", "grad_evals",
+                 "F", "train_acc", "test_ce", "test_acc", "J", "J_start", "B", "bound_gap", "surrogate_gap",
+                 "diverged"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Stop a method at whichever comes first; ``eval_every`` sets how often the test set is scored."""
+
+    iterations: int | None = 100
+    seconds: float | None = None
+    grad_evals: float | None = None
+    eval_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.iterations is None and self.seconds is None and self.grad_evals is None:
+            raise ValueError("budget needs at least one of iterations, seconds, grad_evals")
+        for key in ("iterations", "seconds", "grad_evals", "eval_every"):
+            v = getattr(self, key)
+            if v is not None and not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"budget {key}={v!r} must be > 0")
+
+
+@dataclass
+class MethodRun:
+    """What one method produced for all seeds of a cell."""
+
+    traces: pd.DataFrame
+    params: Params
+    wall_time: float
+    extra: dict = field(default_factory=dict)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _evaluate(params: Params, x: torch.Tensor, y: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        logits = forward(params, x, activation)[1]
+        return cross_entropy(logits, y), accuracy(logits, y)
+
+
+def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, seeds: list[int],
+               budget: Budget, params0: Params | None = None) -> MethodRun:
+    """Train every seed with one method; rows of a seed stop at its divergence or its budget."""
+    device = problem.device
+    if params0 is None:
+        params0 = init_params(model, seeds, problem.dtype, device)
+    s = len(seeds)
+    state = method.init(problem, params0, seeds)
+    alive = np.ones(s, dtype=bool)  # still producing rows
+    records: list[dict[str, np.ndarray]] = []
+    wall, k = 0.0, 0
+    while True:
+        F, acc = _evaluate(state.params, problem.x_train, problem.y_train, model.activation)
+        last = (budget.iterations is not None and k >= budget.iterations) or \
+               (budget.seconds is not None and wall >= budget.seconds)
+        ge = state.grad_evals.numpy().copy()
+        over = np.zeros(s, dtype=bool) if budget.grad_evals is None else ge >= budget.grad_evals
+        extra = {key: v.detach().to("cpu", torch.float64).numpy() for key, v in method.metrics(problem, state).items()}
+        row = {"iteration": np.full(s, k), "wall_time": np.full(s, wall), "grad_evals": ge,
+               "F": F.to("cpu", torch.float64).numpy(), "train_acc": acc.to("cpu", torch.float64).numpy()}
+        if k % budget.eval_every == 0 or last or over.any():
+            tce, tacc = _evaluate(state.params, problem.x_test, problem.y_test, model.activation)
+            row["test_ce"] = tce.to("cpu", torch.float64).numpy()
+            row["test_acc"] = tacc.to("cpu", torch.float64).numpy()
+        else:
+            row["test_ce"] = row["test_acc"] = np.full(s, np.nan)
+        for key in ("J", "J_start", "B"):
+            row[key] = extra.get(key, np.full(s, np.nan))
+        for key in ("residual", "beta"):
+            if key in extra:
+                for i in range(extra[key].shape[1]):
+                    row[f"{key}_{i + 1}"] = extra[key][:, i]
+        diverged = ~np.isfinite(row["F"])
+        if "J" in extra:
+            diverged |= ~np.isfinite(extra["J"])
+        row["diverged"] = diverged
+        row["_keep"] = alive.copy()
+        records.append(row)
+        alive &= ~diverged & ~over
+        if last or not alive.any():
+            break
+        _sync(device)
+        t0 = time.perf_counter()
+        method.step(problem, state)
+        _sync(device)
+        wall += time.perf_counter() - t0
+        k += 1
+    traces = _to_frame(records, label, method, model, seeds)
+    return MethodRun(traces, state.params, wall)
+
+
+def _to_frame(records: list[dict[str, np.ndarray]], label: str, method: Method, model: ModelSpec,
+              seeds: list[int]) -> pd.DataFrame:
+    frames = []
+    for row in records:
+        keep = row.pop("_keep")
+        df = pd.DataFrame(row)
+        df.insert(0, "seed", np.asarray(seeds))
+        frames.append(df[keep])
+    df = pd.concat(frames, ignore_index=True)
+    df.insert(0, "width", model.widths[0])
+    df.insert(0, "depth", model.depth)
+    df.insert(0, "algorithm", method.name)
+    df.insert(0, "method", label)
+    df["bound_gap"] = df["B"] - df["F"]
+    df["surrogate_gap"] = df["J"] - df["F"]
+    layered = [c for c in df.columns if c.startswith(("residual_", "beta_"))]
+    df = df[TRACE_COLUMNS + layered]
+    return df.sort_values(["seed", "iteration"], kind="stable").reset_index(drop=True)
+
+
+def run_cell(problem: Problem, model: ModelSpec, methods: dict[str, Method], seeds: list[int],
+             budget: Budget) -> pd.DataFrame:
+    """Every method of a cell from the same theta_0 per seed; the trace rows as one DataFrame."""
+    if model.in_dim != problem.in_dim:
+        raise ValueError(f"model in_dim={model.in_dim} does not match the data's {problem.in_dim} features")
+    if model.n_classes < problem.n_classes:
+        raise ValueError(f"model n_classes={model.n_classes} is below the data's {problem.n_classes} classes")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds!r} must be a non-empty list of distinct integers")
+    params0 = init_params(model, seeds, problem.dtype, problem.device)
+    runs = [run_method(problem, model, label, m, seeds, budget, params0).traces for label, m in methods.items()]
+    return pd.concat(runs, ignore_index=True)

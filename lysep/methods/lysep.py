@@ -1,0 +1,166 @@
+"""LySep: alternating minimization of the layer separation loss J (method.md sections 2 and 4).
+
+One outer iteration: the U step (blocks u_1..u_D in Gauss-Seidel order), then the W step
+(blocks (W_l, b_l), l = 1..D+1, which do not interact and may be solved in any order), each
+block solved by a pluggable inner solver from ``lysep.inner``. The weight schedule is
+updated at the start of the next iteration, i.e. after the iteration has been recorded.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from lysep.activations import get_activation
+from lysep.inner import ARMIJO_C, armijo_gd
+from lysep.methods.base import HParam, State, check_hparams, positive, positive_int
+from lysep.model import Params, affine, forward
+from lysep.objectives import NORMS, certificate, cross_entropy, lysep_loss, mean_norm, mean_sq, residuals
+from lysep.problem import Problem
+from lysep.schedules import SCHEDULES, make_schedule
+
+U_SOLVERS = {"gd": armijo_gd}
+W_SOLVERS = {"gd": armijo_gd}
+OUT_SOLVERS = {"gd": armijo_gd}
+
+
+def layer_costs(dims: tuple[int, ...]) -> list[float]:
+    """Share of one full forward+backward pass spent in each layer (by multiply-adds, bias included)."""
+    work = [(a + 1) * b for a, b in zip(dims[:-1], dims[1:])]
+    return [w / sum(work) for w in work]
+
+
+#: an objective-only evaluation costs a third of a forward+backward pass
+FORWARD_SHARE = 1.0 / 3.0
+
+
+class LySep:
+    """Alternating minimization of J with blockwise inner solvers and a beta schedule."""
+
+    name: ClassVar[str] = "lysep"
+    HPARAMS: ClassVar[dict[str, HParam]] = {
+        "schedule": HParam(str, "continuation", choices=SCHEDULES),
+        "beta": HParam(float, 1.0, **positive()),
+        "rho": HParam(float, 1.05, check=lambda v: v >= 1.0, expect="a number >= 1"),
+        "beta_max": HParam(float, 1e4, **positive()),
+        "norm": HParam(str, "frobenius", choices=NORMS),
+        "bound_norm": HParam(str, "spectral", choices=NORMS),
+        "u_solver": HParam(str, "gd", choices=tuple(U_SOLVERS)),
+        "w_solver": HParam(str, "gd", choices=tuple(W_SOLVERS)),
+        "out_solver": HParam(str, "gd", choices=tuple(OUT_SOLVERS)),
+        "u_steps": HParam(int, 3, **positive_int()),
+        "w_steps": HParam(int, 3, **positive_int()),
+        "eta0": HParam(float, 1.0, **positive()),
+        "armijo_c": HParam(float, ARMIJO_C, check=lambda v: 0 < v < 1, expect="a number in (0, 1)"),
+        "max_backtracks": HParam(int, 30, **positive_int()),
+    }
+
+    def __init__(self, activation: str = "tanh", **hp):
+        self.hp = check_hparams(self.name, self.HPARAMS, hp)
+        self.activation = activation
+        self.sigma, _ = get_activation(activation)
+        self.schedule = make_schedule(self.hp["schedule"], beta=self.hp["beta"], rho=self.hp["rho"],
+                                      beta_max=self.hp["beta_max"], norm=self.hp["norm"], activation=activation)
+
+    # -- state ---------------------------------------------------------------------------------
+    def init(self, problem: Problem, params: Params, seeds: list[int]) -> State:
+        """theta_0 as given; U_0 by a forward pass, so r_l = 0 and J = F at iteration 0."""
+        params = [(w.clone(), b.clone()) for w, b in params]
+        s, depth = params[0][0].shape[0], len(params) - 1
+        with torch.no_grad():
+            hidden, _ = forward(params, problem.x_train, self.activation)
+        dims = (problem.in_dim, *(w.shape[1] for w, _ in params))
+        eta_u = torch.full((s,), self.hp["eta0"] * problem.n_train, dtype=problem.dtype, device=problem.device)
+        eta_w = torch.full((s,), self.hp["eta0"], dtype=problem.dtype, device=problem.device)
+        extra = {
+            "U": [h.clone() for h in hidden],
+            "betas": self.schedule(None, params),
+            "k": 0,
+            "eta_u": [eta_u.clone() for _ in range(depth)],
+            "eta_w": [eta_w.clone() for _ in range(depth + 1)],
+            "costs": layer_costs(dims),
+            "J_start": None,
+            "J_last": None,
+        }
+        return State(params=params, grad_evals=torch.zeros(s, dtype=torch.float64), extra=extra)
+
+    def _charge(self, state: State, layer: int, res) -> None:
+        cost = state.extra["costs"][layer]
+        state.grad_evals += cost * (res.gradients + FORWARD_SHARE * res.evaluations)
+
+    # -- one outer iteration -------------------------------------------------------------------
+    def step(self, problem: Problem, state: State) -> None:
+        ex, hp = state.extra, self.hp
+        x, y = problem.x_train, problem.y_train
+        params, U = state.params, ex["U"]
+        depth = len(U)
+        if ex["k"] > 0:
+            ex["betas"] = self.schedule(ex["betas"], params)
+            ex["J_last"] = None  # the cached J was taken at the previous betas
+        betas = ex["betas"]
+        with torch.no_grad():
+            ex["J_start"] = ex["J_last"] if ex["J_last"] is not None else lysep_loss(
+                params, U, x, y, betas, self.activation)
+
+        # U step, Gauss-Seidel over l = 1..D
+        solve_u = U_SOLVERS[hp["u_solver"]]
+        for i in range(depth):
+            w, b = params[i]
+            inp = x if i == 0 else U[i - 1]
+            with torch.no_grad():
+                target = self.sigma(affine(w, b, inp))
+            beta_here = betas[:, i]
+            if i < depth - 1:
+                w2, b2 = params[i + 1]
+                u_next, beta_next = U[i + 1], betas[:, i + 1]
+
+                def obj(blk, target=target, beta_here=beta_here, w2=w2, b2=b2, u_next=u_next, beta_next=beta_next):
+                    u = blk[0]
+                    return (beta_here / 2 * mean_sq(u - target)
+                            + beta_next / 2 * mean_sq(u_next - self.sigma(affine(w2, b2, u))))
+            else:
+                wo, bo = params[-1]
+
+                def obj(blk, target=target, beta_here=beta_here, wo=wo, bo=bo):
+                    u = blk[0]
+                    return beta_here / 2 * mean_sq(u - target) + cross_entropy(affine(wo, bo, u), y)
+
+            res = solve_u(obj, [U[i]], ex["eta_u"][i], hp["u_steps"], hp["armijo_c"], hp["max_backtracks"])
+            U[i], ex["eta_u"][i] = res.block[0], res.eta
+            self._charge(state, i + 1, res)
+
+        # W step: the blocks do not interact; each is a one-layer fit
+        new_params = []
+        for i in range(depth + 1):
+            inp = x if i == 0 else U[i - 1]
+            if i < depth:
+                target, beta_here = U[i], betas[:, i]
+
+                def obj(blk, inp=inp, target=target, beta_here=beta_here):
+                    return beta_here / 2 * mean_sq(target - self.sigma(affine(blk[0], blk[1], inp)))
+
+                solve = W_SOLVERS[hp["w_solver"]]
+            else:
+                def obj(blk, inp=inp):
+                    return cross_entropy(affine(blk[0], blk[1], inp), y)
+
+                solve = OUT_SOLVERS[hp["out_solver"]]
+            res = solve(obj, list(params[i]), ex["eta_w"][i], hp["w_steps"], hp["armijo_c"], hp["max_backtracks"])
+            new_params.append((res.block[0], res.block[1]))
+            ex["eta_w"][i] = res.eta
+            self._charge(state, i, res)
+        state.params = new_params
+        ex["k"] += 1
+
+    # -- what the trace records ----------------------------------------------------------------
+    def metrics(self, problem: Problem, state: State) -> dict[str, torch.Tensor]:
+        ex = state.extra
+        x, y = problem.x_train, problem.y_train
+        with torch.no_grad():
+            J = lysep_loss(state.params, ex["U"], x, y, ex["betas"], self.activation)
+            B = certificate(state.params, ex["U"], x, y, self.activation, self.hp["bound_norm"])
+            res = torch.stack([mean_norm(r) for r in residuals(state.params, ex["U"], x, self.activation)], dim=1)
+        ex["J_last"] = J
+        return {"J": J, "J_start": J if ex["J_start"] is None else ex["J_start"], "B": B,
+                "residual": res, "beta": ex["betas"].clone()}

@@ -1,0 +1,102 @@
+"""The losses of method.md sections 1-3, per seed: F, G, J, residuals and the certificate B.
+
+Every function takes parameters batched over seeds and returns a tensor of shape (S,)
+(or (S, D) for per-layer values). ``U`` is the list ``[u_1..u_D]`` of auxiliary
+variables, each (S, N, M_l); ``u_0 = x`` is the data, shared by all seeds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from lysep.activations import get_activation
+from lysep.model import Params, affine, forward
+
+#: CE is sqrt(2)-Lipschitz in its logits: ||softmax(z) - e_y|| < sqrt(2)
+CE_LIPSCHITZ = math.sqrt(2.0)
+
+NORMS = ("spectral", "frobenius")
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean CE per seed: logits (S, N, K), labels (N,) or (S, N) -> (S,)."""
+    if y.dim() == 1:
+        y = y.expand(logits.shape[0], -1)
+    picked = torch.gather(logits, 2, y.unsqueeze(2)).squeeze(2)
+    return (torch.logsumexp(logits, dim=2) - picked).mean(dim=1)
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Fraction of correct argmax predictions per seed -> (S,)."""
+    return (logits.argmax(dim=2) == y).to(logits.dtype).mean(dim=1)
+
+
+def true_loss(params: Params, x: torch.Tensor, y: torch.Tensor, activation: str) -> torch.Tensor:
+    """F(theta): CE of the real network -> (S,)."""
+    return cross_entropy(forward(params, x, activation)[1], y)
+
+
+def residuals(params: Params, U: list[torch.Tensor], x: torch.Tensor, activation: str) -> list[torch.Tensor]:
+    """``r_l = u_l - s(u_{l-1} W_l^T + b_l)`` for l = 1..D, each (S, N, M_l)."""
+    s, _ = get_activation(activation)
+    inputs = [x, *U[:-1]]
+    return [u - s(affine(w, b, h)) for u, h, (w, b) in zip(U, inputs, params[:-1])]
+
+
+def mean_sq(r: torch.Tensor) -> torch.Tensor:
+    """(1/N) sum_i ||r^i||^2 per seed -> (S,)."""
+    return r.pow(2).flatten(2).sum(dim=2).mean(dim=1)
+
+
+def mean_norm(r: torch.Tensor) -> torch.Tensor:
+    """(1/N) sum_i ||r^i|| per seed -> (S,)."""
+    return r.flatten(2).norm(dim=2).mean(dim=1)
+
+
+def separated_loss(params: Params, U: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    """G(theta, U): CE of the last layer applied to u_D -> (S,)."""
+    w, b = params[-1]
+    return cross_entropy(affine(w, b, U[-1]), y)
+
+
+def lysep_loss(params: Params, U: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+               betas: torch.Tensor, activation: str) -> torch.Tensor:
+    """J = G + sum_l (beta_l / 2) (1/N) sum_i ||r_l^i||^2; ``betas`` is (S, D) -> (S,)."""
+    rs = residuals(params, U, x, activation)
+    penalty = sum(betas[:, i] / 2 * mean_sq(r) for i, r in enumerate(rs))
+    return separated_loss(params, U, y) + penalty
+
+
+def layer_norms(params: Params, norm: str = "spectral") -> torch.Tensor:
+    """||W_l|| for l = 1..D+1 per seed -> (S, D+1); spectral (ord 2) or Frobenius."""
+    if norm not in NORMS:
+        raise ValueError(f"norm={norm!r} is unknown (expected one of: {', '.join(NORMS)})")
+    ord_ = 2 if norm == "spectral" else "fro"
+    return torch.stack([torch.linalg.matrix_norm(w, ord=ord_) for w, _ in params], dim=1)
+
+
+def certificate_weights(params: Params, activation: str, norm: str = "spectral") -> torch.Tensor:
+    """c_l = sqrt(2) ||W_{D+1}|| prod_{j=l+1..D} Lip_s ||W_j|| for l = 1..D -> (S, D)."""
+    _, lip = get_activation(activation)
+    norms = layer_norms(params, norm)  # (S, D+1)
+    depth = norms.shape[1] - 1
+    scaled = lip * norms[:, 1:depth]  # Lip ||W_j|| for j = 2..D
+    # tail[:, l-1] = prod_{j=l+1..D} Lip ||W_j||: reverse cumulative product, then shift
+    ones = torch.ones_like(norms[:, :1])
+    tail = torch.cat([torch.flip(torch.cumprod(torch.flip(scaled, [1]), 1), [1]), ones], dim=1)
+    return CE_LIPSCHITZ * norms[:, -1:] * tail
+
+
+def certificate(params: Params, U: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+                activation: str, norm: str = "spectral") -> torch.Tensor:
+    """B(theta, U) = G + sum_l c_l (1/N) sum_i ||r_l^i||: an upper bound of F for any U -> (S,)."""
+    rs = residuals(params, U, x, activation)
+    c = certificate_weights(params, activation, norm)
+    return separated_loss(params, U, y) + sum(c[:, i] * mean_norm(r) for i, r in enumerate(rs))
+
+
+def adaptive_omega(params: Params, activation: str, norm: str = "frobenius") -> torch.Tensor:
+    """omega_l = 2 ||W_{D+1}||^2 prod_{j=l+1..D} Lip_s^2 ||W_j||^2 (arXiv 2504.21501) -> (S, D)."""
+    return 2.0 * certificate_weights(params, activation, norm).pow(2) / CE_LIPSCHITZ**2

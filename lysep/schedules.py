@@ -1,0 +1,54 @@
+"""Weight schedules for beta_l (method.md section 2): small functions, one per schedule.
+
+A schedule maps (the betas of the last outer iteration or None at the start, the current
+parameters) to the betas used during the next outer iteration, shape (S, D).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from lysep.model import Params
+from lysep.objectives import adaptive_omega
+
+Schedule = Callable[[torch.Tensor | None, Params], torch.Tensor]
+
+SCHEDULES = ("fixed", "adaptive", "continuation")
+
+
+def _full(params: Params, value: float) -> torch.Tensor:
+    w = params[0][0]
+    return torch.full((w.shape[0], len(params) - 1), float(value), dtype=w.dtype, device=w.device)
+
+
+def fixed(beta: float) -> Schedule:
+    """beta_l = beta for every layer and iteration."""
+    return lambda prev, params: _full(params, beta)
+
+
+def adaptive(beta: float, activation: str, norm: str = "frobenius") -> Schedule:
+    """beta_l = beta * omega_l(theta), recomputed at the start of every outer iteration."""
+    return lambda prev, params: beta * adaptive_omega(params, activation, norm)
+
+
+def continuation(beta: float, rho: float, beta_max: float) -> Schedule:
+    """beta_l starts at beta and is multiplied by rho after every outer iteration, up to beta_max."""
+
+    def next_betas(prev: torch.Tensor | None, params: Params) -> torch.Tensor:
+        if prev is None:
+            return _full(params, beta)
+        return torch.clamp(prev * rho, max=beta_max)
+
+    return next_betas
+
+
+def make_schedule(name: str, *, beta: float, rho: float, beta_max: float, norm: str, activation: str) -> Schedule:
+    if name == "fixed":
+        return fixed(beta)
+    if name == "adaptive":
+        return adaptive(beta, activation, norm)
+    if name == "continuation":
+        return continuation(beta, rho, beta_max)
+    raise ValueError(f"schedule={name!r} is unknown (expected one of: {', '.join(SCHEDULES)})")

@@ -1,0 +1,22 @@
+"""Small offline problems built in the tests themselves (no downloads)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lysep.problem import Problem
+
+
+def circle_arrays(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (n, 2))
+    return x, (x[:, 0] ** 2 + x[:, 1] ** 2 < 0.5).astype(np.int64)
+
+
+def random_problem(n: int = 64, d: int = 3, k: int = 3, seed: int = 0, dtype=torch.float64) -> Problem:
+    rng = np.random.default_rng(seed)
+    x, xt = rng.normal(size=(n, d)), rng.normal(size=(n // 2, d))
+    y, yt = rng.integers(0, k, n), rng.integers(0, k, n // 2)
+    y[:k] = np.arange(k)
+    return Problem.from_arrays(x, y, xt, yt, n_classes=k, dtype=dtype)

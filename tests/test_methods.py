@@ -1,0 +1,176 @@
+"""The method guarantees of method.md: decrease of J, batched == alone, same theta_0, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lysep.cell import Budget, run_cell
+from lysep.methods import METHODS, make_method
+from lysep.methods.baselines import adam_update, sgd_update
+from lysep.methods.lysep import FORWARD_SHARE, layer_costs
+from lysep.model import ModelSpec, init_params
+
+from helpers import random_problem
+
+ALL_METHODS = {
+    "lysep": {"name": "lysep"},
+    "lysep-fixed": {"name": "lysep", "schedule": "fixed", "beta": 5.0},
+    "lysep-adaptive": {"name": "lysep", "schedule": "adaptive", "beta": 0.1},
+    "gd": {"name": "gd", "lr": 0.2},
+    "sgd": {"name": "sgd", "lr": 0.05, "batch_size": 16},
+    "adam": {"name": "adam", "lr": 1e-2},
+    "adam-mb": {"name": "adam", "lr": 1e-2, "batch_size": 20},
+}
+
+
+def methods(activation: str = "tanh", only: tuple[str, ...] | None = None) -> dict:
+    return {label: make_method(activation=activation, **cfg) for label, cfg in ALL_METHODS.items()
+            if only is None or label in only}
+
+
+def without_time(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=["wall_time"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("problem_seed", range(5))
+def test_lysep_armijo_never_increases_j_at_fixed_beta(problem_seed: int) -> None:
+    prob = random_problem(n=60, d=3, k=3, seed=problem_seed)
+    rng = np.random.default_rng(problem_seed)
+    act = ["tanh", "relu", "sigmoid"][problem_seed % 3]
+    model = ModelSpec.fnn(3, int(rng.integers(2, 5)), int(rng.integers(3, 9)), 3, act)
+    beta = [0.5, 1.0, 10.0, 100.0, 3.0][problem_seed]
+    lysep = make_method("lysep", activation=model.activation, schedule="fixed", beta=beta, u_steps=2, w_steps=2)
+    tr = run_cell(prob, model, {"lysep": lysep}, seeds=[0, 1], budget=Budget(iterations=50))
+    for _, run in tr.groupby("seed"):
+        J = run["J"].to_numpy()
+        assert len(J) == 51
+        tol = 1e-7 * np.maximum(1.0, np.abs(J[:-1]))
+        assert int((J[1:] > J[:-1] + tol).sum()) == 0, np.diff(J).max()
+        assert np.array_equal(run["J_start"].to_numpy()[1:], J[:-1])  # fixed beta: J_start is the last J
+        assert J[-1] < 0.9 * J[0]  # and it actually trains
+
+
+def test_j_equals_f_and_b_equals_f_at_iteration_zero(circle64) -> None:
+    model = ModelSpec.fnn(2, 4, 8, 2)
+    lyseps = methods(only=("lysep", "lysep-fixed", "lysep-adaptive"))
+    tr = run_cell(circle64, model, lyseps, [0, 1, 2], Budget(iterations=1))
+    first = tr[tr.iteration == 0]
+    np.testing.assert_allclose(first["J"], first["F"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(first["B"], first["F"], rtol=0, atol=1e-12)
+    assert (first[[c for c in tr.columns if c.startswith("residual_")]] == 0).all().all()
+
+
+def test_batched_equals_alone_for_every_method(circle64) -> None:
+    model = ModelSpec.fnn(2, 3, 6, 2)
+    budget = Budget(iterations=15, eval_every=5)
+    batch = run_cell(circle64, model, methods(), seeds=[4, 9, 2, 7], budget=budget)
+    for seed in (9, 7):
+        alone = run_cell(circle64, model, methods(), seeds=[seed], budget=budget)
+        part = batch[batch.seed == seed]
+        assert set(alone.method) == set(ALL_METHODS)
+        pd.testing.assert_frame_equal(without_time(part), without_time(alone), check_exact=False, rtol=0, atol=1e-10)
+
+
+def test_same_seed_gives_the_same_theta0_for_every_method(circle64) -> None:
+    model = ModelSpec.fnn(2, 3, 6, 2)
+    tr = run_cell(circle64, model, methods(), seeds=[0, 1], budget=Budget(iterations=1))
+    first = tr[tr.iteration == 0]
+    for _, g in first.groupby("seed"):
+        assert g["F"].nunique() == 1 and g["train_acc"].nunique() == 1 and g["test_ce"].nunique() == 1
+    p0 = init_params(model, [0, 1], torch.float64)
+    for label, m in methods().items():
+        state = m.init(circle64, p0, [0, 1])
+        for (w, b), (w0, b0) in zip(state.params, p0):
+            assert torch.equal(w, w0) and torch.equal(b, b0), label
+    assert first.groupby("seed")["F"].first().nunique() == 2  # and seeds differ from each other
+
+
+def test_the_same_call_twice_gives_identical_traces(circle64) -> None:
+    model = ModelSpec.fnn(2, 3, 6, 2)
+    a = run_cell(circle64, model, methods(), [0, 1], Budget(iterations=10))
+    b = run_cell(circle64, model, methods(), [0, 1], Budget(iterations=10))
+    pd.testing.assert_frame_equal(without_time(a), without_time(b), check_exact=True)
+
+
+def test_lysep_grad_evals_count_every_block_gradient_and_trial(circle64) -> None:
+    model = ModelSpec.fnn(2, 3, 6, 2)
+    tr = run_cell(circle64, model, {"l": make_method("lysep", u_steps=2, w_steps=3)}, [0], Budget(iterations=5))
+    costs = layer_costs(model.dims)
+    # each U block l costs layer l+1's share, each W block its own; every step is >= 1 gradient + 1 trial
+    floor = (1 + FORWARD_SHARE) * (2 * sum(costs[1:]) + 3 * sum(costs))
+    inc = np.diff(tr["grad_evals"].to_numpy())
+    assert (inc >= floor - 1e-12).all() and (inc < 40 * floor).all()
+
+
+def test_baseline_grad_evals_are_passes_over_the_data(circle64) -> None:
+    model = ModelSpec.fnn(2, 2, 4, 2)
+    tr = run_cell(circle64, model, methods(only=("gd", "sgd", "adam-mb")), [0], Budget(iterations=4))
+    last = tr.groupby("method")["grad_evals"].last()
+    assert last["gd"] == 4.0
+    assert last["sgd"] == pytest.approx(4 * 16 / 200) and last["adam-mb"] == pytest.approx(4 * 20 / 200)
+
+
+def test_adam_update_matches_torch_optim_adam() -> None:
+    gen = torch.Generator().manual_seed(0)
+    p = torch.randn(5, generator=gen, dtype=torch.float64)
+    ref = p.clone().requires_grad_()
+    opt = torch.optim.Adam([ref], lr=0.03, betas=(0.8, 0.99), eps=1e-7)
+    m, v = torch.zeros_like(p), torch.zeros_like(p)
+    for t in range(1, 6):
+        g = torch.randn(5, generator=gen, dtype=torch.float64)
+        ref.grad = g.clone()
+        opt.step()
+        p, m, v = adam_update(p, g, m, v, t, 0.03, 0.8, 0.99, 1e-7)
+    torch.testing.assert_close(p, ref.detach(), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_update_matches_torch_optim_sgd(nesterov: bool) -> None:
+    gen = torch.Generator().manual_seed(1)
+    p = torch.randn(5, generator=gen, dtype=torch.float64)
+    ref = p.clone().requires_grad_()
+    opt = torch.optim.SGD([ref], lr=0.1, momentum=0.9, nesterov=nesterov)
+    buf = None
+    for _ in range(5):
+        g = torch.randn(5, generator=gen, dtype=torch.float64)
+        ref.grad = g.clone()
+        opt.step()
+        p, buf = sgd_update(p, g, buf, 0.1, 0.9, nesterov)
+    torch.testing.assert_close(p, ref.detach(), rtol=0, atol=1e-14)
+
+
+def test_sgd_minibatches_cover_the_data_once_per_epoch(circle64) -> None:
+    from lysep.methods.baselines import MinibatchSampler
+
+    sampler = MinibatchSampler(10, 4, [0, 1], torch.device("cpu"))
+    epoch = torch.cat([sampler.next(), sampler.next(), sampler.next()], dim=1)
+    assert epoch.shape == (2, 10)
+    assert all(sorted(row.tolist()) == list(range(10)) for row in epoch)
+    assert not torch.equal(epoch[0], epoch[1])  # each seed shuffles with its own generator
+
+
+@pytest.mark.parametrize("name,hp,match", [
+    ("adam", {"lr": -1.0}, "lr = -1.0 is out of range"),
+    ("adam", {"lr": "fast"}, "lr = 'fast' has the wrong type"),
+    ("adam", {"learning_rate": 0.1}, "unknown hyperparameter 'learning_rate'"),
+    ("sgd", {"batch_size": 0}, "batch_size = 0 is out of range"),
+    ("sgd", {"batch_size": True}, "batch_size = True has the wrong type"),
+    ("sgd", {"momentum": 1.0}, "momentum = 1.0 is out of range"),
+    ("lysep", {"schedule": "cosine"}, "schedule = 'cosine' is not allowed"),
+    ("lysep", {"rho": 0.5}, "rho = 0.5 is out of range"),
+    ("lysep", {"beta": float("nan")}, "beta = nan is out of range"),
+    ("gd", {"lr": 0}, "lr = 0.0 is out of range"),
+    ("nesterov", {}, "method='nesterov' is unknown"),
+])
+def test_bad_hyperparameters_are_rejected_by_name(name: str, hp: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match.replace("(", r"\(")):
+        make_method(name, **hp)
+
+
+def test_every_method_has_defaults_that_construct() -> None:
+    for name in METHODS:
+        m = make_method(name)
+        assert set(m.hp) == set(METHODS[name].HPARAMS)

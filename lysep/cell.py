@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,7 +72,8 @@ def _evaluate(params: Params, x: torch.Tensor, y: torch.Tensor, activation: str)
 
 
 def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, seeds: list[int],
-               budget: Budget, params0: Params | None = None) -> MethodRun:
+               budget: Budget, params0: Params | None = None,
+               progress: Callable[[int], None] | None = None) -> MethodRun:
     """Train every seed with one method; rows of a seed stop at its divergence or its budget."""
     device = problem.device
     if params0 is None:
@@ -117,6 +119,8 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
         _sync(device)
         wall += time.perf_counter() - t0
         k += 1
+        if progress is not None:
+            progress(k)
     traces = _to_frame(records, label, method, model, seeds)
     return MethodRun(traces, state.params, wall)
 

@@ -1,0 +1,139 @@
+"""``lysep`` command line: ``lysep run [SPEC]`` and ``lysep report DIR``.
+
+Exit codes: 0 success, 1 some runs failed, 2 bad input (spec, arguments, unreadable results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from lysep.spec import ExperimentSpec, SpecError, default_spec_path, load_spec
+from lysep.store import StoreError
+
+BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lysep", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run an experiment spec (default: configs/quick.toml)")
+    run.add_argument("spec", nargs="?", help="TOML experiment spec; default: the built-in quick experiment")
+    run.add_argument("--out", help="results directory (default: results/<spec name>)")
+    run.add_argument("--seeds", type=int, help="override grid.seeds")
+    run.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in-process)")
+    run.add_argument("--scheduler", help="address of a Dask scheduler, e.g. tcp://head:8786")
+    run.add_argument("--force", action="store_true", help="recompute runs already stored")
+    run.add_argument("--repair", action="store_true", help="drop unreadable result files, then run what is missing")
+    run.add_argument("--no-report", action="store_true", help="do not write the report")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep = sub.add_parser("report", help="re-make the report of a results directory")
+    rep.add_argument("dir")
+    return p
+
+
+def fail(message: str) -> int:
+    print(f"lysep: error: {message}", file=sys.stderr)
+    return BAD_INPUT
+
+
+def check_run_args(args: argparse.Namespace) -> str | None:
+    import torch
+
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        return f"--device {args.device!r}: expected cpu or cuda"
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        return f"--device {args.device}: no CUDA device is available on this machine"
+    if args.workers < 1:
+        return f"--workers {args.workers}: expected an integer >= 1"
+    if args.workers > 1 and args.scheduler:
+        return "--workers and --scheduler cannot be combined"
+    return None
+
+
+def final_table(runs: pd.DataFrame) -> str:
+    """Median over seeds of the final metrics, per cell and method."""
+    if not len(runs):
+        return "(no runs)"
+    ok = runs[runs.status != "failed"]
+    table = ok.groupby(["depth", "width", "method"], sort=True).agg(
+        seeds=("seed", "count"), diverged=("status", lambda s: int((s == "diverged").sum())),
+        train_ce=("final_F", "median"), train_acc=("final_train_acc", "median"),
+        test_acc=("final_test_acc", "median"), seconds=("wall_time", "median"))
+    return table.to_string(float_format=lambda v: f"{v:.4g}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    problem = check_run_args(args)
+    if problem:
+        return fail(problem)
+    try:
+        spec: ExperimentSpec = load_spec(args.spec or default_spec_path())
+        if args.seeds is not None:
+            spec = spec.with_seeds(args.seeds)
+    except SpecError as e:
+        print(str(e), file=sys.stderr)
+        return BAD_INPUT
+    from lysep.runner import run_experiment
+    from lysep.store import ResultsStore
+
+    out = Path(args.out) if args.out else Path("results") / spec.name
+    if args.repair:
+        for path in ResultsStore(out).repair():
+            print(f"repair: dropped {path}", file=sys.stderr)
+    t0 = time.perf_counter()
+    try:
+        res = run_experiment(spec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
+                             force=args.force, quiet=args.quiet)
+    except StoreError as e:
+        return fail(str(e))
+    except ConnectionError as e:
+        return fail(str(e))
+    seconds = time.perf_counter() - t0
+    print(f"\n{spec.name}: {res.ran} runs computed, {res.skipped} already stored, {res.failed} failed "
+          f"in {seconds:.1f} s -> {res.root}")
+    print(final_table(res.runs))
+    if not args.no_report:
+        report = make_report(res.root)
+        if report:
+            print(f"report: {report}")
+    return 1 if res.failed else 0
+
+
+def make_report(root: Path) -> Path | None:
+    try:
+        from analysis.report import make_report as render
+    except ImportError:
+        return None
+    return render(root)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    root = Path(args.dir)
+    for name in ("traces.parquet", "runs.parquet", "meta.json"):
+        if not (root / name).exists():
+            return fail(f"{root / name}: not found (expected the output directory of `lysep run`)")
+    try:
+        path = make_report(root)
+    except StoreError as e:
+        return fail(str(e))
+    if path is None:
+        return fail("the analysis package is not available")
+    print(f"report: {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args)
+    return cmd_report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,509 @@
+"""Experiment specs: a TOML file (format in ``configs/README.md``) validated into frozen dataclasses.
+
+Everything is checked before any work starts and every problem is reported at once: one
+``SpecError`` whose lines each name the file, the dotted key (``grid.width``, ``method[1].lr``,
+methods counted from 0), the value given and what was expected. Method hyperparameters are
+validated with the method's own schema (``lysep.methods.check_hparams``); the validated
+``MethodSpec.hparams`` keeps only the keys the user wrote (defaults are the method's business).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from lysep.activations import ACTIVATIONS
+from lysep.datasets import DATASETS, NPZ, Dataset, load_dataset
+from lysep.methods import METHODS, check_hparams
+
+#: name of the spec ``lysep run`` uses when given none (``configs/quick.toml``)
+BUILTIN_DEFAULT = "quick"
+MODEL_KINDS: tuple[str, ...] = ("fnn", "cnn")
+DTYPES: tuple[str, ...] = ("float32", "float64")
+#: budget keys that stop a run (at least one is required; whichever is hit first wins)
+STOPPING_KEYS: tuple[str, ...] = ("iterations", "seconds", "grad_evals")
+#: datasets a CNN can use (image-shaped inputs)
+IMAGE_DATASETS: tuple[str, ...] = ("digits", NPZ)
+SECTIONS: tuple[str, ...] = ("name", "data", "model", "grid", "budget", "method")
+#: experiment names and method labels: they name folders and trace values
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
+NAME_EXPECT = "a string of letters, digits, '_', '.', '+', '-' (at most 100, not starting with a symbol)"
+#: longest rendering of a value inside an error message
+SHOW_MAX = 80
+
+
+def default_spec_path() -> Path:
+    """``configs/quick.toml`` of the source tree (the package is installed editable: configs/ sits next to lysep/)."""
+    return Path(__file__).resolve().parent.parent / "configs" / f"{BUILTIN_DEFAULT}.toml"
+
+
+class SpecError(ValueError):
+    """An invalid spec; ``problems`` holds one line per problem, ``str()`` joins them one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
+
+
+# ---------------------------------------------------------------------------- the validated spec
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """``[data]``: which dataset and how much of it; ``path`` is absolute (npz only)."""
+
+    dataset: str
+    n_train: int = 2000
+    n_test: int = 1000
+    seed: int = 0
+    noise: float = 0.0
+    n_classes: int = 3
+    path: str | None = None
+
+    def load(self, images: bool = False) -> Dataset:
+        """The dataset itself (``images=True`` for a CNN on digits)."""
+        return load_dataset(self.dataset, n_train=self.n_train, n_test=self.n_test, seed=self.seed,
+                            noise=self.noise, n_classes=self.n_classes, images=images, path=self.path)
+
+
+@dataclass(frozen=True)
+class ModelCfg:
+    """``[model]``: for ``kind = "cnn"`` the grid's depth counts conv layers and width counts channels."""
+
+    kind: str = "fnn"
+    activation: str = "tanh"
+    dtype: str = "float32"
+    pool: bool = False
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """``[grid]``: every depth x width cell, each run with seeds ``0..seeds-1``."""
+
+    depth: tuple[int, ...]
+    width: tuple[int, ...]
+    seeds: int = 5
+
+    def cells(self) -> list[tuple[int, int]]:
+        """(depth, width) pairs, depth-major."""
+        return [(d, w) for d in self.depth for w in self.width]
+
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds))
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    """``[budget]``: a run stops at whichever of iterations / seconds / grad_evals is hit first."""
+
+    iterations: int | None = None
+    seconds: float | None = None
+    grad_evals: float | None = None
+    target_ce: float | None = None
+    eval_every: int = 10
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One ``[[method]]``: ``label`` (default: name) is what the trace's method column holds."""
+
+    name: str
+    label: str
+    hparams: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A whole validated spec; ``source`` is the file it came from (or ``<dict>``/``<builtin>``)."""
+
+    name: str
+    data: DataSpec
+    model: ModelCfg
+    grid: GridSpec
+    budget: BudgetSpec
+    methods: tuple[MethodSpec, ...]
+    source: str = field(default="<dict>", compare=False)  # where it came from; not part of equality
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as a JSON-able dict in the TOML layout (``parse_spec``/``from_dict`` read it back equal)."""
+        data = {k: v for k, v in vars(self.data).items() if v is not None}
+        budget = {k: v for k, v in vars(self.budget).items() if v is not None}
+        grid = {"depth": list(self.grid.depth), "width": list(self.grid.width), "seeds": self.grid.seeds}
+        methods = [{"name": m.name, "label": m.label, **m.hparams} for m in self.methods]
+        return {"name": self.name, "data": data, "model": dict(vars(self.model)), "grid": grid,
+                "budget": budget, "method": methods}
+
+    @classmethod
+    def from_dict(cls, doc: Any, source: str = "<dict>") -> ExperimentSpec:
+        """Same as ``parse_spec``."""
+        return parse_spec(doc, source)
+
+    def with_seeds(self, n: int) -> ExperimentSpec:
+        """A copy with ``grid.seeds = n`` (the CLI's ``--seeds``); SpecError unless n is an integer >= 1."""
+        if not _is_int(n) or n < 1:
+            raise SpecError([f"{self.source}: grid.seeds = {_show(n)}: expected an integer >= 1"])
+        return replace(self, grid=replace(self.grid, seeds=n))
+
+
+# ---------------------------------------------------------------------------- value checks
+
+_BAD = object()  # what a value check returns for a value it rejects
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _as_float(v: Any) -> float | None:
+    """v as a finite float (ints accepted, bools not), else None."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _int_min(low: int) -> tuple[Callable[[Any], Any], str]:
+    return (lambda v: v if _is_int(v) and v >= low else _BAD), f"an integer >= {low}"
+
+
+def _float_min(low: float, strict: bool) -> tuple[Callable[[Any], Any], str]:
+    def check(v: Any) -> Any:
+        f = _as_float(v)
+        return f if f is not None and (f > low if strict else f >= low) else _BAD
+
+    return check, f"a finite number {'>' if strict else '>='} {low:g}"
+
+
+def _choice(options: tuple[str, ...] | Mapping[str, Any]) -> tuple[Callable[[Any], Any], str]:
+    names = tuple(options)
+    return (lambda v: v if isinstance(v, str) and v in names else _BAD), "one of: " + ", ".join(map(_show, names))
+
+
+def _nonempty_str() -> tuple[Callable[[Any], Any], str]:
+    return (lambda v: v if isinstance(v, str) and v.strip() else _BAD), "a non-empty string"
+
+
+def _name() -> tuple[Callable[[Any], Any], str]:
+    return (lambda v: v if isinstance(v, str) and NAME_RE.fullmatch(v) else _BAD), NAME_EXPECT
+
+
+def _boolean() -> tuple[Callable[[Any], Any], str]:
+    return (lambda v: v if isinstance(v, bool) else _BAD), "true or false"
+
+
+def _int_list() -> tuple[Callable[[Any], Any], str]:
+    """A bare integer or a non-empty list of distinct integers >= 1, as a tuple."""
+
+    def check(v: Any) -> Any:
+        items = [v] if _is_int(v) else v
+        if not isinstance(items, list) or not items or not all(_is_int(i) and i >= 1 for i in items):
+            return _BAD
+        return tuple(items) if len(set(items)) == len(items) else _BAD
+
+    return check, "a list of distinct integers >= 1 (or one integer)"
+
+
+def _show(v: Any, depth: int = 0) -> str:
+    """A short TOML-like rendering of a value for an error message."""
+    if isinstance(v, bool):
+        s = "true" if v else "false"
+    elif isinstance(v, int):
+        s = str(v) if v.bit_length() < 200 else "<a huge integer>"
+    elif isinstance(v, str):
+        s = '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    elif isinstance(v, float):
+        s = repr(v)
+    elif isinstance(v, (list, dict)) and depth > 2:
+        s = "[...]" if isinstance(v, list) else "{...}"
+    elif isinstance(v, list):
+        s = "[" + ", ".join(_show(i, depth + 1) for i in v[:10]) + (", ..." if len(v) > 10 else "") + "]"
+    elif isinstance(v, dict):
+        inner = ", ".join(f"{k} = {_show(i, depth + 1)}" for k, i in list(v.items())[:10])
+        s = "{" + inner + (", ..." if len(v) > 10 else "") + "}"
+    else:
+        s = f"<{type(v).__name__}>"
+    return s if len(s) <= SHOW_MAX else s[: SHOW_MAX - 3] + "..."
+
+
+# ---------------------------------------------------------------------------- problem collection
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of a section: its check (returns the normalized value or ``_BAD``), what it expects, its default."""
+
+    check: Callable[[Any], Any]
+    expect: str
+    default: Any = None
+    required: bool = False
+
+
+def _field(rule: tuple[Callable[[Any], Any], str], default: Any = None, required: bool = False) -> Field:
+    return Field(rule[0], rule[1], default, required)
+
+
+class _Problems:
+    """Collects one message per problem, every one prefixed with the source."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[str] = []
+
+    def bad(self, key: str, value: Any, expect: str) -> None:
+        self.items.append(f"{self.source}: {key} = {_show(value)}: expected {expect}")
+
+    def missing(self, key: str, expect: str) -> None:
+        self.items.append(f"{self.source}: {key} is missing: expected {expect}")
+
+    def unknown(self, key: str, value: Any, allowed: Any) -> None:
+        self.items.append(
+            f"{self.source}: {key} = {_show(value)}: unknown key (expected one of: {', '.join(map(str, allowed))})"
+        )
+
+
+def _read_table(pr: _Problems, doc: dict, section: str, fields: dict[str, Field]) -> dict[str, Any] | None:
+    """The section's valid values with defaults filled in; unknown, missing and bad keys go to ``pr``."""
+    if section not in doc:
+        pr.missing(section, f"a [{section}] table")
+        return None
+    table = doc[section]
+    if not isinstance(table, dict):
+        pr.bad(section, table, f"a [{section}] table")
+        return None
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in fields:
+            pr.unknown(f"{section}.{key}", value, fields)
+    for key, f in fields.items():
+        if key not in table:
+            if f.required:
+                pr.missing(f"{section}.{key}", f.expect)
+            else:
+                out[key] = f.default
+            continue
+        value = f.check(table[key])
+        if value is _BAD:
+            pr.bad(f"{section}.{key}", table[key], f.expect)
+        else:
+            out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------------- sections
+
+NAME_FIELD = _field(_name(), required=True)
+DATA_FIELDS: dict[str, Field] = {
+    "dataset": _field(_choice((*DATASETS, NPZ)), required=True),
+    "n_train": _field(_int_min(1), 2000),
+    "n_test": _field(_int_min(1), 1000),
+    "seed": _field(_int_min(0), 0),
+    "noise": _field(_float_min(0.0, strict=False), 0.0),
+    "n_classes": _field(_int_min(2), 3),
+    "path": _field(_nonempty_str()),
+}
+MODEL_FIELDS: dict[str, Field] = {
+    "kind": _field(_choice(MODEL_KINDS), "fnn"),
+    "activation": _field(_choice(ACTIVATIONS), "tanh"),
+    "dtype": _field(_choice(DTYPES), "float32"),
+    "pool": _field(_boolean(), False),
+}
+GRID_FIELDS: dict[str, Field] = {
+    "depth": _field(_int_list(), required=True),
+    "width": _field(_int_list(), required=True),
+    "seeds": _field(_int_min(1), 5),
+}
+BUDGET_FIELDS: dict[str, Field] = {
+    "iterations": _field(_int_min(1)),
+    "seconds": _field(_float_min(0.0, strict=True)),
+    "grad_evals": _field(_float_min(0.0, strict=True)),
+    "target_ce": _field(_float_min(0.0, strict=True)),
+    "eval_every": _field(_int_min(1), 10),
+}
+METHOD_KEYS: tuple[str, ...] = ("name", "label")
+
+
+def _base_dir(source: str) -> Path:
+    """Folder relative data paths resolve against: the spec file's, or the working directory."""
+    return Path.cwd() if source.startswith("<") else Path(source).absolute().parent
+
+
+def _check_data(pr: _Problems, doc: dict, base: Path) -> dict[str, Any] | None:
+    """[data], with ``path`` required iff dataset = "npz" and resolved to an existing absolute file."""
+    data = _read_table(pr, doc, "data", DATA_FIELDS)
+    if data is None or "dataset" not in data:
+        return data
+    has_path, given_path = "path" in doc["data"], doc["data"].get("path")
+    if data["dataset"] != NPZ:
+        if has_path:
+            pr.bad("data.path", given_path, f'no path unless data.dataset = "{NPZ}"')
+        return data
+    if not has_path:
+        pr.missing("data.path", f'the path of a .npz file (data.dataset = "{NPZ}")')
+    elif data.get("path") is not None:  # present and a non-empty string
+        full = base / data["path"]
+        try:
+            exists = full.is_file()
+        except (OSError, ValueError):
+            exists = False
+        if exists:
+            data["path"] = str(full)
+        else:
+            pr.bad("data.path", given_path, f"an existing .npz file (looked for {_show(str(full))})")
+    return data
+
+
+def _check_model(pr: _Problems, doc: dict, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """[model], with pool only for a CNN and a CNN only on image datasets."""
+    model = _read_table(pr, doc, "model", MODEL_FIELDS)
+    if model is None:
+        return None
+    given = doc["model"]
+    if model.get("pool") is True and model.get("kind") == "fnn":
+        pr.bad("model.pool", given["pool"], 'pool = true only with model.kind = "cnn"')
+    dataset = (data or {}).get("dataset")
+    if "kind" in given and model.get("kind") == "cnn" and dataset is not None and dataset not in IMAGE_DATASETS:
+        pr.bad("model.kind", given["kind"], f"a dataset with images for a CNN ({', '.join(IMAGE_DATASETS)}), "
+               f"not data.dataset = {_show(dataset)}")
+    return model
+
+
+def _check_budget(pr: _Problems, doc: dict) -> dict[str, Any] | None:
+    """[budget], with at least one stopping key."""
+    budget = _read_table(pr, doc, "budget", BUDGET_FIELDS)
+    if budget is not None and not any(k in doc["budget"] for k in STOPPING_KEYS):
+        pr.bad("budget", doc["budget"], "at least one of " + ", ".join(f"budget.{k}" for k in STOPPING_KEYS))
+    return budget
+
+
+def _check_hparam(pr: _Problems, where: str, method: str, key: Any, value: Any) -> tuple[bool, Any]:
+    """One hyperparameter through the method's own schema; (ok, normalized value)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        pr.bad(f"{where}.{key}", value, "a finite number")
+        return False, None
+    try:
+        checked = check_hparams(method, METHODS[method].HPARAMS, {key: value})
+    except ValueError as e:
+        for line in str(e).splitlines() or [""]:
+            pr.items.append(f"{pr.source}: {where}.{key} = {_show(value)}: {line}")
+        return False, None
+    except Exception as e:  # a check that cannot handle this value (e.g. OverflowError) is a rejection too
+        pr.bad(f"{where}.{key}", value, f"a value method {method!r} accepts ({type(e).__name__}: {e})")
+        return False, None
+    return True, checked[key]
+
+
+def _check_method(pr: _Problems, i: int, entry: Any) -> MethodSpec | None:
+    """One [[method]]: name, optional label, hyperparameters validated by the method's schema."""
+    where = f"method[{i}]"
+    if not isinstance(entry, dict):
+        pr.bad(where, entry, "a [[method]] table")
+        return None
+    name = entry.get("name")
+    ok = True
+    if "name" not in entry:
+        pr.missing(f"{where}.name", "one of: " + ", ".join(METHODS))
+        ok = False
+    elif not isinstance(name, str) or name not in METHODS:
+        pr.bad(f"{where}.name", name, "one of: " + ", ".join(METHODS))
+        ok = False
+    label = entry.get("label", name)
+    if "label" in entry and (not isinstance(label, str) or not NAME_RE.fullmatch(label)):
+        pr.bad(f"{where}.label", label, NAME_EXPECT)
+        ok = False
+    hparams = {}
+    for key, value in entry.items():
+        if key in METHOD_KEYS or not isinstance(name, str) or name not in METHODS:
+            continue
+        good, checked = _check_hparam(pr, where, name, key, value)
+        ok = ok and good
+        hparams[key] = checked
+    return MethodSpec(name, label, hparams) if ok else None
+
+
+def _check_methods(pr: _Problems, doc: dict) -> list[MethodSpec] | None:
+    """The [[method]] list: at least one, every one valid, labels unique."""
+    expect = "one or more [[method]] tables"
+    if "method" not in doc:
+        pr.missing("method", expect)
+        return None
+    entries = doc["method"]
+    if not isinstance(entries, list) or not entries:
+        pr.bad("method", entries, expect)
+        return None
+    methods = [_check_method(pr, i, e) for i, e in enumerate(entries)]
+    first: dict[str, int] = {}
+    for i, m in enumerate(methods):
+        if m is None:
+            continue
+        if m.label in first:
+            pr.bad(f"method[{i}].label", m.label, f"a label no other method has (method[{first[m.label]}] has it; "
+                   "give each [[method]] of the same name its own label)")
+        first.setdefault(m.label, i)
+    return [m for m in methods if m is not None]
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def parse_spec(doc: Any, source: str = "<dict>", base_dir: str | Path | None = None) -> ExperimentSpec:
+    """Validate a TOML-shaped dict into an ``ExperimentSpec``; one SpecError listing every problem.
+
+    Relative ``data.path`` values resolve against ``base_dir``, else the folder of ``source``
+    when it is a file path, else the working directory.
+    """
+    pr = _Problems(source)
+    if not isinstance(doc, dict):
+        raise SpecError([f"{source}: the spec = {_show(doc)}: expected a table of keys {', '.join(SECTIONS)}"])
+    for key, value in doc.items():
+        if key not in SECTIONS:
+            pr.unknown(str(key), value, SECTIONS)
+    name = doc.get("name")
+    if "name" not in doc:
+        pr.missing("name", NAME_FIELD.expect)
+    elif NAME_FIELD.check(name) is _BAD:
+        pr.bad("name", name, NAME_FIELD.expect)
+    data = _check_data(pr, doc, Path(base_dir) if base_dir is not None else _base_dir(source))
+    model = _check_model(pr, doc, data)
+    grid = _read_table(pr, doc, "grid", GRID_FIELDS)
+    budget = _check_budget(pr, doc)
+    methods = _check_methods(pr, doc)
+    if pr.items:
+        raise SpecError(pr.items)
+    return ExperimentSpec(name, DataSpec(**data), ModelCfg(**model), GridSpec(**grid), BudgetSpec(**budget),
+                          tuple(methods), source)
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Read and validate a TOML spec; SpecError naming the file (and line, for TOML syntax errors)."""
+    source = str(path)
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as e:
+        raise SpecError([f"{source}: cannot read the spec ({e.strerror or e})"]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError([f"{source}: invalid TOML: {e}"]) from None
+    except UnicodeDecodeError as e:
+        raise SpecError([f"{source}: not UTF-8 text ({e})"]) from None
+    return parse_spec(doc, source, Path(path).resolve().parent)
+
+
+__all__ = [
+    "BUILTIN_DEFAULT", "BudgetSpec", "DataSpec", "ExperimentSpec", "GridSpec", "MethodSpec", "ModelCfg",
+    "SpecError", "default_spec_path", "load_spec", "parse_spec",
+]

@@ -34,15 +34,18 @@ def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.reshape(-1, *([1] * (like.dim() - 1)))
 
 
+def as_block(objective: BlockObjective | object) -> object:
+    """A block object (``value``, ``value_and_grad``); a plain function gets autograd gradients."""
+    from lysep.blocks import AutogradBlock
+
+    return objective if hasattr(objective, "value_and_grad") else AutogradBlock(objective)
+
+
 def value_and_grad(objective: BlockObjective, block: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    leaves = [t.detach().requires_grad_() for t in block]
-    with torch.enable_grad():
-        f = objective(leaves)
-        grads = torch.autograd.grad(f.sum(), leaves)
-    return f.detach(), list(grads)
+    return as_block(objective).value_and_grad(block)
 
 
-def armijo_gd(objective: BlockObjective, block: list[torch.Tensor], eta: torch.Tensor, steps: int,
+def armijo_gd(objective: BlockObjective | object, block: list[torch.Tensor], eta: torch.Tensor, steps: int,
               c: float = ARMIJO_C, max_backtracks: int = 30) -> StepResult:
     """``steps`` gradient steps with Armijo backtracking, per seed.
 
@@ -50,28 +53,29 @@ def armijo_gd(objective: BlockObjective, block: list[torch.Tensor], eta: torch.T
     halved (up to ``max_backtracks`` times, after which the block is left unchanged). An
     accepted step doubles eta for the next step. The objective therefore never increases.
     """
+    blk = as_block(objective)
     s = eta.shape[0]
-    zeros = torch.zeros(s, dtype=torch.float64)
-    n_grad, n_eval = zeros.clone(), zeros.clone()
+    n_grad = torch.zeros(s, dtype=torch.float64)
+    n_eval = torch.zeros(s, dtype=torch.float64)
     block = [t.detach() for t in block]
     start = None
     f0 = None
-    for _ in range(steps):
-        f0, grads = value_and_grad(objective, block)
-        if start is None:
-            start = f0
-        live = torch.isfinite(f0)
-        n_grad += live.cpu().to(torch.float64)
-        gn2 = sum(g.pow(2).flatten(1).sum(1) for g in grads)
-        active = live.clone()
-        accepted = torch.zeros_like(active)
-        f_new = f0.clone()
-        with torch.no_grad():
+    with torch.no_grad():
+        for _ in range(steps):
+            f0, grads = blk.value_and_grad(block)
+            if start is None:
+                start = f0
+            live = torch.isfinite(f0)
+            n_grad += live.cpu().to(torch.float64)
+            gn2 = sum(g.pow(2).flatten(1).sum(1) for g in grads)
+            active = live.clone()
+            accepted = torch.zeros_like(active)
+            f_new = f0.clone()
             for _ in range(max_backtracks):
                 if not bool(active.any()):
                     break
                 cand = [t - _bcast(eta, t) * g for t, g in zip(block, grads)]
-                f1 = objective(cand)
+                f1 = blk.value(cand)
                 n_eval += active.cpu().to(torch.float64)
                 ok = active & (f1 <= f0 - c * eta * gn2)
                 block = [torch.where(_bcast(ok, t), ct, t) for t, ct in zip(block, cand)]
@@ -79,6 +83,6 @@ def armijo_gd(objective: BlockObjective, block: list[torch.Tensor], eta: torch.T
                 accepted |= ok
                 active &= ~ok
                 eta = torch.where(active, eta / 2, eta)
-        eta = torch.where(accepted, eta * 2, eta)
-        f0 = f_new
+            eta = torch.where(accepted, eta * 2, eta)
+            f0 = f_new
     return StepResult(block, f0, start, n_grad, n_eval, eta)

@@ -13,6 +13,14 @@ from typing import ClassVar
 import torch
 
 from lysep.activations import get_activation
+from lysep.blocks import (
+    DERIVATIVES,
+    AutogradBlock,
+    HiddenUnitBlock,
+    HiddenWeightBlock,
+    LastUnitBlock,
+    OutputWeightBlock,
+)
 from lysep.inner import ARMIJO_C, armijo_gd
 from lysep.methods.base import HParam, State, check_hparams, positive, positive_int
 from lysep.model import Params, affine, forward
@@ -23,6 +31,36 @@ from lysep.schedules import SCHEDULES, make_schedule
 U_SOLVERS = {"gd": armijo_gd}
 W_SOLVERS = {"gd": armijo_gd}
 OUT_SOLVERS = {"gd": armijo_gd}
+
+
+class BlockFactory:
+    """The four block kinds; hand-written gradients where the activation has a closed-form derivative."""
+
+    def __init__(self, activation: str):
+        self.activation = activation
+        self.sigma, _ = get_activation(activation)
+        self.exact = activation in DERIVATIVES
+
+    def hidden_unit(self, target, beta, w2, b2, u_next, beta_next):
+        if self.exact:
+            return HiddenUnitBlock(target, beta, w2, b2, u_next, beta_next, self.activation)
+        sigma = self.sigma
+        return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target)
+                             + beta_next / 2 * mean_sq(u_next - sigma(affine(w2, b2, blk[0]))))
+
+    def last_unit(self, target, beta, wo, bo, y):
+        if self.exact:
+            return LastUnitBlock(target, beta, wo, bo, y)
+        return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target) + cross_entropy(affine(wo, bo, blk[0]), y))
+
+    def hidden_weight(self, inp, target, beta):
+        if self.exact:
+            return HiddenWeightBlock(inp, target, beta, self.activation)
+        sigma = self.sigma
+        return AutogradBlock(lambda blk: beta / 2 * mean_sq(target - sigma(affine(blk[0], blk[1], inp))))
+
+    def output_weight(self, inp, y):
+        return OutputWeightBlock(inp, y)
 
 
 def layer_costs(dims: tuple[int, ...]) -> list[float]:
@@ -49,8 +87,8 @@ class LySep:
         "u_solver": HParam(str, "gd", choices=tuple(U_SOLVERS)),
         "w_solver": HParam(str, "gd", choices=tuple(W_SOLVERS)),
         "out_solver": HParam(str, "gd", choices=tuple(OUT_SOLVERS)),
-        "u_steps": HParam(int, 3, **positive_int()),
-        "w_steps": HParam(int, 3, **positive_int()),
+        "u_steps": HParam(int, 1, **positive_int()),
+        "w_steps": HParam(int, 1, **positive_int()),
         "eta0": HParam(float, 1.0, **positive()),
         "armijo_c": HParam(float, ARMIJO_C, check=lambda v: 0 < v < 1, expect="a number in (0, 1)"),
         "max_backtracks": HParam(int, 30, **positive_int()),
@@ -60,6 +98,7 @@ class LySep:
         self.hp = check_hparams(self.name, self.HPARAMS, hp)
         self.activation = activation
         self.sigma, _ = get_activation(activation)
+        self.blocks = BlockFactory(activation)
         self.schedule = make_schedule(self.hp["schedule"], beta=self.hp["beta"], rho=self.hp["rho"],
                                       beta_max=self.hp["beta_max"], norm=self.hp["norm"], activation=activation)
 
@@ -107,26 +146,13 @@ class LySep:
         solve_u = U_SOLVERS[hp["u_solver"]]
         for i in range(depth):
             w, b = params[i]
-            inp = x if i == 0 else U[i - 1]
             with torch.no_grad():
-                target = self.sigma(affine(w, b, inp))
-            beta_here = betas[:, i]
+                target = self.sigma(affine(w, b, x if i == 0 else U[i - 1]))
             if i < depth - 1:
-                w2, b2 = params[i + 1]
-                u_next, beta_next = U[i + 1], betas[:, i + 1]
-
-                def obj(blk, target=target, beta_here=beta_here, w2=w2, b2=b2, u_next=u_next, beta_next=beta_next):
-                    u = blk[0]
-                    return (beta_here / 2 * mean_sq(u - target)
-                            + beta_next / 2 * mean_sq(u_next - self.sigma(affine(w2, b2, u))))
+                blk = self.blocks.hidden_unit(target, betas[:, i], *params[i + 1], U[i + 1], betas[:, i + 1])
             else:
-                wo, bo = params[-1]
-
-                def obj(blk, target=target, beta_here=beta_here, wo=wo, bo=bo):
-                    u = blk[0]
-                    return beta_here / 2 * mean_sq(u - target) + cross_entropy(affine(wo, bo, u), y)
-
-            res = solve_u(obj, [U[i]], ex["eta_u"][i], hp["u_steps"], hp["armijo_c"], hp["max_backtracks"])
+                blk = self.blocks.last_unit(target, betas[:, i], *params[-1], y)
+            res = solve_u(blk, [U[i]], ex["eta_u"][i], hp["u_steps"], hp["armijo_c"], hp["max_backtracks"])
             U[i], ex["eta_u"][i] = res.block[0], res.eta
             self._charge(state, i + 1, res)
 
@@ -135,18 +161,10 @@ class LySep:
         for i in range(depth + 1):
             inp = x if i == 0 else U[i - 1]
             if i < depth:
-                target, beta_here = U[i], betas[:, i]
-
-                def obj(blk, inp=inp, target=target, beta_here=beta_here):
-                    return beta_here / 2 * mean_sq(target - self.sigma(affine(blk[0], blk[1], inp)))
-
-                solve = W_SOLVERS[hp["w_solver"]]
+                blk, solve = self.blocks.hidden_weight(inp, U[i], betas[:, i]), W_SOLVERS[hp["w_solver"]]
             else:
-                def obj(blk, inp=inp):
-                    return cross_entropy(affine(blk[0], blk[1], inp), y)
-
-                solve = OUT_SOLVERS[hp["out_solver"]]
-            res = solve(obj, list(params[i]), ex["eta_w"][i], hp["w_steps"], hp["armijo_c"], hp["max_backtracks"])
+                blk, solve = self.blocks.output_weight(inp, y), OUT_SOLVERS[hp["out_solver"]]
+            res = solve(blk, list(params[i]), ex["eta_w"][i], hp["w_steps"], hp["armijo_c"], hp["max_backtracks"])
             new_params.append((res.block[0], res.block[1]))
             ex["eta_w"][i] = res.eta
             self._charge(state, i, res)

@@ -1,0 +1,6 @@
+"""Analysis of LySep benchmark results: per-run metrics, statistics, claims, figures and the report.
+
+Works on the results store's tables only (no torch). Entry point: ``analysis.report.make_report(dir)``.
+"""
+
+__all__ = ["claims", "figures", "metrics", "report", "stats", "synthetic"]

@@ -1,0 +1,439 @@
+"""The claims table: each claim of the LySep paper with the suite's verdict and the numbers behind it.
+
+Every claim function takes tables (traces, per-run metrics) and returns a :class:`Claim`; the
+verdict rules are written in each docstring and repeated in the report. Significance level
+:data:`analysis.stats.ALPHA` (0.05) after Holm correction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis import stats
+from analysis.metrics import CELL_KEYS, equal_time_pairs, is_lysep
+
+SUPPORTED = "supported"
+NOT_SUPPORTED = "not supported"
+INCONCLUSIVE = "inconclusive"
+DEFAULT_LYSEP = "lysep"
+NON_AM_ALGORITHMS = ("lysep-joint",)  # LySep variants that are not alternating minimization
+CLAIM_COLUMNS = ["id", "claim", "verdict", "numbers", "how_tested"]
+
+
+@dataclass
+class Claim:
+    """One row of the claims table; ``details`` holds the per-cell tests behind it (or None)."""
+
+    id: str
+    claim: str
+    verdict: str
+    numbers: str
+    how_tested: str
+    details: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def _fmt(x: float) -> str:
+    """Short number for the numbers column."""
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "n/a"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    return f"{x:.3g}"
+
+
+def lysep_methods(metrics: pd.DataFrame) -> list[str]:
+    """Method labels whose algorithm is a LySep variant, sorted."""
+    if metrics.empty:
+        return []
+    return sorted(metrics.loc[is_lysep(metrics["algorithm"]), "method"].unique())
+
+
+def baseline_methods(metrics: pd.DataFrame) -> list[str]:
+    """Method labels whose algorithm is not a LySep variant (SGD, Adam, GD), sorted."""
+    if metrics.empty:
+        return []
+    return sorted(metrics.loc[~is_lysep(metrics["algorithm"]), "method"].unique())
+
+
+def default_lysep(metrics: pd.DataFrame) -> str | None:
+    """The LySep method the speed claims are judged on.
+
+    The method labelled ``"lysep"`` if present, else the first (by label) whose algorithm is exactly
+    ``"lysep"``, else the first LySep variant; None when there is none.
+    """
+    methods = lysep_methods(metrics)
+    if DEFAULT_LYSEP in methods:
+        return DEFAULT_LYSEP
+    exact = sorted(metrics.loc[metrics["algorithm"] == DEFAULT_LYSEP, "method"].unique())
+    if exact:
+        return exact[0]
+    return methods[0] if methods else None
+
+
+# ----------------------------------------------------------------------------------------------
+# c1 / c1b: bounds
+
+
+def certificate_claim(metrics: pd.DataFrame) -> Claim:
+    """c1: the certified bound B is above the train CE on every recorded LySep row.
+
+    Supported iff there is no certificate violation (``bound_gap < -1e-6 max(1,|F|)``) over all
+    LySep rows with a finite bound; not supported if there is any; inconclusive if no row was checked.
+    """
+    claim = "The certified bound B bounds the training CE from above (B >= F)"
+    how = ("Every trace row of every LySep run with finite B and F: a violation is bound_gap = B - F < "
+           "-1e-6 * max(1, |F|) (rounding tolerance). Supported iff zero violations.")
+    lys = metrics[is_lysep(metrics["algorithm"])] if not metrics.empty else metrics
+    checked = int(lys["certificate_checked"].sum()) if not lys.empty else 0
+    if checked == 0:
+        return Claim("c1", claim, INCONCLUSIVE, "no LySep rows with a finite bound", how)
+    viol = int(lys["certificate_violations"].sum())
+    min_gap = float(lys["min_bound_gap"].min())
+    runs_bad = int((lys["certificate_violations"] > 0).sum())
+    numbers = f"rows checked {checked}; violations {viol} (in {runs_bad} runs); min bound_gap {_fmt(min_gap)}"
+    return Claim("c1", claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers, how)
+
+
+def surrogate_claim(metrics: pd.DataFrame) -> Claim:
+    """c1b: the LySep loss J itself is above the train CE (the paper's upper-bound claim for J).
+
+    Supported iff zero surrogate violations (``J - F < -1e-7 max(1,|F|)``) over all LySep rows;
+    not supported otherwise; inconclusive if no row was checked. The numbers give the count per method.
+    """
+    claim = "The LySep loss J bounds the training CE from above (J >= F)"
+    how = ("Every trace row of every LySep run with finite J and F: a violation is surrogate_gap = J - F < "
+           "-1e-7 * max(1, |F|). Supported iff zero violations over all LySep methods.")
+    lys = metrics[is_lysep(metrics["algorithm"])] if not metrics.empty else metrics
+    checked = int(lys["surrogate_checked"].sum()) if not lys.empty else 0
+    if checked == 0:
+        return Claim("c1b", claim, INCONCLUSIVE, "no LySep rows with finite J", how)
+    per = lys.groupby("method")[["surrogate_violations", "surrogate_checked"]].sum()
+    parts = [f"{m}: {int(r.surrogate_violations)}/{int(r.surrogate_checked)}" for m, r in per.iterrows()]
+    viol = int(per["surrogate_violations"].sum())
+    numbers = f"violations/rows {viol}/{checked} ({'; '.join(parts)})"
+    return Claim("c1b", claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers, how)
+
+
+# ----------------------------------------------------------------------------------------------
+# c2: monotone decrease
+
+
+def monotone_claim(metrics: pd.DataFrame) -> Claim:
+    """c2: J does not increase over an AM iteration at fixed weights.
+
+    Judged on LySep runs of an alternating-minimization algorithm (not ``lysep-joint``) whose beta
+    columns are constant over the whole run. A violation is ``J > J_start + 1e-7 max(1,|J_start|)``.
+    Supported iff zero violations in the judged runs; not supported otherwise; inconclusive if no
+    run qualifies. Violations of runs with changing betas are reported but not judged.
+    """
+    claim = "The LySep loss J decreases monotonically under alternating minimization at fixed weights"
+    how = ("Per iteration, J at the end vs J_start at the start with the same beta; violation if J > J_start + "
+           "1e-7 * max(1, |J_start|). Judged on AM runs (algorithm lysep*, not lysep-joint) whose betas are "
+           "constant over the run; supported iff zero violations there.")
+    if metrics.empty:
+        return Claim("c2", claim, INCONCLUSIVE, "no runs", how)
+    lys = metrics[is_lysep(metrics["algorithm"]) & ~metrics["algorithm"].isin(NON_AM_ALGORITHMS)]
+    judged = lys[lys["betas_constant"].astype(bool) & (lys["j_checked"] > 0)]
+    other = lys.drop(judged.index)
+    other_txt = (f"; not judged (betas change or no J): {len(other)} runs with {int(other['j_violations'].sum())} "
+                 "violations") if len(other) else ""
+    if judged.empty:
+        return Claim("c2", claim, INCONCLUSIVE, "no AM run with constant betas" + other_txt, how)
+    per = judged.groupby("method")[["j_violations", "j_checked"]].sum()
+    parts = [f"{m}: {int(r.j_violations)}/{int(r.j_checked)}" for m, r in per.iterrows()]
+    viol = int(per["j_violations"].sum())
+    numbers = (f"judged runs {len(judged)}; violations/iterations {viol}/{int(per['j_checked'].sum())} "
+               f"({'; '.join(parts)})" + other_txt)
+    return Claim("c2", claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers, how)
+
+
+# ----------------------------------------------------------------------------------------------
+# c3 / c6: speed and quality vs the best baseline
+
+
+def _test_row(depth, width, metric: str, lysep: str, baseline: str, x: np.ndarray, y: np.ndarray) -> dict:
+    """One paired test (x = LySep costs, y = baseline costs, matched by seed)."""
+    md, lo, hi = stats.median_difference(x, y)
+    med_x = float(np.median(x)) if x.size else np.nan
+    med_y = float(np.median(y)) if y.size else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = float(np.float64(med_x) / np.float64(med_y))
+    return {"depth": depth, "width": width, "test": metric, "method": lysep, "baseline": baseline,
+            "n_pairs": int(x.size), "method_median": med_x, "baseline_median": med_y, "ratio": ratio,
+            "median_diff": md, "ci_low": lo,
+            "ci_high": hi, "p_value": stats.wilcoxon_p(x, y), "win_rate": stats.win_rate(x, y)}
+
+
+def _paired_costs(metrics: pd.DataFrame, depth, width, a: str, b: str, column: str,
+                  higher_is_better: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Seed-matched costs of a metric column for methods a and b in one cell."""
+    cell = metrics[(metrics["depth"] == depth) & (metrics["width"] == width)]
+    cell = cell.assign(_c=stats.cost_column(cell, column, higher_is_better))
+    xa = cell[cell["method"] == a].set_index("seed")["_c"]
+    xb = cell[cell["method"] == b].set_index("seed")["_c"]
+    seeds = xa.index.intersection(xb.index).sort_values()
+    return xa.loc[seeds].to_numpy(dtype=float), xb.loc[seeds].to_numpy(dtype=float)
+
+
+def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselines: Sequence[str],
+                target_ce: float | None, extra: Sequence[tuple[str, bool]] = ()) -> pd.DataFrame:
+    """Per cell, paired tests of ``lysep`` vs the best baseline of that cell (lower cost = better).
+
+    Tests: ``seconds_to_target`` (if a target is set; censored = +inf; best baseline = lowest median
+    seconds-to-target) and ``F_at_equal_time`` (train CE of both runs at the smaller of their final
+    wall times; best baseline = lowest median final train CE). ``extra``: (metrics column,
+    higher_is_better) pairs tested against the final-CE best baseline. Holm over the cells of the grid,
+    separately for each test.
+    """
+    rows = []
+    best_ce = stats.best_per_cell(metrics, "final_F", baselines).set_index(CELL_KEYS)["method"]
+    best_t = (stats.best_per_cell(metrics, "seconds_to_target", baselines).set_index(CELL_KEYS)["method"]
+              if target_ce is not None else None)
+    cells = metrics.loc[metrics["method"] == lysep, CELL_KEYS].drop_duplicates().sort_values(CELL_KEYS)
+    for depth, width in cells.itertuples(index=False):
+        if (depth, width) not in best_ce.index:
+            continue
+        if best_t is not None:
+            b = best_t.loc[(depth, width)]
+            x, y = _paired_costs(metrics, depth, width, lysep, b, "seconds_to_target")
+            rows.append(_test_row(depth, width, "seconds_to_target", lysep, b, x, y))
+        b = best_ce.loc[(depth, width)]
+        cell = traces[(traces["depth"] == depth) & (traces["width"] == width)]
+        pairs = equal_time_pairs(cell, lysep, b)
+        rows.append(_test_row(depth, width, "F_at_equal_time", lysep, b, pairs["a"].to_numpy(),
+                              pairs["b"].to_numpy()))
+        for column, hib in extra:
+            x, y = _paired_costs(metrics, depth, width, lysep, b, column, hib)
+            rows.append(_test_row(depth, width, column, lysep, b, x, y))
+    cols = ["depth", "width", "test", "method", "baseline", "n_pairs", "method_median", "baseline_median", "ratio",
+            "median_diff", "ci_low", "ci_high", "p_value", "win_rate"]
+    table = pd.DataFrame(rows, columns=cols)
+    table["p_holm"] = stats.holm_by(table, ["test"])
+    return table
+
+
+def cell_outcomes(tests: pd.DataFrame, alpha: float = stats.ALPHA) -> pd.DataFrame:
+    """Per cell: ``lysep`` / ``baseline`` / ``neither``.
+
+    A test favours LySep when ``p_holm < alpha`` and its median cost difference is < 0 (> 0 favours
+    the baseline). A cell goes to LySep when at least one of its tests favours LySep and none favours
+    the baseline (symmetrically for the baseline); otherwise ``neither``.
+    """
+    t = tests.assign(sig=tests["p_holm"] < alpha)
+    t = t.assign(pro=t["sig"] & (t["median_diff"] < 0), con=t["sig"] & (t["median_diff"] > 0))
+    g = t.groupby(CELL_KEYS)[["pro", "con"]].any().reset_index()
+    g["outcome"] = np.where(g["pro"] & ~g["con"], "lysep", np.where(g["con"] & ~g["pro"], "baseline", "neither"))
+    return g[[*CELL_KEYS, "outcome"]]
+
+
+def majority_verdict(tests: pd.DataFrame) -> tuple[str, str]:
+    """Verdict over cells from :func:`cell_outcomes` and a sentence with the counts.
+
+    supported: LySep wins more than half of the cells. not supported: the baseline wins more than
+    half, or no test of any cell has LySep ahead on its point estimate (median difference < 0).
+    inconclusive: otherwise, or when no test has a p-value.
+    """
+    if tests.empty or tests["p_value"].isna().all():
+        return INCONCLUSIVE, "no testable cell (need >= 2 seed pairs with non-zero differences)"
+    out = cell_outcomes(tests)
+    n = len(out)
+    k_l, k_b = int((out["outcome"] == "lysep").sum()), int((out["outcome"] == "baseline").sum())
+    ahead = bool((tests["median_diff"] < 0).any())
+    text = f"cells {n}: LySep significantly better in {k_l}, baseline in {k_b}, neither in {n - k_l - k_b}"
+    if k_l == 0 and k_b == 0:
+        n_min = int(tests["n_pairs"].max())
+        n_cells = int(tests.groupby("test").size().max())
+        text += (f" (with {n_min} seed pairs the smallest two-sided Wilcoxon p is {2.0 ** (1 - n_min):.3g}, "
+                 f"before Holm over {n_cells} cells)")
+    if k_l > n / 2:
+        return SUPPORTED, text
+    if k_b > n / 2:
+        return NOT_SUPPORTED, text
+    if not ahead:
+        return NOT_SUPPORTED, text + "; LySep never ahead on a median difference"
+    return INCONCLUSIVE, text
+
+
+def _test_summary(tests: pd.DataFrame) -> str:
+    """Median over cells of each test's LySep/baseline median ratio."""
+    parts = []
+    for name, grp in tests.groupby("test", sort=False):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (grp["method_median"].abs() / grp["baseline_median"].abs()).to_numpy(dtype=float)
+        med = float(np.nanmedian(ratio)) if np.isfinite(ratio).any() or np.isinf(ratio).any() else np.nan
+        parts.append(f"{name}: median LySep/baseline ratio over cells {_fmt(med)}")
+    return "; ".join(parts)
+
+
+def faster_claim(traces: pd.DataFrame, metrics: pd.DataFrame, target_ce: float | None) -> Claim:
+    """c3: the default LySep method converges faster than CE training with the best baseline.
+
+    Per cell, Wilcoxon signed-rank tests (paired by seed) of the default LySep method vs the best
+    baseline of the cell on seconds to target_ce (if set; censored runs count as +inf) and on train CE
+    at equal wall time; Holm over the cells for each test; rule of :func:`majority_verdict`.
+    Inconclusive without a LySep method or a baseline.
+    """
+    claim = "LySep converges faster than CE training (SGD/Adam/GD)"
+    how = ("Default LySep method vs the best baseline per cell (lowest median seconds-to-target, resp. final "
+           "CE): Wilcoxon signed-rank paired by seed on seconds to target_ce (censored = worst) and on train "
+           "CE at equal wall time (both runs read at the smaller final wall time), Holm over the cells per test. "
+           "A cell "
+           "counts for LySep if some test is significant (Holm p < 0.05) in its favour and none against. "
+           "Supported if LySep wins > half the cells; not supported if the baseline wins > half or LySep is "
+           "never ahead on a median difference; otherwise inconclusive.")
+    return _versus_claim("c3", claim, how, traces, metrics, target_ce, ())
+
+
+def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict) -> Claim:
+    """c6: LySep-CNN improves on CE training of the same CNN.
+
+    Only when the spec's model kind is ``"cnn"`` (else inconclusive). Same rule as c3, with the tests
+    train CE at equal wall time and final test accuracy (higher is better) vs the best baseline.
+    """
+    claim = "LySep improves CNN training"
+    how = ("Only for a spec with model kind 'cnn': as c3, with tests train CE at equal wall time and final test "
+           "accuracy (Wilcoxon paired by seed, Holm over the cells per test, majority of cells).")
+    kind = str(((meta or {}).get("spec") or {}).get("model", {}).get("kind", "")).lower()
+    if kind != "cnn":
+        return Claim("c6", claim, INCONCLUSIVE, "inconclusive: no CNN experiment in this run", how)
+    return _versus_claim("c6", claim, how, traces, metrics, None, (("final_test_acc", True),))
+
+
+def _versus_claim(cid: str, claim: str, how: str, traces: pd.DataFrame, metrics: pd.DataFrame,
+                  target_ce: float | None, extra: Sequence[tuple[str, bool]]) -> Claim:
+    """Shared body of c3 and c6."""
+    lysep = default_lysep(metrics)
+    baselines = baseline_methods(metrics)
+    if lysep is None or not baselines:
+        return Claim(cid, claim, INCONCLUSIVE, "needs a LySep method and a baseline", how)
+    tests = speed_tests(traces, metrics, lysep, baselines, target_ce, extra)
+    verdict, text = majority_verdict(tests)
+    numbers = f"method {lysep}; {text}; {_test_summary(tests)}" if not tests.empty else f"method {lysep}; {text}"
+    return Claim(cid, claim, verdict, numbers, how, tests)
+
+
+# ----------------------------------------------------------------------------------------------
+# c4: seed variance
+
+
+def variance_claim(metrics: pd.DataFrame) -> Claim:
+    """c4: the default LySep method has a smaller spread of final train CE over seeds.
+
+    Per cell, Brown-Forsythe test vs the best baseline (lowest median final CE), diverged runs
+    excluded; Holm over cells. A cell counts for LySep when Holm p < 0.05 and its spread (mean
+    absolute deviation from the median) is smaller. Supported if that holds in more than half the
+    cells; not supported if the baseline is significantly less spread in more than half, or LySep's
+    spread is smaller in no cell; inconclusive otherwise or when no cell is testable (< 2 seeds).
+    """
+    claim = "LySep results vary less over seeds than CE training"
+    how = ("Final train CE of the default LySep method vs the best baseline per cell: Brown-Forsythe test "
+           "(scipy levene, center='median'), Holm over cells; direction from the mean absolute deviation from "
+           "the median. Supported if LySep is significantly less spread in > half the cells; not supported "
+           "if the baseline is in > half or LySep is never less spread; otherwise inconclusive.")
+    lysep = default_lysep(metrics)
+    baselines = baseline_methods(metrics)
+    if lysep is None or not baselines:
+        return Claim("c4", claim, INCONCLUSIVE, "needs a LySep method and a baseline", how)
+    best = stats.best_per_cell(metrics, "final_F", baselines)
+    parts = []
+    for depth, width, b in best.itertuples(index=False):
+        cell = metrics[(metrics["depth"] == depth) & (metrics["width"] == width)]
+        parts.append(stats.variance_comparisons(cell, "final_F", [lysep], [b]))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if table.empty or table["p_value"].isna().all():
+        return Claim("c4", claim, INCONCLUSIVE, f"method {lysep}; no testable cell (need >= 2 seeds per method)",
+                     how, table if not table.empty else None)
+    table["p_holm"] = stats.holm(table["p_value"].to_numpy())
+    sig = table["p_holm"] < stats.ALPHA
+    k_l = int((sig & (table["spread_method"] < table["spread_baseline"])).sum())
+    k_b = int((sig & (table["spread_method"] > table["spread_baseline"])).sum())
+    n = len(table)
+    smaller = int((table["spread_method"] < table["spread_baseline"]).sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = float(np.nanmedian(table["std_method"] / table["std_baseline"]))
+    numbers = (f"method {lysep}; cells {n}: LySep significantly less spread in {k_l}, baseline in {k_b}; "
+               f"LySep spread smaller (point estimate) in {smaller}; median std ratio LySep/baseline {_fmt(ratio)}")
+    if k_l > n / 2:
+        verdict = SUPPORTED
+    elif k_b > n / 2 or smaller == 0:
+        verdict = NOT_SUPPORTED
+    else:
+        verdict = INCONCLUSIVE
+    return Claim("c4", claim, verdict, numbers, how, table)
+
+
+# ----------------------------------------------------------------------------------------------
+# c5: depth trend
+
+
+def ratio_by_cell(metrics: pd.DataFrame, lysep: str, baselines: Sequence[str]) -> pd.DataFrame:
+    """Per cell: median final train CE of ``lysep`` over that of the best baseline (failures = +inf).
+
+    Returns depth, width, baseline, ratio, log_ratio (natural log).
+    """
+    best = stats.best_per_cell(metrics, "final_F", baselines)
+    costs = stats.cell_costs(metrics, "final_F")
+    rows = []
+    for depth, width, b in best.itertuples(index=False):
+        if lysep not in costs.columns:
+            continue
+        a_, b_ = costs.loc[(depth, width), lysep], costs.loc[(depth, width), b]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = float(a_ / b_)
+        rows.append({"depth": depth, "width": width, "baseline": b, "ratio": ratio,
+                     "log_ratio": float(np.log(ratio)) if ratio > 0 else np.nan})
+    return pd.DataFrame(rows, columns=["depth", "width", "baseline", "ratio", "log_ratio"])
+
+
+def depth_claim(metrics: pd.DataFrame) -> Claim:
+    """c5: the advantage of LySep (CE ratio LySep / best baseline) grows with depth.
+
+    Spearman correlation across cells between depth and log(median final CE of the default LySep /
+    that of the best baseline). Supported iff rho < 0 and p < 0.05; not supported iff rho > 0 and
+    p < 0.05; inconclusive otherwise, and when there is only one depth or fewer than 3 finite cells.
+    """
+    claim = "The advantage of LySep grows with depth"
+    how = ("Spearman correlation over cells between depth and log(median final CE of LySep / median final CE of "
+           "the best baseline). Supported iff rho < 0 with p < 0.05; not supported iff rho > 0 with p < 0.05; "
+           "otherwise inconclusive (also with one depth or < 3 cells).")
+    lysep = default_lysep(metrics)
+    baselines = baseline_methods(metrics)
+    if lysep is None or not baselines:
+        return Claim("c5", claim, INCONCLUSIVE, "needs a LySep method and a baseline", how)
+    table = ratio_by_cell(metrics, lysep, baselines)
+    depths = table["depth"].nunique()
+    if depths < 2:
+        return Claim("c5", claim, INCONCLUSIVE, f"only {depths} depth in the grid", how, table)
+    rho, p, n = stats.spearman(table["depth"].to_numpy(), table["log_ratio"].to_numpy())
+    per_depth = table.groupby("depth")["ratio"].median()
+    trend = ", ".join(f"D={d}: {_fmt(float(r))}" for d, r in per_depth.items())
+    numbers = f"method {lysep}; Spearman rho {_fmt(rho)}, p {_fmt(p)}, cells {n}; median CE ratio by depth {trend}"
+    if np.isfinite(p) and p < stats.ALPHA:
+        verdict = SUPPORTED if rho < 0 else NOT_SUPPORTED
+    else:
+        verdict = INCONCLUSIVE
+    return Claim("c5", claim, verdict, numbers, how, table)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def evaluate_claims(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict | None = None) -> list[Claim]:
+    """All claims, in report order (c1, c1b, c2, c3, c4, c5, c6).
+
+    ``traces``: trace table; ``metrics``: :func:`analysis.metrics.metrics_table` of it; ``meta``: meta.json.
+    """
+    budget = ((meta or {}).get("spec") or {}).get("budget") or {}
+    target = budget.get("target_ce")
+    return [certificate_claim(metrics), surrogate_claim(metrics), monotone_claim(metrics),
+            faster_claim(traces, metrics, target), variance_claim(metrics), depth_claim(metrics),
+            cnn_claim(traces, metrics, meta or {})]
+
+
+def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
+    """The claims as a DataFrame with columns id, claim, verdict, numbers, how_tested."""
+    return pd.DataFrame([{c: getattr(cl, c) for c in CLAIM_COLUMNS} for cl in claims], columns=CLAIM_COLUMNS)

@@ -1,0 +1,288 @@
+"""Per-run metrics from the long-format trace table (method.md section 6).
+
+Every function takes one run's rows (a DataFrame sorted by ``iteration``) or
+plain arrays and returns numbers; :func:`metrics_table` applies them to every
+run of a trace table and returns one row per run. No plotting, no I/O.
+
+Conventions (the rules the report cites):
+
+- *tolerances*: a quantity ``a`` exceeds a reference ``r`` when
+  ``a > r + rel * max(1, |r|)``; ``rel`` is :data:`MONOTONE_TOL` (1e-7) for
+  monotonicity and surrogate checks and :data:`CERTIFICATE_TOL` (1e-6) for the
+  certified bound ``B``.
+- *non-finite rows*: rows whose ``F`` is NaN/inf (the diverged row, or rows
+  where ``F`` was not evaluated) are skipped by every check; divergence is
+  reported by its own flag.
+- *time to target*: the first row ``k`` with ``F_k <= target``. Its iteration
+  index is "iterations to target"; seconds and grad_evals are linearly
+  interpolated between rows ``k-1`` and ``k`` at the point where the straight
+  line through ``F_{k-1}, F_k`` meets the target (row 0 reaching it gives the
+  row-0 value). A run that never reaches it is censored: NaN with
+  ``reached = False``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+RUN_KEYS = ["method", "depth", "width", "seed"]
+CELL_KEYS = ["depth", "width"]
+MONOTONE_TOL = 1e-7
+CERTIFICATE_TOL = 1e-6
+LOG_FLOOR = 1e-12  # CE values are clipped here before log10 (CE >= 0, a 0 would give -inf)
+
+
+def is_lysep(algorithm: pd.Series | str) -> pd.Series | bool:
+    """True for LySep variants (algorithm name starting with ``"lysep"``)."""
+    if isinstance(algorithm, str):
+        return algorithm.startswith("lysep")
+    return algorithm.astype(str).str.startswith("lysep")
+
+
+def layer_columns(df: pd.DataFrame, prefix: str) -> list[str]:
+    """Columns ``prefix_1..prefix_L`` present in ``df``, in layer order."""
+    cols = [c for c in df.columns if c.startswith(prefix + "_") and c[len(prefix) + 1:].isdigit()]
+    return sorted(cols, key=lambda c: int(c[len(prefix) + 1:]))
+
+
+def tolerance(reference: np.ndarray | float, rel: float) -> np.ndarray:
+    """Absolute tolerance ``rel * max(1, |reference|)`` (elementwise)."""
+    return rel * np.maximum(1.0, np.abs(np.asarray(reference, dtype=float)))
+
+
+def count_exceedances(values: np.ndarray, reference: np.ndarray, rel: float) -> tuple[int, int]:
+    """Count ``values > reference + tol`` over positions where both are finite.
+
+    ``values, reference``: 1-D arrays of equal length. Returns (violations, checked).
+    """
+    v = np.asarray(values, dtype=float)
+    r = np.asarray(reference, dtype=float)
+    ok = np.isfinite(v) & np.isfinite(r)
+    return int(np.sum(v[ok] > r[ok] + tolerance(r[ok], rel))), int(ok.sum())
+
+
+def j_violations(j: np.ndarray, j_start: np.ndarray) -> tuple[int, int]:
+    """Monotonicity violations of the LySep loss: ``J_k > J_start_k + tol`` (J at fixed weights).
+
+    ``j, j_start``: 1-D arrays per iteration. Returns (violations, rows checked).
+    """
+    return count_exceedances(j, j_start, MONOTONE_TOL)
+
+
+def f_violations(f: np.ndarray) -> tuple[int, int]:
+    """Increases of the true loss between consecutive finite rows: ``F_k > F_{k-1} + tol``.
+
+    ``f``: 1-D array per iteration (non-finite entries skipped). Returns (violations, steps checked).
+    """
+    f = np.asarray(f, dtype=float)
+    f = f[np.isfinite(f)]
+    if f.size < 2:
+        return 0, 0
+    return count_exceedances(f[1:], f[:-1], MONOTONE_TOL)
+
+
+def certificate_violations(bound_gap: np.ndarray, f: np.ndarray) -> tuple[int, int]:
+    """Rows where the certified bound fails: ``bound_gap < -1e-6 * max(1, |F|)``.
+
+    ``bound_gap, f``: 1-D arrays (rows with either non-finite skipped). Returns (violations, rows checked).
+    """
+    return gap_violations(bound_gap, f, CERTIFICATE_TOL)
+
+
+def surrogate_violations(surrogate_gap: np.ndarray, f: np.ndarray) -> tuple[int, int]:
+    """Rows where the LySep loss is below CE: ``surrogate_gap = J - F < -1e-7 * max(1, |F|)``.
+
+    ``surrogate_gap, f``: 1-D arrays (rows with either non-finite skipped). Returns (violations, rows checked).
+    """
+    return gap_violations(surrogate_gap, f, MONOTONE_TOL)
+
+
+def gap_violations(gap: np.ndarray, f: np.ndarray, rel: float) -> tuple[int, int]:
+    """Count ``gap < -rel * max(1, |F|)`` over rows where gap and F are finite. Returns (violations, checked)."""
+    gap = np.asarray(gap, dtype=float)
+    f = np.asarray(f, dtype=float)
+    ok = np.isfinite(gap) & np.isfinite(f)
+    return int(np.sum(gap[ok] < -tolerance(f[ok], rel))), int(ok.sum())
+
+
+def first_crossing(f: np.ndarray, target: float) -> int | None:
+    """Index of the first finite entry of ``f`` (1-D) that is ``<= target``; None if none."""
+    f = np.asarray(f, dtype=float)
+    hit = np.flatnonzero(np.isfinite(f) & (f <= target))
+    return int(hit[0]) if hit.size else None
+
+
+def value_at_target(axis: np.ndarray, f: np.ndarray, target: float) -> float:
+    """Axis value (seconds, grad_evals) where ``f`` first reaches ``target``, linearly interpolated.
+
+    ``axis, f``: 1-D arrays over the finite rows of one run, in iteration order. Between the
+    crossing row ``k`` and row ``k-1`` the loss is taken as linear in the axis. NaN when never reached.
+    """
+    axis = np.asarray(axis, dtype=float)
+    f = np.asarray(f, dtype=float)
+    k = first_crossing(f, target)
+    if k is None:
+        return float("nan")
+    if k == 0 or f[k - 1] == f[k]:
+        return float(axis[k])
+    t = (f[k - 1] - target) / (f[k - 1] - f[k])
+    return float(axis[k - 1] + t * (axis[k] - axis[k - 1]))
+
+
+def area_under_log_ce(iteration: np.ndarray, f: np.ndarray) -> float:
+    """Trapezoid area under ``log10(F)`` vs iteration over the finite rows, divided by the iteration span.
+
+    The result is the average log10 CE along the run (a run of one row gives its log10 CE).
+    ``iteration, f``: 1-D arrays. NaN when no row is finite.
+    """
+    it = np.asarray(iteration, dtype=float)
+    f = np.asarray(f, dtype=float)
+    ok = np.isfinite(f)
+    it, y = it[ok], np.log10(np.maximum(f[ok], LOG_FLOOR))
+    if y.size == 0:
+        return float("nan")
+    span = it[-1] - it[0]
+    if y.size == 1 or span <= 0:
+        return float(y[-1])
+    area = np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(it))  # trapezoid rule (np.trapz was renamed in numpy 2)
+    return float(area / span)
+
+
+def last_finite(values: np.ndarray) -> float:
+    """Last finite entry of a 1-D array (NaN if none)."""
+    v = np.asarray(values, dtype=float)
+    ok = np.flatnonzero(np.isfinite(v))
+    return float(v[ok[-1]]) if ok.size else float("nan")
+
+
+def _column(run: pd.DataFrame, name: str) -> np.ndarray:
+    """Column as a float array, all-NaN when absent."""
+    if name in run.columns:
+        return run[name].to_numpy(dtype=float)
+    return np.full(len(run), np.nan)
+
+
+def final_residual(run: pd.DataFrame) -> float:
+    """Mean over existing layers of ``residual_l`` on the last row with any residual (NaN for baselines)."""
+    cols = layer_columns(run, "residual")
+    if not cols:
+        return float("nan")
+    r = run[cols].to_numpy(dtype=float)
+    rows = np.flatnonzero(np.isfinite(r).any(axis=1))
+    return float(np.nanmean(r[rows[-1]])) if rows.size else float("nan")
+
+
+def betas_constant(run: pd.DataFrame) -> bool:
+    """True when every ``beta_l`` column is constant over the run (NaN entries ignored).
+
+    A run without any finite beta (a baseline) returns False: there is nothing to judge.
+    """
+    seen = False
+    for col in layer_columns(run, "beta"):
+        b = run[col].to_numpy(dtype=float)
+        b = b[np.isfinite(b)]
+        if b.size:
+            seen = True
+            if b.min() != b.max():
+                return False
+    return seen
+
+
+def run_metrics(run: pd.DataFrame, target_ce: float | None = None) -> dict[str, float | int | bool]:
+    """All metrics of one run.
+
+    ``run``: the trace rows of one method/depth/width/seed (any order; sorted here by iteration).
+    ``target_ce``: the budget's target train CE or None. Returns a flat dict (see module docstring).
+    """
+    run = run.sort_values("iteration")
+    it = run["iteration"].to_numpy(dtype=float)
+    f = _column(run, "F")
+    ok = np.isfinite(f)
+    out: dict[str, float | int | bool] = {
+        "iterations": int(it[-1]),
+        "wall_time": last_finite(_column(run, "wall_time")),
+        "grad_evals": last_finite(_column(run, "grad_evals")),
+        "diverged": bool(run["diverged"].astype(bool).any()) if "diverged" in run else bool(not ok[-1]),
+        "final_F": last_finite(f),
+        "final_train_acc": last_finite(_column(run, "train_acc")),
+        "final_test_ce": last_finite(_column(run, "test_ce")),
+        "final_test_acc": last_finite(_column(run, "test_acc")),
+        "auc_log_ce": area_under_log_ce(it, f),
+    }
+    bound_gap = _column(run, "bound_gap")
+    # targets
+    k = first_crossing(f[ok], target_ce) if target_ce is not None else None
+    out["reached"] = k is not None
+    if k is None:
+        out.update(iters_to_target=np.nan, seconds_to_target=np.nan, grad_evals_to_target=np.nan,
+                   bound_gap_at_target=np.nan)
+    else:
+        out["iters_to_target"] = float(it[ok][k])
+        out["seconds_to_target"] = value_at_target(_column(run, "wall_time")[ok], f[ok], target_ce)
+        out["grad_evals_to_target"] = value_at_target(_column(run, "grad_evals")[ok], f[ok], target_ce)
+        out["bound_gap_at_target"] = float(bound_gap[ok][k])
+    # monotonicity
+    out["j_violations"], out["j_checked"] = j_violations(_column(run, "J"), _column(run, "J_start"))
+    out["f_violations"], out["f_checked"] = f_violations(f)
+    # certificate and surrogate
+    out["min_bound_gap"] = float(np.nanmin(bound_gap)) if np.isfinite(bound_gap).any() else np.nan
+    out["bound_gap_final"] = last_finite(bound_gap)
+    out["certificate_violations"], out["certificate_checked"] = certificate_violations(bound_gap, f)
+    n_sur, n_chk = surrogate_violations(_column(run, "surrogate_gap"), f)
+    out["surrogate_violations"], out["surrogate_checked"] = n_sur, n_chk
+    out["surrogate_fraction"] = n_sur / n_chk if n_chk else np.nan
+    out["final_residual"] = final_residual(run)
+    out["betas_constant"] = betas_constant(run)
+    return out
+
+
+def metrics_table(traces: pd.DataFrame, target_ce: float | None = None) -> pd.DataFrame:
+    """One row per run (method, depth, width, seed) with ``algorithm`` and every :func:`run_metrics` field.
+
+    ``traces``: the long trace table. Sorted by depth, width, method, seed.
+    """
+    rows = []
+    for key, run in traces.groupby(RUN_KEYS, sort=False):
+        row = dict(zip(RUN_KEYS, key, strict=True))
+        row["algorithm"] = str(run["algorithm"].iloc[0]) if "algorithm" in run else str(key[0])
+        row.update(run_metrics(run, target_ce))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    return table.sort_values(["depth", "width", "method", "seed"]).reset_index(drop=True)
+
+
+def f_at_time(run: pd.DataFrame, t: float) -> float:
+    """Train CE a run had at wall time ``t``: F on its last row with ``wall_time <= t``.
+
+    Stopping there is what a user with a budget of ``t`` seconds gets. If that row is the diverged
+    row (F non-finite) the result is +inf (a failure); before the first row it is F at iteration 0.
+    """
+    run = run.sort_values("iteration")
+    w = run["wall_time"].to_numpy(dtype=float)
+    f = run["F"].to_numpy(dtype=float)
+    idx = np.flatnonzero(w <= t)
+    v = f[idx[-1]] if idx.size else f[0]
+    return float(v) if np.isfinite(v) else float("inf")
+
+
+def equal_time_pairs(traces: pd.DataFrame, method_a: str, method_b: str) -> pd.DataFrame:
+    """Train CE of two methods at equal wall time, matched by cell and seed.
+
+    For each depth/width/seed present for both methods, ``t`` is the smaller of the two runs' final
+    wall times and ``a, b`` are :func:`f_at_time` of each run at ``t``. Returns columns
+    depth, width, seed, t, a, b.
+    """
+    sub = traces[traces["method"].isin([method_a, method_b])]
+    rows = []
+    for (depth, width, seed), grp in sub.groupby(["depth", "width", "seed"], sort=True):
+        ra = grp[grp["method"] == method_a]
+        rb = grp[grp["method"] == method_b]
+        if ra.empty or rb.empty:
+            continue
+        t = min(np.nanmax(ra["wall_time"].to_numpy(dtype=float)), np.nanmax(rb["wall_time"].to_numpy(dtype=float)))
+        rows.append({"depth": depth, "width": width, "seed": seed, "t": float(t),
+                     "a": f_at_time(ra, t), "b": f_at_time(rb, t)})
+    return pd.DataFrame(rows, columns=["depth", "width", "seed", "t", "a", "b"])

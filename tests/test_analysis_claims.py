@@ -1,0 +1,165 @@
+"""Claim verdicts on constructed tables: clear wins, clear losses, violations, missing data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import claims as cl
+from analysis.metrics import metrics_table
+from analysis.synthetic import SyntheticMethod, synthetic_meta, synthetic_traces
+
+SEEDS = 8  # smallest exact two-sided Wilcoxon p = 2/256, below 0.05 after Holm over 2 cells
+
+
+def build(lysep: SyntheticMethod, baseline: SyntheticMethod, depths=(2,), widths=(4, 8), seeds=SEEDS,
+          iterations=20, target=0.05, kind="fnn"):
+    methods = [lysep, baseline]
+    traces = synthetic_traces(methods, depths, widths, seeds, iterations)
+    meta = synthetic_meta(methods, target_ce=target, kind=kind)
+    return traces, metrics_table(traces, target), meta
+
+
+def verdicts(traces, metrics, meta) -> dict[str, str]:
+    return {c.id: c.verdict for c in cl.evaluate_claims(traces, metrics, meta)}
+
+
+WIN = SyntheticMethod("lysep", "lysep", rate=0.4, seed_sd=0.02, seconds_per_iter=0.01)
+LOSE = SyntheticMethod("lysep", "lysep", rate=0.05, seed_sd=0.3, seconds_per_iter=0.01)
+ADAM = SyntheticMethod("adam", "adam", rate=0.15, seed_sd=0.3, seconds_per_iter=0.01)
+ADAM_STEADY = SyntheticMethod("adam", "adam", rate=0.4, seed_sd=0.02, seconds_per_iter=0.01)
+
+
+def test_clearly_winning_lysep_is_supported():
+    v = verdicts(*build(WIN, ADAM))
+    assert v["c1"] == cl.SUPPORTED
+    assert v["c1b"] == cl.SUPPORTED
+    assert v["c2"] == cl.SUPPORTED
+    assert v["c3"] == cl.SUPPORTED
+    assert v["c6"] == cl.INCONCLUSIVE
+
+
+def test_smaller_seed_variance():
+    _, metrics, _ = build(WIN, ADAM, seeds=15)
+    c4 = cl.variance_claim(metrics)
+    assert c4.verdict == cl.SUPPORTED
+    assert (c4.details["std_method"] < c4.details["std_baseline"]).all()
+    _, metrics, _ = build(LOSE, ADAM_STEADY, seeds=15)
+    assert cl.variance_claim(metrics).verdict == cl.NOT_SUPPORTED
+    _, metrics, _ = build(WIN, ADAM, seeds=1)
+    assert cl.variance_claim(metrics).verdict == cl.INCONCLUSIVE
+
+
+def test_clearly_losing_lysep_is_not_supported():
+    v = verdicts(*build(LOSE, ADAM_STEADY))
+    assert v["c3"] == cl.NOT_SUPPORTED
+
+
+def test_faster_claim_without_target_uses_equal_time_ce():
+    traces, metrics, meta = build(WIN, ADAM, target=None)
+    c3 = cl.faster_claim(traces, metrics, None)
+    assert c3.verdict == cl.SUPPORTED
+    assert set(c3.details["test"]) == {"F_at_equal_time"}
+
+
+def test_too_few_seeds_is_inconclusive_not_a_loss():
+    traces, metrics, meta = build(WIN, ADAM, seeds=2)
+    c3 = cl.faster_claim(traces, metrics, 0.05)
+    assert c3.verdict == cl.INCONCLUSIVE
+    assert "smallest two-sided Wilcoxon p" in c3.numbers
+
+
+def test_certificate_violation_is_not_supported():
+    traces, metrics, meta = build(WIN, ADAM)
+    row = traces.index[(traces["method"] == "lysep") & (traces["iteration"] == 5)][0]
+    traces.loc[row, "bound_gap"] = -0.01
+    c1 = cl.certificate_claim(metrics_table(traces, 0.05))
+    assert c1.verdict == cl.NOT_SUPPORTED and "violations 1" in c1.numbers
+
+
+def test_surrogate_violation_is_not_supported():
+    traces, metrics, meta = build(WIN, ADAM)
+    rows = traces.index[(traces["method"] == "lysep") & (traces["iteration"].isin([3, 4]))]
+    traces.loc[rows, "surrogate_gap"] = -0.01
+    c = cl.surrogate_claim(metrics_table(traces, 0.05))
+    assert c.verdict == cl.NOT_SUPPORTED
+
+
+def test_j_increase_at_fixed_beta_is_not_supported_but_changing_beta_is_not_judged():
+    traces, metrics, meta = build(WIN, ADAM)
+    lys = (traces["method"] == "lysep") & (traces["seed"] == 0) & (traces["width"] == 4)
+    bumped = traces.copy()
+    bumped.loc[lys & (bumped["iteration"] == 7), "J"] += 0.5
+    assert cl.monotone_claim(metrics_table(bumped, 0.05)).verdict == cl.NOT_SUPPORTED
+    # the same increase in a run whose beta changes is reported but not judged
+    bumped.loc[lys & (bumped["iteration"] > 10), "beta_1"] = 20.0
+    c2 = cl.monotone_claim(metrics_table(bumped, 0.05))
+    assert c2.verdict == cl.SUPPORTED and "not judged" in c2.numbers
+    # every run with changing betas: nothing to judge
+    all_change = traces.copy()
+    all_change.loc[(all_change["method"] == "lysep") & (all_change["iteration"] > 10), "beta_1"] = 20.0
+    assert cl.monotone_claim(metrics_table(all_change, 0.05)).verdict == cl.INCONCLUSIVE
+
+
+def test_joint_lysep_is_not_judged_for_monotonicity():
+    joint = SyntheticMethod("lysep-joint", "lysep-joint", rate=0.3)
+    traces = synthetic_traces([joint, ADAM], seeds=2, iterations=8)
+    traces.loc[(traces["method"] == "lysep-joint") & (traces["iteration"] == 4), "J"] += 1.0
+    assert cl.monotone_claim(metrics_table(traces, None)).verdict == cl.INCONCLUSIVE
+
+
+def test_advantage_growing_with_depth():
+    grows = SyntheticMethod("lysep", "lysep", rate=0.1, seed_sd=0.02, depth_gain=0.5)
+    steady = SyntheticMethod("adam", "adam", rate=0.1, seed_sd=0.02)
+    _, metrics, _ = build(grows, steady, depths=(1, 2, 3, 4), widths=(4, 8), seeds=3, iterations=15)
+    c5 = cl.depth_claim(metrics)
+    assert c5.verdict == cl.SUPPORTED
+    assert len(c5.details) == 8
+    by_depth = c5.details.groupby("depth")["ratio"].median()
+    assert by_depth.is_monotonic_decreasing
+    # the mirror image: the baseline gains with depth
+    shrinking = SyntheticMethod("adam", "adam", rate=0.1, seed_sd=0.02, depth_gain=0.5)
+    _, metrics, _ = build(SyntheticMethod("lysep", "lysep", rate=0.1, seed_sd=0.02), shrinking,
+                          depths=(1, 2, 3, 4), widths=(4, 8), seeds=3, iterations=15)
+    assert cl.depth_claim(metrics).verdict == cl.NOT_SUPPORTED
+
+
+def test_single_depth_is_inconclusive_for_depth_claim():
+    _, metrics, _ = build(WIN, ADAM, depths=(3,))
+    c5 = cl.depth_claim(metrics)
+    assert c5.verdict == cl.INCONCLUSIVE and "only 1 depth" in c5.numbers
+
+
+def test_cnn_claim_only_for_cnn_specs():
+    traces, metrics, meta = build(WIN, ADAM, kind="cnn")
+    assert cl.cnn_claim(traces, metrics, meta).verdict == cl.SUPPORTED
+    fnn = cl.cnn_claim(traces, metrics, {"spec": {"model": {"kind": "fnn"}}})
+    assert fnn.verdict == cl.INCONCLUSIVE and fnn.numbers == "inconclusive: no CNN experiment in this run"
+
+
+def test_no_lysep_method_makes_every_claim_inconclusive():
+    traces = synthetic_traces([ADAM, SyntheticMethod("sgd", "sgd")], seeds=3, iterations=6)
+    metrics = metrics_table(traces, 0.05)
+    table = cl.claims_table(cl.evaluate_claims(traces, metrics, synthetic_meta([ADAM])))
+    assert list(table.columns) == cl.CLAIM_COLUMNS
+    assert (table["verdict"] == cl.INCONCLUSIVE).all()
+
+
+def test_default_lysep_selection():
+    m = pd.DataFrame({"method": ["lysep-fixed", "am", "adam"], "algorithm": ["lysep", "lysep", "adam"]})
+    assert cl.default_lysep(m) == "am"
+    m2 = pd.DataFrame({"method": ["lysep", "x"], "algorithm": ["lysep-joint", "lysep"]})
+    assert cl.default_lysep(m2) == "lysep"
+    assert cl.default_lysep(pd.DataFrame({"method": ["adam"], "algorithm": ["adam"]})) is None
+
+
+def test_majority_rule_on_a_hand_made_test_table():
+    def table(diffs, ps):
+        n = len(diffs)
+        return pd.DataFrame({"depth": np.arange(n), "width": 1, "test": "t", "median_diff": diffs, "p_value": ps,
+                             "p_holm": ps, "n_pairs": 10})
+    assert cl.majority_verdict(table([-1, -1, 1], [0.01, 0.01, 0.01]))[0] == cl.SUPPORTED
+    assert cl.majority_verdict(table([1, 1, -1], [0.01, 0.01, 0.01]))[0] == cl.NOT_SUPPORTED
+    assert cl.majority_verdict(table([-1, 1, -1], [0.01, 0.01, 0.5]))[0] == cl.INCONCLUSIVE
+    assert cl.majority_verdict(table([1, 1, 0], [0.5, 0.5, 0.5]))[0] == cl.NOT_SUPPORTED  # never ahead
+    assert cl.majority_verdict(table([-1, 1], [np.nan, np.nan]))[0] == cl.INCONCLUSIVE

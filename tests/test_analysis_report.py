@@ -1,0 +1,135 @@
+"""Reports rendered from tiny synthetic results stores: sections, figures, escaping, edge cases."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import figures as fg
+from analysis.report import make_report
+from analysis.synthetic import (
+    SyntheticMethod,
+    runs_from_traces,
+    synthetic_meta,
+    synthetic_traces,
+    write_decision,
+    write_results,
+)
+
+SECTIONS = ["Experiment", "Claims", "Summary per cell and method", "Paired comparisons: LySep vs baselines",
+            "Bound and surrogate", "Monotonicity", "Seed variance", "Figures"]
+LYSEP = SyntheticMethod("lysep", "lysep", rate=0.35, seed_sd=0.05)
+ADAM = SyntheticMethod("adam", "adam", rate=0.15, seed_sd=0.2, diverge_at=4)
+DPI = 40
+
+
+def store(path, methods=(LYSEP, ADAM), depths=(2,), widths=(4,), seeds=3, iterations=8, target=0.1,
+          name="tiny", kind="fnn"):
+    traces = synthetic_traces(methods, depths, widths, seeds, iterations)
+    meta = synthetic_meta(methods, name=name, target_ce=target, kind=kind, iterations=iterations)
+    write_results(path, traces, meta)
+    return path
+
+
+def n_images(text: str) -> int:
+    return text.count("data:image/png;base64,")
+
+
+def test_full_report_has_every_section_figures_and_tables(tmp_path):
+    store(tmp_path, depths=(1, 2), widths=(4,))
+    write_decision(tmp_path, ["lysep", "adam"], depth=1, width=4, n_grid=20, n_test=30)
+    out = make_report(tmp_path, dpi=DPI)
+    assert out == tmp_path / "report.html"
+    text = out.read_text()
+    for title in SECTIONS:
+        assert f">{title}</h2>" in text
+    assert n_images(text) >= 5
+    assert text.index(">Claims</h2>") < text.index(">Summary per cell and method</h2>")
+    assert "decision_d1_w4" in {p.stem for p in (tmp_path / "figures").glob("*.png")}
+    assert "<script" not in text.lower() and "http://" not in text and "https://" not in text
+    md = (tmp_path / "report.md").read_text()
+    for title in SECTIONS:
+        assert f"## {title}" in md
+    assert "![" in md and "figures/ce_vs_iteration.png" in md
+    for name in ("metrics", "summary", "paired_comparisons", "claims"):
+        assert (tmp_path / "tables" / f"{name}.csv").exists()
+    claims = pd.read_csv(tmp_path / "tables" / "claims.csv")
+    assert list(claims["id"]) == ["c1", "c1b", "c2", "c3", "c4", "c5", "c6"]
+    assert set(claims["verdict"]) <= {"supported", "not supported", "inconclusive"}
+    metrics = pd.read_csv(tmp_path / "tables" / "metrics.csv")
+    assert len(metrics) == 2 * 2 * 3 and metrics["diverged"].sum() == 2  # adam seed 0 in both cells
+    assert "3 of 3" in text and "0 of 3" in text  # k of n reached: lysep all, adam none
+
+
+def test_names_from_the_spec_are_escaped(tmp_path):
+    evil = "x<script>alert(1)</script>"
+    methods = (LYSEP, SyntheticMethod("<img src=x onerror=alert(2)>", "adam", rate=0.1))
+    store(tmp_path, methods=methods, name=evil)
+    text = make_report(tmp_path, dpi=DPI).read_text()
+    assert "<script>" not in text and "<img src=x" not in text
+    assert "x&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "&lt;img src=x onerror=alert(2)&gt;" in text
+
+
+CASES = {
+    "one_method_one_cell_one_seed_no_target": {"methods": (LYSEP,), "seeds": 1, "target": None},
+    "one_seed_pair_cnn": {"seeds": 1, "kind": "cnn"},
+    "no_lysep": {"methods": (ADAM, SyntheticMethod("sgd", "sgd", rate=0.05))},
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_degenerate_stores_render(tmp_path, case):
+    store(tmp_path, **CASES[case])
+    if case == "no_lysep":  # also: a store with traces only
+        (tmp_path / "runs.parquet").unlink()
+        (tmp_path / "meta.json").unlink()
+    text = make_report(tmp_path, dpi=DPI).read_text()
+    for title in SECTIONS:
+        assert f">{title}</h2>" in text
+    assert n_images(text) >= 5
+    if case == "no_lysep":
+        assert "No LySep method in this run" in text and "unknown" in text
+    else:
+        assert "No target_ce is set" in text or case == "one_seed_pair_cnn"
+    if case.startswith("one_method"):
+        assert "No baseline method in this run" in text
+
+
+def test_runner_layout_of_meta_and_failed_runs(tmp_path):
+    """meta.json as the runner writes it (spec.to_dict(): TOML layout, hparams flat) and a failed unit."""
+    methods = (LYSEP, ADAM)
+    traces = synthetic_traces(methods, seeds=2, iterations=5)
+    meta = synthetic_meta(methods)
+    meta["spec"]["method"] = [{"name": "lysep", "label": "lysep"}, {"name": "adam", "label": "adam", "lr": 0.01}]
+    del meta["spec"]["methods"]
+    runs = runs_from_traces(traces)
+    failed = runs.iloc[:1].assign(method="sgd", algorithm="sgd", depth=9, status="failed")
+    write_results(tmp_path, traces, meta, pd.concat([runs, failed], ignore_index=True))
+    text = make_report(tmp_path, dpi=DPI).read_text()
+    assert "lr=0.01" in text
+    assert "failed runs (no traces)" in text and "sgd d9 w8" in text
+
+
+def test_decision_regions_figure_marks_errors():
+    g = np.linspace(-1, 1, 15)
+    xx, yy = np.meshgrid(g, g)
+    zz = (xx**2 + yy**2 < 0.5).astype(int)
+    x_test = np.array([[0.0, 0.0], [0.9, 0.9], [0.1, 0.1]])
+    y_test = np.array([1, 0, 0])
+    fig = fg.decision_regions(xx, yy, {"a": zz, "b": 1 - zz}, x_test, y_test,
+                              {"a": np.array([1, 0, 1]), "b": np.array([0, 1, 1])})
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert titles == ["a: test acc 0.667 (1 errors)", "b: test acc 0.000 (3 errors)"]
+
+
+def test_curve_figure_has_a_panel_per_cell_and_log_ce():
+    traces = synthetic_traces((LYSEP, ADAM), depths=(1, 2), widths=(4, 8), seeds=2, iterations=6)
+    fig = fg.curves(traces, "F", "wall_time", target=0.1)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 4
+    assert all(ax.get_yscale() == "log" for ax in panels)
+    assert re.search(r"wall time", panels[0].get_xlabel())

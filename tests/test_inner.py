@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from lysep.inner import armijo_gd, value_and_grad
@@ -86,3 +87,69 @@ def test_rejected_steps_leave_the_block_unchanged() -> None:
     assert torch.equal(res.block[0], x[0]) and torch.equal(res.value, f(x))
     assert res.evaluations.tolist() == [8.0, 8.0] and res.gradients.tolist() == [2.0, 2.0]
     assert res.eta.tolist() == [2.0**-8, 2.0**-8]
+
+
+# -- the solvers of lysep.inner.SOLVERS on the real LySep blocks ---------------------------------------------
+def _blocks(seed: int, act: str = "tanh"):
+    from lysep.blocks import HiddenWeightBlock, OutputWeightBlock
+
+    gen = torch.Generator().manual_seed(seed)
+    s, n, m, k = 3, 40, 4, 3
+    h = torch.tanh(torch.randn(s, n, m, generator=gen, dtype=torch.float64))
+    target = torch.tanh(torch.randn(s, n, m, generator=gen, dtype=torch.float64))
+    beta = torch.tensor([0.5, 5.0, 50.0], dtype=torch.float64)
+    y = torch.randint(0, k, (n,), generator=gen)
+    w = [torch.randn(s, m, m, generator=gen, dtype=torch.float64),
+         torch.randn(s, m, generator=gen, dtype=torch.float64)]
+    wo = [torch.randn(s, k, m, generator=gen, dtype=torch.float64), torch.zeros(s, k, dtype=torch.float64)]
+    return HiddenWeightBlock(h, target, beta, act), w, OutputWeightBlock(h, y), wo
+
+
+HP = {"armijo_c": 1e-4, "max_backtracks": 30, "damping": 1e-3}
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("solver,kind", [("gd", "hidden"), ("gd", "out"), ("gauss_newton", "hidden"),
+                                         ("newton", "out"), ("adam", "hidden"), ("adam", "out")])
+def test_each_solver_decreases_its_block_objective(seed: int, solver: str, kind: str) -> None:
+    from lysep.blocks import AutogradBlock
+    from lysep.inner import SOLVERS
+
+    hidden, w, out, wo = _blocks(seed)
+    block, x = (hidden, w) if kind == "hidden" else (out, wo)
+    reference = AutogradBlock(block.value)  # the same objective, by autograd
+    f_start = reference.value(x)
+    bstate = {"eta": torch.ones(3, dtype=torch.float64), "lr": 0.05}
+    monotone = solver != "adam"
+    prev = f_start
+    for _ in range(15):
+        res = SOLVERS[solver](block, x, bstate, 2, HP)
+        torch.testing.assert_close(res.value, reference.value(res.block), rtol=1e-12, atol=1e-12)
+        if monotone:
+            assert bool((res.value <= prev).all()), (res.value - prev).max()
+        x, prev = res.block, res.value
+    assert bool((prev < 0.9 * f_start).all())
+    if solver in ("gauss_newton", "newton"):  # second-order solvers get far in 30 steps
+        gd = {"eta": torch.ones(3, dtype=torch.float64)}
+        xg = (w if kind == "hidden" else wo)
+        for _ in range(15):
+            xg = SOLVERS["gd"](block, xg, gd, 2, HP).block
+        assert bool((prev <= reference.value(xg) + 1e-9).all())
+
+
+def test_second_order_solvers_take_no_increasing_step() -> None:
+    """With absurdly small damping the raw steps overshoot; every accepted step must still decrease."""
+    from lysep.inner import SOLVERS
+
+    hidden, w, out, wo = _blocks(7, "sigmoid")
+    for block, x, solver in ((hidden, w, "gauss_newton"), (out, wo, "newton")):
+        f0 = block.value(x)
+        bstate = {}
+        for _ in range(10):
+            res = SOLVERS[solver](block, x, bstate, 1, {**HP, "damping": 1e-12, "max_backtracks": 3})
+            assert bool((res.value <= block.value(x)).all())
+            changed = [(a != b).flatten(1).any(1) for a, b in zip(res.block, x)]
+            moved = changed[0] | changed[1]
+            assert bool((res.value[moved] < block.value(x)[moved]).all())
+            x = res.block
+        assert bool((block.value(x) <= f0).all())

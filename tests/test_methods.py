@@ -19,6 +19,9 @@ ALL_METHODS = {
     "lysep": {"name": "lysep"},
     "lysep-fixed": {"name": "lysep", "schedule": "fixed", "beta": 5.0},
     "lysep-adaptive": {"name": "lysep", "schedule": "adaptive", "beta": 0.1},
+    "lysep-2nd": {"name": "lysep", "w_solver": "gauss_newton", "out_solver": "newton", "u_steps": 2},
+    "lysep-adam": {"name": "lysep", "u_solver": "adam", "w_solver": "adam", "out_solver": "adam"},
+    "lysep-joint": {"name": "lysep-joint"},
     "gd": {"name": "gd", "lr": 0.2},
     "sgd": {"name": "sgd", "lr": 0.05, "batch_size": 16},
     "adam": {"name": "adam", "lr": 1e-2},
@@ -35,14 +38,16 @@ def without_time(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=["wall_time"]).reset_index(drop=True)
 
 
+@pytest.mark.parametrize("solvers", [{}, {"w_solver": "gauss_newton", "out_solver": "newton"}])
 @pytest.mark.parametrize("problem_seed", range(5))
-def test_lysep_armijo_never_increases_j_at_fixed_beta(problem_seed: int) -> None:
+def test_lysep_armijo_never_increases_j_at_fixed_beta(problem_seed: int, solvers: dict) -> None:
     prob = random_problem(n=60, d=3, k=3, seed=problem_seed)
     rng = np.random.default_rng(problem_seed)
     act = ["tanh", "relu", "sigmoid"][problem_seed % 3]
     model = ModelSpec.fnn(3, int(rng.integers(2, 5)), int(rng.integers(3, 9)), 3, act)
     beta = [0.5, 1.0, 10.0, 100.0, 3.0][problem_seed]
-    lysep = make_method("lysep", activation=model.activation, schedule="fixed", beta=beta, u_steps=2, w_steps=2)
+    lysep = make_method("lysep", activation=model.activation, schedule="fixed", beta=beta, u_steps=2, w_steps=2,
+                        **solvers)
     tr = run_cell(prob, model, {"lysep": lysep}, seeds=[0, 1], budget=Budget(iterations=50))
     for _, run in tr.groupby("seed"):
         J = run["J"].to_numpy()
@@ -55,7 +60,7 @@ def test_lysep_armijo_never_increases_j_at_fixed_beta(problem_seed: int) -> None
 
 def test_j_equals_f_and_b_equals_f_at_iteration_zero(circle64) -> None:
     model = ModelSpec.fnn(2, 4, 8, 2)
-    lyseps = methods(only=("lysep", "lysep-fixed", "lysep-adaptive"))
+    lyseps = methods(only=("lysep", "lysep-fixed", "lysep-adaptive", "lysep-joint"))
     tr = run_cell(circle64, model, lyseps, [0, 1, 2], Budget(iterations=1))
     first = tr[tr.iteration == 0]
     np.testing.assert_allclose(first["J"], first["F"], rtol=0, atol=1e-12)

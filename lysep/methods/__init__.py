@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from lysep.methods.base import HParam, Method, State, check_hparams
 from lysep.methods.baselines import GD, SGD, Adam
+from lysep.methods.joint import LySepJoint
 from lysep.methods.lysep import LySep
 
 #: every method a spec or a caller may name
-METHODS: dict[str, type] = {m.name: m for m in (LySep, GD, SGD, Adam)}
+METHODS: dict[str, type] = {m.name: m for m in (LySep, LySepJoint, GD, SGD, Adam)}
 
 
 def make_method(name: str, activation: str = "tanh", **hparams) -> Method:

@@ -21,16 +21,17 @@ from lysep.blocks import (
     LastUnitBlock,
     OutputWeightBlock,
 )
-from lysep.inner import ARMIJO_C, armijo_gd
+from lysep.inner import ARMIJO_C, SOLVERS
 from lysep.methods.base import HParam, State, check_hparams, positive, positive_int
 from lysep.model import Params, affine, forward
 from lysep.objectives import NORMS, certificate, cross_entropy, lysep_loss, mean_norm, mean_sq, residuals
 from lysep.problem import Problem
 from lysep.schedules import SCHEDULES, make_schedule
 
-U_SOLVERS = {"gd": armijo_gd}
-W_SOLVERS = {"gd": armijo_gd}
-OUT_SOLVERS = {"gd": armijo_gd}
+#: inner solvers allowed per block kind (lysep.inner.SOLVERS)
+U_SOLVERS = ("gd", "adam")
+W_SOLVERS = ("gd", "adam", "gauss_newton")
+OUT_SOLVERS = ("gd", "adam", "newton")
 
 
 class BlockFactory:
@@ -84,9 +85,12 @@ class LySep:
         "beta_max": HParam(float, 1e4, **positive()),
         "norm": HParam(str, "frobenius", choices=NORMS),
         "bound_norm": HParam(str, "spectral", choices=NORMS),
-        "u_solver": HParam(str, "gd", choices=tuple(U_SOLVERS)),
-        "w_solver": HParam(str, "gd", choices=tuple(W_SOLVERS)),
-        "out_solver": HParam(str, "gd", choices=tuple(OUT_SOLVERS)),
+        "u_solver": HParam(str, "gd", choices=U_SOLVERS),
+        "w_solver": HParam(str, "gd", choices=W_SOLVERS),
+        "out_solver": HParam(str, "gd", choices=OUT_SOLVERS),
+        "lr_u": HParam(float, 1e-2, **positive()),
+        "lr_w": HParam(float, 1e-2, **positive()),
+        "damping": HParam(float, 1e-3, **positive()),
         "u_steps": HParam(int, 1, **positive_int()),
         "w_steps": HParam(int, 1, **positive_int()),
         "eta0": HParam(float, 1.0, **positive()),
@@ -99,6 +103,9 @@ class LySep:
         self.activation = activation
         self.sigma, _ = get_activation(activation)
         self.blocks = BlockFactory(activation)
+        if self.hp["w_solver"] == "gauss_newton" and not self.blocks.exact:
+            raise ValueError(f"method 'lysep': w_solver = 'gauss_newton' needs an activation with a closed-form "
+                             f"derivative ({', '.join(DERIVATIVES)}), not {activation!r}")
         self.schedule = make_schedule(self.hp["schedule"], beta=self.hp["beta"], rho=self.hp["rho"],
                                       beta_max=self.hp["beta_max"], norm=self.hp["norm"], activation=activation)
 
@@ -112,12 +119,13 @@ class LySep:
         dims = (problem.in_dim, *(w.shape[1] for w, _ in params))
         eta_u = torch.full((s,), self.hp["eta0"] * problem.n_train, dtype=problem.dtype, device=problem.device)
         eta_w = torch.full((s,), self.hp["eta0"], dtype=problem.dtype, device=problem.device)
+        lr_u, lr_w = self.hp["lr_u"], self.hp["lr_w"]
         extra = {
             "U": [h.clone() for h in hidden],
             "betas": self.schedule(None, params),
             "k": 0,
-            "eta_u": [eta_u.clone() for _ in range(depth)],
-            "eta_w": [eta_w.clone() for _ in range(depth + 1)],
+            "u_state": [{"eta": eta_u.clone(), "lr": lr_u} for _ in range(depth)],
+            "w_state": [{"eta": eta_w.clone(), "lr": lr_w} for _ in range(depth + 1)],
             "costs": layer_costs(dims),
             "J_start": None,
             "J_last": None,
@@ -126,7 +134,8 @@ class LySep:
 
     def _charge(self, state: State, layer: int, res) -> None:
         cost = state.extra["costs"][layer]
-        state.grad_evals += cost * (res.gradients + FORWARD_SHARE * res.evaluations)
+        other = res.evaluations if res.forwards is None else res.evaluations + res.forwards
+        state.grad_evals += cost * (res.gradients + FORWARD_SHARE * other)
 
     # -- one outer iteration -------------------------------------------------------------------
     def step(self, problem: Problem, state: State) -> None:
@@ -143,7 +152,7 @@ class LySep:
                 params, U, x, y, betas, self.activation)
 
         # U step, Gauss-Seidel over l = 1..D
-        solve_u = U_SOLVERS[hp["u_solver"]]
+        solve_u = SOLVERS[hp["u_solver"]]
         for i in range(depth):
             w, b = params[i]
             with torch.no_grad():
@@ -152,8 +161,8 @@ class LySep:
                 blk = self.blocks.hidden_unit(target, betas[:, i], *params[i + 1], U[i + 1], betas[:, i + 1])
             else:
                 blk = self.blocks.last_unit(target, betas[:, i], *params[-1], y)
-            res = solve_u(blk, [U[i]], ex["eta_u"][i], hp["u_steps"], hp["armijo_c"], hp["max_backtracks"])
-            U[i], ex["eta_u"][i] = res.block[0], res.eta
+            res = solve_u(blk, [U[i]], ex["u_state"][i], hp["u_steps"], hp)
+            U[i] = res.block[0]
             self._charge(state, i + 1, res)
 
         # W step: the blocks do not interact; each is a one-layer fit
@@ -161,24 +170,28 @@ class LySep:
         for i in range(depth + 1):
             inp = x if i == 0 else U[i - 1]
             if i < depth:
-                blk, solve = self.blocks.hidden_weight(inp, U[i], betas[:, i]), W_SOLVERS[hp["w_solver"]]
+                blk, solve = self.blocks.hidden_weight(inp, U[i], betas[:, i]), SOLVERS[hp["w_solver"]]
             else:
-                blk, solve = self.blocks.output_weight(inp, y), OUT_SOLVERS[hp["out_solver"]]
-            res = solve(blk, list(params[i]), ex["eta_w"][i], hp["w_steps"], hp["armijo_c"], hp["max_backtracks"])
+                blk, solve = self.blocks.output_weight(inp, y), SOLVERS[hp["out_solver"]]
+            res = solve(blk, list(params[i]), ex["w_state"][i], hp["w_steps"], hp)
             new_params.append((res.block[0], res.block[1]))
-            ex["eta_w"][i] = res.eta
             self._charge(state, i, res)
         state.params = new_params
         ex["k"] += 1
 
     # -- what the trace records ----------------------------------------------------------------
     def metrics(self, problem: Problem, state: State) -> dict[str, torch.Tensor]:
-        ex = state.extra
-        x, y = problem.x_train, problem.y_train
-        with torch.no_grad():
-            J = lysep_loss(state.params, ex["U"], x, y, ex["betas"], self.activation)
-            B = certificate(state.params, ex["U"], x, y, self.activation, self.hp["bound_norm"])
-            res = torch.stack([mean_norm(r) for r in residuals(state.params, ex["U"], x, self.activation)], dim=1)
-        ex["J_last"] = J
-        return {"J": J, "J_start": J if ex["J_start"] is None else ex["J_start"], "B": B,
-                "residual": res, "beta": ex["betas"].clone()}
+        return auxiliary_metrics(problem, state, self.activation, self.hp["bound_norm"])
+
+
+def auxiliary_metrics(problem: Problem, state: State, activation: str, bound_norm: str) -> dict[str, torch.Tensor]:
+    """J (at the iteration's betas), J_start, the certificate B, residual norms and betas, per seed."""
+    ex = state.extra
+    x, y = problem.x_train, problem.y_train
+    with torch.no_grad():
+        J = lysep_loss(state.params, ex["U"], x, y, ex["betas"], activation)
+        B = certificate(state.params, ex["U"], x, y, activation, bound_norm)
+        res = torch.stack([mean_norm(r) for r in residuals(state.params, ex["U"], x, activation)], dim=1)
+    ex["J_last"] = J
+    return {"J": J, "J_start": J if ex["J_start"] is None else ex["J_start"], "B": B,
+            "residual": res, "beta": ex["betas"].clone()}

@@ -34,17 +34,23 @@ TRACE_COLUMNS = ["method", "algorithm", "depth", "width", "seed", "iteration", "
 
 @dataclass(frozen=True)
 class Budget:
-    """Stop a method at whichever comes first; ``eval_every`` sets how often the test set is scored."""
+    """Stop a method at whichever comes first.
+
+    ``eval_every``: how often the test set is scored; ``record_every``: how often a trace row is
+    written (the first and last iterations, and a seed's divergence or budget end, always are;
+    a divergence between recorded rows is found at the next recorded row).
+    """
 
     iterations: int | None = 100
     seconds: float | None = None
     grad_evals: float | None = None
     eval_every: int = 10
+    record_every: int = 1
 
     def __post_init__(self) -> None:
         if self.iterations is None and self.seconds is None and self.grad_evals is None:
             raise ValueError("budget needs at least one of iterations, seconds, grad_evals")
-        for key in ("iterations", "seconds", "grad_evals", "eval_every"):
+        for key in ("iterations", "seconds", "grad_evals", "eval_every", "record_every"):
             v = getattr(self, key)
             if v is not None and not (v > 0 and math.isfinite(v)):
                 raise ValueError(f"budget {key}={v!r} must be > 0")
@@ -83,46 +89,64 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
     alive = np.ones(s, dtype=bool)  # still producing rows
     records: list[dict[str, np.ndarray]] = []
     wall, k = 0.0, 0
+    step_time, step_ge = 0.0, np.zeros(s)
     while True:
-        F, acc = _evaluate(state.params, problem.x_train, problem.y_train, model.activation)
         last = (budget.iterations is not None and k >= budget.iterations) or \
                (budget.seconds is not None and wall >= budget.seconds)
         ge = state.grad_evals.numpy().copy()
         over = np.zeros(s, dtype=bool) if budget.grad_evals is None else ge >= budget.grad_evals
-        extra = {key: v.detach().to("cpu", torch.float64).numpy() for key, v in method.metrics(problem, state).items()}
-        row = {"iteration": np.full(s, k), "wall_time": np.full(s, wall), "grad_evals": ge,
-               "F": F.to("cpu", torch.float64).numpy(), "train_acc": acc.to("cpu", torch.float64).numpy()}
-        if k % budget.eval_every == 0 or last or over.any():
-            tce, tacc = _evaluate(state.params, problem.x_test, problem.y_test, model.activation)
-            row["test_ce"] = tce.to("cpu", torch.float64).numpy()
-            row["test_acc"] = tacc.to("cpu", torch.float64).numpy()
-        else:
-            row["test_ce"] = row["test_acc"] = np.full(s, np.nan)
-        for key in ("J", "J_start", "B"):
-            row[key] = extra.get(key, np.full(s, np.nan))
-        for key in ("residual", "beta"):
-            if key in extra:
-                for i in range(extra[key].shape[1]):
-                    row[f"{key}_{i + 1}"] = extra[key][:, i]
-        diverged = ~np.isfinite(row["F"])
-        if "J" in extra:
-            diverged |= ~np.isfinite(extra["J"])
-        row["diverged"] = diverged
-        row["_keep"] = alive.copy()
-        records.append(row)
-        alive &= ~diverged & ~over
+        if k % budget.record_every == 0 or last or (over & alive).any():
+            row = _record(problem, model, method, state, budget, k, wall, ge, last or bool((over & alive).any()))
+            row["_keep"] = alive.copy()
+            records.append(row)
+            alive &= ~row["diverged"]
+        alive &= ~over
         if last or not alive.any():
             break
+        # tell the method whether the coming iteration will be recorded (it may skip bookkeeping if not)
+        state.record = ((k + 1) % budget.record_every == 0
+                        or (budget.iterations is not None and k + 1 >= budget.iterations)
+                        or (budget.seconds is not None and wall + step_time >= budget.seconds)
+                        or (budget.grad_evals is not None and bool((ge + step_ge >= budget.grad_evals).any())))
         _sync(device)
         t0 = time.perf_counter()
         method.step(problem, state)
         _sync(device)
-        wall += time.perf_counter() - t0
+        step_time = time.perf_counter() - t0
+        wall += step_time
+        step_ge = state.grad_evals.numpy() - ge
         k += 1
         if progress is not None:
             progress(k)
     traces = _to_frame(records, label, method, model, seeds)
     return MethodRun(traces, state.params, wall)
+
+
+def _record(problem: Problem, model: ModelSpec, method: Method, state, budget: Budget, k: int, wall: float,
+            ge: np.ndarray, final: bool) -> dict[str, np.ndarray]:
+    """One trace row per seed: losses, accuracies, the method's own metrics, divergence."""
+    s = len(ge)
+    F, acc = _evaluate(state.params, problem.x_train, problem.y_train, model.activation)
+    extra = {key: v.detach().to("cpu", torch.float64).numpy() for key, v in method.metrics(problem, state).items()}
+    row = {"iteration": np.full(s, k), "wall_time": np.full(s, wall), "grad_evals": ge,
+           "F": F.to("cpu", torch.float64).numpy(), "train_acc": acc.to("cpu", torch.float64).numpy()}
+    if k % budget.eval_every == 0 or final:
+        tce, tacc = _evaluate(state.params, problem.x_test, problem.y_test, model.activation)
+        row["test_ce"] = tce.to("cpu", torch.float64).numpy()
+        row["test_acc"] = tacc.to("cpu", torch.float64).numpy()
+    else:
+        row["test_ce"] = row["test_acc"] = np.full(s, np.nan)
+    for key in ("J", "J_start", "B"):
+        row[key] = extra.get(key, np.full(s, np.nan))
+    for key in ("residual", "beta"):
+        if key in extra:
+            for i in range(extra[key].shape[1]):
+                row[f"{key}_{i + 1}"] = extra[key][:, i]
+    diverged = ~np.isfinite(row["F"])
+    if "J" in extra:
+        diverged |= ~np.isfinite(extra["J"])
+    row["diverged"] = diverged
+    return row
 
 
 def _to_frame(records: list[dict[str, np.ndarray]], label: str, method: Method, model: ModelSpec,

@@ -90,7 +90,8 @@ def build_model(spec: ExperimentSpec, problem: Problem, depth: int, width: int) 
 
 def budget_of(spec: ExperimentSpec) -> Budget:
     b = spec.budget
-    return Budget(iterations=b.iterations, seconds=b.seconds, grad_evals=b.grad_evals, eval_every=b.eval_every)
+    return Budget(iterations=b.iterations, seconds=b.seconds, grad_evals=b.grad_evals, eval_every=b.eval_every,
+                  record_every=b.record_every)
 
 
 def run_unit(spec_doc: dict, source: str, unit: Unit, device: str = "cpu",

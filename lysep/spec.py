@@ -113,6 +113,7 @@ class BudgetSpec:
     grad_evals: float | None = None
     target_ce: float | None = None
     eval_every: int = 10
+    record_every: int = 1
 
 
 @dataclass(frozen=True)
@@ -333,6 +334,7 @@ BUDGET_FIELDS: dict[str, Field] = {
     "grad_evals": _field(_float_min(0.0, strict=True)),
     "target_ce": _field(_float_min(0.0, strict=True)),
     "eval_every": _field(_int_min(1), 10),
+    "record_every": _field(_int_min(1), 1),
 }
 METHOD_KEYS: tuple[str, ...] = ("name", "label")
 

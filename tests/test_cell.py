@@ -71,3 +71,18 @@ def test_mismatched_model_and_data_are_rejected(circle64) -> None:
         run_cell(circle64, ModelSpec.fnn(3, 2, 4, 2), {"gd": make_method("gd")}, [0], Budget(iterations=1))
     with pytest.raises(ValueError, match="seeds="):
         run_cell(circle64, ModelSpec.fnn(2, 2, 4, 2), {"gd": make_method("gd")}, [1, 1], Budget(iterations=1))
+
+
+def test_record_every_thins_rows_but_keeps_first_last_and_the_same_values(circle64) -> None:
+    model = ModelSpec.fnn(2, 2, 4, 2)
+    methods = {"lysep": make_method("lysep", schedule="fixed", beta=3.0), "adam": make_method("adam")}
+    full = run_cell(circle64, model, methods, [0, 1], Budget(iterations=12, eval_every=4))
+    thin = run_cell(circle64, model, methods, [0, 1], Budget(iterations=12, eval_every=4, record_every=5))
+    assert sorted(thin.iteration.unique()) == [0, 5, 10, 12]
+    cols = ["method", "seed", "iteration", "F", "J", "J_start", "grad_evals", "test_ce"]
+    merged = thin[cols].merge(full[cols], on=["method", "seed", "iteration"], suffixes=("", "_full"))
+    assert len(merged) == len(thin)
+    for c in ("F", "J", "grad_evals"):
+        np.testing.assert_allclose(merged[c], merged[c + "_full"], rtol=0, atol=1e-12)
+    lysep = merged[merged.method == "lysep"]
+    np.testing.assert_allclose(lysep.J_start, lysep.J_start_full, rtol=0, atol=1e-12)  # foreseen rows

@@ -94,6 +94,7 @@ class State:
     params: Params
     grad_evals: torch.Tensor  # (S,) float64, cumulative, in full forward+backward passes
     extra: dict[str, Any] = field(default_factory=dict)
+    record: bool = True  # set by the runner: whether the coming iteration will be recorded in the trace
 
 
 class Method(Protocol):

@@ -64,7 +64,7 @@ class LySepJoint:
             params = [(leaves[i], leaves[i + 1]) for i in range(0, n_p, 2)]
             J = lysep_loss(params, leaves[n_p:], problem.x_train, problem.y_train, ex["betas"], self.activation)
             grads = torch.autograd.grad(J.sum(), leaves)
-        ex["J_start"] = J.detach() if ex["J_last"] is None else ex["J_last"]
+        ex["J_start"] = J.detach()  # computed for the gradient anyway
         ex["k"] += 1
         out = []
         with torch.no_grad():
@@ -74,6 +74,7 @@ class LySepJoint:
                 out.append(p)
         state.params = [(out[i], out[i + 1]) for i in range(0, n_p, 2)]
         ex["U"] = out[n_p:]
+        ex["J_last"] = None
         live = torch.isfinite(J.detach()).cpu().to(torch.float64)
         state.grad_evals += live  # one gradient of J: about one forward+backward pass of the network
 

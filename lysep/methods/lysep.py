@@ -147,9 +147,10 @@ class LySep:
             ex["betas"] = self.schedule(ex["betas"], params)
             ex["J_last"] = None  # the cached J was taken at the previous betas
         betas = ex["betas"]
-        with torch.no_grad():
-            ex["J_start"] = ex["J_last"] if ex["J_last"] is not None else lysep_loss(
-                params, U, x, y, betas, self.activation)
+        ex["J_start"] = ex["J_last"]
+        if ex["J_start"] is None and state.record:  # bookkeeping for the trace, only when it is recorded
+            with torch.no_grad():
+                ex["J_start"] = lysep_loss(params, U, x, y, betas, self.activation)
 
         # U step, Gauss-Seidel over l = 1..D
         solve_u = SOLVERS[hp["u_solver"]]
@@ -178,6 +179,7 @@ class LySep:
             self._charge(state, i, res)
         state.params = new_params
         ex["k"] += 1
+        ex["J_last"] = None  # J at the new point is known only once metrics() computes it
 
     # -- what the trace records ----------------------------------------------------------------
     def metrics(self, problem: Problem, state: State) -> dict[str, torch.Tensor]:
@@ -193,5 +195,8 @@ def auxiliary_metrics(problem: Problem, state: State, activation: str, bound_nor
         B = certificate(state.params, ex["U"], x, y, activation, bound_norm)
         res = torch.stack([mean_norm(r) for r in residuals(state.params, ex["U"], x, activation)], dim=1)
     ex["J_last"] = J
-    return {"J": J, "J_start": J if ex["J_start"] is None else ex["J_start"], "B": B,
+    j_start = ex["J_start"] if ex["J_start"] is not None else torch.full_like(J, float("nan"))
+    if ex["k"] == 0:
+        j_start = J
+    return {"J": J, "J_start": j_start, "B": B,
             "residual": res, "beta": ex["betas"].clone()}

@@ -24,13 +24,14 @@ class LySepJoint:
 
     name: ClassVar[str] = "lysep-joint"
     HPARAMS: ClassVar[dict[str, HParam]] = {
+        # defaults: the best lysep-joint setting of the tuning study (results/study_lysep/README.md)
         "schedule": HParam(str, "continuation", choices=SCHEDULES),
-        "beta": LySep.HPARAMS["beta"],
-        "rho": HParam(float, 1.01, check=lambda v: v >= 1.0, expect="a number >= 1"),
+        "beta": HParam(float, 1.0, **positive()),
+        "rho": HParam(float, 1.005, check=lambda v: v >= 1.0, expect="a number >= 1"),
         "beta_max": LySep.HPARAMS["beta_max"],
         "norm": LySep.HPARAMS["norm"],
         "bound_norm": HParam(str, "spectral", choices=NORMS),
-        "lr": HParam(float, 1e-2, **positive()),
+        "lr": HParam(float, 3e-3, **positive()),
         "beta1": HParam(float, 0.9, **unit_interval()),
         "beta2": HParam(float, 0.999, **unit_interval()),
         "eps": HParam(float, 1e-8, **nonnegative()),

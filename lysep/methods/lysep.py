@@ -79,8 +79,10 @@ class LySep:
 
     name: ClassVar[str] = "lysep"
     HPARAMS: ClassVar[dict[str, HParam]] = {
-        "schedule": HParam(str, "continuation", choices=SCHEDULES),
-        "beta": HParam(float, 1.0, **positive()),
+        # the default (schedule fixed, beta 100, one Armijo gd step per block) is the best AM setting of
+        # the tuning study, results/study_lysep/README.md
+        "schedule": HParam(str, "fixed", choices=SCHEDULES),
+        "beta": HParam(float, 100.0, **positive()),
         "rho": HParam(float, 1.05, check=lambda v: v >= 1.0, expect="a number >= 1"),
         "beta_max": HParam(float, 1e4, **positive()),
         "norm": HParam(str, "frobenius", choices=NORMS),

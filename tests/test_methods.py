@@ -179,3 +179,17 @@ def test_every_method_has_defaults_that_construct() -> None:
     for name in METHODS:
         m = make_method(name)
         assert set(m.hp) == set(METHODS[name].HPARAMS)
+
+
+@pytest.mark.parametrize("problem_seed", range(3))
+def test_the_default_lysep_keeps_the_certificate_and_the_decrease_property(problem_seed: int) -> None:
+    """The default chosen by the study (results/study_lysep/README.md) is held to the foundation's guarantees."""
+    prob = random_problem(n=80, d=3, k=3, seed=10 + problem_seed)
+    model = ModelSpec.fnn(3, 3 + problem_seed, 6, 3)
+    default = make_method("lysep")
+    assert default.hp["schedule"] == "fixed"  # a schedule that changes beta would void the guarantee
+    tr = run_cell(prob, model, {"lysep": default}, seeds=[0, 1, 2], budget=Budget(iterations=40))
+    tol = 1e-7 * np.maximum(1.0, tr.J_start.abs())
+    assert int((tr.J > tr.J_start + tol).sum()) == 0
+    assert bool((tr.B >= tr.F - 1e-6 * np.maximum(1.0, tr.F.abs())).all())
+    assert bool((tr.groupby("seed").J.last() < tr.groupby("seed").J.first()).all())

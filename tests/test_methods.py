@@ -193,3 +193,14 @@ def test_the_default_lysep_keeps_the_certificate_and_the_decrease_property(probl
     assert int((tr.J > tr.J_start + tol).sum()) == 0
     assert bool((tr.B >= tr.F - 1e-6 * np.maximum(1.0, tr.F.abs())).all())
     assert bool((tr.groupby("seed").J.last() < tr.groupby("seed").J.first()).all())
+
+
+@pytest.mark.parametrize("solver", [{}, {"w_solver": "gauss_newton"}, {"w_solver": "adam"}])
+def test_batched_w_blocks_equal_the_block_by_block_w_step(circle64, solver: dict) -> None:
+    model = ModelSpec.fnn(2, 4, 5, 2)
+    methods = {"together": make_method("lysep", parallel_w=True, w_steps=2, **solver),
+               "apart": make_method("lysep", parallel_w=False, w_steps=2, **solver)}
+    tr = run_cell(circle64, model, methods, [0, 1, 2], Budget(iterations=8))
+    a = without_time(tr[tr.method == "together"]).drop(columns="method")
+    b = without_time(tr[tr.method == "apart"]).drop(columns="method")
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-10)

@@ -34,6 +34,26 @@ W_SOLVERS = ("gd", "adam", "gauss_newton")
 OUT_SOLVERS = ("gd", "adam", "newton")
 
 
+def stack_states(states: list[dict]) -> dict:
+    """Per-block solver states of equal layout, concatenated along the leading (seed) dimension."""
+    out = {}
+    for key, v in states[0].items():
+        if isinstance(v, torch.Tensor):
+            out[key] = torch.cat([st[key] for st in states])
+        elif isinstance(v, list):
+            out[key] = [torch.cat([st[key][i] for st in states]) for i in range(len(v))]
+        else:
+            out[key] = v
+    return out
+
+
+def split_state(state: dict, j: int, s: int) -> dict:
+    """The j-th block's share of a stacked solver state."""
+    part = slice(j * s, (j + 1) * s)
+    return {key: (v[part].clone() if isinstance(v, torch.Tensor) else
+                  [t[part].clone() for t in v] if isinstance(v, list) else v) for key, v in state.items()}
+
+
 class BlockFactory:
     """The four block kinds; hand-written gradients where the activation has a closed-form derivative."""
 
@@ -93,6 +113,7 @@ class LySep:
         "lr_u": HParam(float, 1e-2, **positive()),
         "lr_w": HParam(float, 1e-2, **positive()),
         "damping": HParam(float, 1e-3, **positive()),
+        "parallel_w": HParam(bool, False),  # measured slower on CPU (results/PERFORMANCE.md)
         "u_steps": HParam(int, 1, **positive_int()),
         "w_steps": HParam(int, 1, **positive_int()),
         "eta0": HParam(float, 1.0, **positive()),
@@ -168,20 +189,56 @@ class LySep:
             U[i] = res.block[0]
             self._charge(state, i + 1, res)
 
-        # W step: the blocks do not interact; each is a one-layer fit
-        new_params = []
+        # W step: the blocks do not interact; each is a one-layer fit. Hidden blocks of equal shape
+        # are solved as one batched block (seed x layer), which is the same math per block.
+        new_params: list = [None] * (depth + 1)
+        together = self._parallel_layers(params) if hp["parallel_w"] else []
+        if together:
+            self._solve_stacked(state, together, betas)
+            for i in together:
+                new_params[i] = state.params[i]
         for i in range(depth + 1):
+            if new_params[i] is not None:
+                continue
             inp = x if i == 0 else U[i - 1]
             if i < depth:
                 blk, solve = self.blocks.hidden_weight(inp, U[i], betas[:, i]), SOLVERS[hp["w_solver"]]
             else:
                 blk, solve = self.blocks.output_weight(inp, y), SOLVERS[hp["out_solver"]]
             res = solve(blk, list(params[i]), ex["w_state"][i], hp["w_steps"], hp)
-            new_params.append((res.block[0], res.block[1]))
+            new_params[i] = (res.block[0], res.block[1])
             self._charge(state, i, res)
         state.params = new_params
         ex["k"] += 1
         ex["J_last"] = None  # J at the new point is known only once metrics() computes it
+
+    def _parallel_layers(self, params: Params) -> list[int]:
+        """Hidden layers 2..D whose W blocks share one shape (and so can be batched), if two or more."""
+        if not self.blocks.exact or len(params) < 4:
+            return []
+        shape = params[1][0].shape
+        layers = [i for i in range(1, len(params) - 1) if params[i][0].shape == shape]
+        return layers if len(layers) >= 2 else []
+
+    def _solve_stacked(self, state: State, layers: list[int], betas: torch.Tensor) -> None:
+        """Solve the W blocks of ``layers`` as one block with leading dimension len(layers) * S."""
+        ex, hp = state.extra, self.hp
+        s = betas.shape[0]
+        U = ex["U"]
+        h = torch.cat([U[i - 1] for i in layers])
+        target = torch.cat([U[i] for i in layers])
+        beta = torch.cat([betas[:, i] for i in layers])
+        blk = HiddenWeightBlock(h, target, beta, self.activation)
+        x = [torch.cat([state.params[i][0] for i in layers]), torch.cat([state.params[i][1] for i in layers])]
+        bstate = stack_states([ex["w_state"][i] for i in layers])
+        res = SOLVERS[hp["w_solver"]](blk, x, bstate, hp["w_steps"], hp)
+        for j, i in enumerate(layers):
+            part = slice(j * s, (j + 1) * s)
+            state.params[i] = (res.block[0][part], res.block[1][part])
+            ex["w_state"][i] = split_state(bstate, j, s)
+            cost = ex["costs"][i]
+            other = res.evaluations[part] if res.forwards is None else res.evaluations[part] + res.forwards[part]
+            state.grad_evals += cost * (res.gradients[part] + FORWARD_SHARE * other)
 
     # -- what the trace records ----------------------------------------------------------------
     def metrics(self, problem: Problem, state: State) -> dict[str, torch.Tensor]:

@@ -1,6 +1,7 @@
 """``lysep`` command line: ``lysep run [SPEC]`` and ``lysep report DIR``.
 
-Exit codes: 0 success, 1 some runs failed, 2 bad input (spec, arguments, unreadable results).
+Exit codes: 0 success, 1 some runs failed, 2 bad input (spec, data, arguments, unreadable results,
+unreachable scheduler, results directory in use), 130 interrupted (rerun to resume).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from lysep.spec import ExperimentSpec, SpecError, default_spec_path, load_spec
 from lysep.store import StoreError
 
 BAD_INPUT = 2
+INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,21 +81,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SpecError as e:
         print(str(e), file=sys.stderr)
         return BAD_INPUT
-    from lysep.runner import run_experiment
-    from lysep.store import ResultsStore
+    from lysep.runner import preflight, run_experiment
 
+    try:  # the data and the models, before anything is written: a bad file is bad input, not failed runs
+        preflight(spec)
+    except ValueError as e:
+        return fail(f"{spec.source}: {e}")
     out = Path(args.out) if args.out else Path("results") / spec.name
-    if args.repair:
-        for path in ResultsStore(out).repair():
-            print(f"repair: dropped {path}", file=sys.stderr)
     t0 = time.perf_counter()
     try:
         res = run_experiment(spec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
-                             force=args.force, quiet=args.quiet)
-    except StoreError as e:
+                             force=args.force, quiet=args.quiet, repair=args.repair)
+    except (StoreError, ConnectionError) as e:
         return fail(str(e))
-    except ConnectionError as e:
-        return fail(str(e))
+    except OSError as e:  # e.g. a full disk: what was stored so far stays, whole
+        return fail(f"cannot write the results ({e}); the runs finished so far are stored in {out}")
+    except KeyboardInterrupt:
+        print(f"\nlysep: interrupted; the runs finished so far are stored in {out} "
+              "(rerun the same command to compute the rest)", file=sys.stderr)
+        return INTERRUPTED
+    for line in res.repaired:
+        print(f"repair: dropped {line}", file=sys.stderr)
     seconds = time.perf_counter() - t0
     print(f"\n{spec.name}: {res.ran} runs computed, {res.skipped} already stored, {res.failed} failed "
           f"in {seconds:.1f} s -> {res.root}")
@@ -118,6 +126,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name in ("traces.parquet", "runs.parquet", "meta.json"):
         if not (root / name).exists():
             return fail(f"{root / name}: not found (expected the output directory of `lysep run`)")
+    from lysep.store import read_json, read_parquet
+
+    try:  # a damaged file is named here, not by a traceback from deep inside the report
+        read_parquet(root / "traces.parquet")
+        read_parquet(root / "runs.parquet")
+    except StoreError as e:
+        return fail(str(e))
+    try:
+        read_json(root / "meta.json")
+    except StoreError as e:
+        return fail(f"{e}; run `lysep run SPEC --out {root}` to write it again")
     try:
         path = make_report(root)
     except StoreError as e:

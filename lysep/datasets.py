@@ -33,6 +33,8 @@ DATASETS: tuple[str, ...] = ("circle", "spirals", "moons", "gaussians", "checker
 NPZ = "npz"
 #: the arrays a user ``.npz`` must hold
 NPZ_KEYS: tuple[str, ...] = ("x_train", "y_train", "x_test", "y_test")
+#: labels of a user ``.npz`` must be below this (a stray huge label would size the output layer)
+MAX_CLASSES = 10_000
 #: squared radius of the circle in the paper's Example 1 (area pi/2 of the square's 4: ~39% inside)
 CIRCLE_R2 = 0.5
 #: squares per side of the checkerboard on [-1, 1]^2
@@ -270,7 +272,7 @@ def _check_labels(path: Path, key: str, y: np.ndarray) -> np.ndarray:
 def load_npz(path: str | Path) -> Dataset:
     """A user dataset from ``path`` (keys x_train, y_train, x_test, y_test), validated; never unpickles.
 
-    ``n_classes`` is the largest label + 1 and must be >= 2. Extra keys in the file are ignored.
+    ``n_classes`` is the largest label + 1: at least 2, at most ``MAX_CLASSES``. Extra keys are ignored.
     """
     path = Path(path)
     arrays = _read_npz(path)
@@ -283,6 +285,11 @@ def load_npz(path: str | Path) -> Dataset:
     for xk, yk in (("x_train", "y_train"), ("x_test", "y_test")):
         if x[xk].shape[0] != y[yk].shape[0]:
             raise ValueError(f"{path}: {yk} has {y[yk].shape[0]} labels but {xk} has {x[xk].shape[0]} rows")
+    for yk, labels in y.items():
+        if (labels >= MAX_CLASSES).any():
+            i = int(np.argmax(labels >= MAX_CLASSES))
+            raise ValueError(f"{path}: {yk} row {i} has label {int(labels[i])} "
+                             f"(expected a class index 0..{MAX_CLASSES - 1})")
     n_classes = int(max(y["y_train"].max(), y["y_test"].max())) + 1
     if n_classes < 2:
         raise ValueError(f"{path}: labels give n_classes={n_classes} (expected at least 2 classes, labels 0..K-1)")

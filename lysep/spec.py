@@ -29,6 +29,8 @@ from lysep.methods import METHODS, check_hparams
 BUILTIN_DEFAULT = "quick"
 MODEL_KINDS: tuple[str, ...] = ("fnn", "cnn")
 DTYPES: tuple[str, ...] = ("float32", "float64")
+#: largest finite value of each dtype: a float hyperparameter beyond it cannot even be stored in the run's tensors
+DTYPE_MAX: dict[str, float] = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
 #: budget keys that stop a run (at least one is required; whichever is hit first wins)
 STOPPING_KEYS: tuple[str, ...] = ("iterations", "seconds", "grad_evals")
 #: datasets a CNN can use (image-shaped inputs)
@@ -409,8 +411,9 @@ def _check_hparam(pr: _Problems, where: str, method: str, key: Any, value: Any) 
     return True, checked[key]
 
 
-def _check_method(pr: _Problems, i: int, entry: Any) -> MethodSpec | None:
-    """One [[method]]: name, optional label, hyperparameters validated by the method's schema."""
+def _check_method(pr: _Problems, i: int, entry: Any, dtype: str = "float32") -> MethodSpec | None:
+    """One [[method]]: name, optional label, hyperparameters validated by the method's schema
+    (and float ones representable in the run's ``dtype``)."""
     where = f"method[{i}]"
     if not isinstance(entry, dict):
         pr.bad(where, entry, "a [[method]] table")
@@ -432,12 +435,17 @@ def _check_method(pr: _Problems, i: int, entry: Any) -> MethodSpec | None:
         if key in METHOD_KEYS or not isinstance(name, str) or name not in METHODS:
             continue
         good, checked = _check_hparam(pr, where, name, key, value)
+        limit = DTYPE_MAX.get(dtype, DTYPE_MAX["float32"])
+        if good and isinstance(checked, float) and abs(checked) > limit:
+            pr.bad(f"{where}.{key}", value, f"a number representable in model.dtype = {_show(dtype)} "
+                   f"(|value| <= {limit:.4g})")
+            good = False
         ok = ok and good
         hparams[key] = checked
     return MethodSpec(name, label, hparams) if ok else None
 
 
-def _check_methods(pr: _Problems, doc: dict) -> list[MethodSpec] | None:
+def _check_methods(pr: _Problems, doc: dict, dtype: str = "float32") -> list[MethodSpec] | None:
     """The [[method]] list: at least one, every one valid, labels unique."""
     expect = "one or more [[method]] tables"
     if "method" not in doc:
@@ -447,7 +455,7 @@ def _check_methods(pr: _Problems, doc: dict) -> list[MethodSpec] | None:
     if not isinstance(entries, list) or not entries:
         pr.bad("method", entries, expect)
         return None
-    methods = [_check_method(pr, i, e) for i, e in enumerate(entries)]
+    methods = [_check_method(pr, i, e, dtype) for i, e in enumerate(entries)]
     first: dict[str, int] = {}
     for i, m in enumerate(methods):
         if m is None:
@@ -483,7 +491,7 @@ def parse_spec(doc: Any, source: str = "<dict>", base_dir: str | Path | None = N
     model = _check_model(pr, doc, data)
     grid = _read_table(pr, doc, "grid", GRID_FIELDS)
     budget = _check_budget(pr, doc)
-    methods = _check_methods(pr, doc)
+    methods = _check_methods(pr, doc, (model or {}).get("dtype") or "float32")
     if pr.items:
         raise SpecError(pr.items)
     return ExperimentSpec(name, DataSpec(**data), ModelCfg(**model), GridSpec(**grid), BudgetSpec(**budget),
@@ -502,6 +510,8 @@ def load_spec(path: str | Path) -> ExperimentSpec:
         raise SpecError([f"{source}: invalid TOML: {e}"]) from None
     except UnicodeDecodeError as e:
         raise SpecError([f"{source}: not UTF-8 text ({e})"]) from None
+    except RecursionError:
+        raise SpecError([f"{source}: invalid TOML: arrays or tables nested too deeply"]) from None
     return parse_spec(doc, source, Path(path).resolve().parent)
 
 

@@ -10,16 +10,23 @@ Layout of a results directory::
     parts/           one Parquet file per finished unit of work, merged into the two tables
 
 Every file is written to a temporary name in the same folder, flushed and renamed, so a
-killed sweep leaves only whole files. A part carries its runs table in the Parquet schema
-metadata, so a unit's traces and runs land together in one rename.
+killed sweep leaves only whole files (and perhaps a ``.*.tmp`` file, removed by the next run).
+A part carries its runs table in the Parquet schema metadata, so a unit's traces and runs land
+together in one rename. A sweep holds an advisory lock on ``.lysep.lock`` while it writes, so two
+sweeps into one directory cannot overwrite each other's results.
+
+Nothing here unpickles: tables are Parquet, parameters safetensors, arrays ``.npz`` read with
+``allow_pickle=False``, metadata JSON.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 RUNS_KEY = b"lysep.runs"
+#: the lock file a sweep holds while it writes into a results directory
+LOCK_NAME = ".lysep.lock"
+#: run statuses of runs that are done (a failed run is retried by the next sweep)
+DONE = ("completed", "diverged")
 
 
 class StoreError(RuntimeError):
@@ -40,6 +51,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600 files: results on a shared machine stay readable by others
+            os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -48,6 +61,26 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (a power cut after it keeps the new name); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def safe_name(text: str) -> str:
+    """``text`` with every character but letters, digits, ``-_.`` replaced by ``_`` (for file names)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
 def parquet_bytes(df: pd.DataFrame, metadata: dict[bytes, bytes] | None = None) -> bytes:
@@ -79,9 +112,30 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
+    """Arrays saved by ``save_arrays``: safetensors only (never pickle); StoreError naming an unreadable file."""
+    from safetensors.numpy import load
 
-    return load_file(str(path))
+    try:
+        return load(Path(path).read_bytes())
+    except Exception as e:  # safetensors raises its own error type for a damaged header
+        raise StoreError(f"{path}: cannot be read as safetensors ({type(e).__name__}: {e})") from e
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Arrays saved by ``save_npz``, read with ``allow_pickle=False``; StoreError naming an unreadable file."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:
+        raise StoreError(f"{path}: cannot be read as .npz ({type(e).__name__}: {e})") from e
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file (``meta.json``); StoreError naming an unreadable one."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{path}: cannot be read as JSON ({e})") from e
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -97,6 +151,55 @@ class ResultsStore:
         self.root = Path(root)
         self.parts = self.root / "parts"
 
+    # -- file names -----------------------------------------------------------------------------
+    def params_path(self, label: str, depth: int, width: int, seed: int) -> Path:
+        """Final parameters of one run (safetensors)."""
+        return self.root / "params" / f"{safe_name(label)}_d{int(depth)}_w{int(width)}_s{int(seed)}.safetensors"
+
+    def decision_path(self, label: str, depth: int, width: int) -> Path:
+        """Decision-region grid of seed 0 of one method on one cell (2-D datasets)."""
+        return self.root / "decision" / f"{safe_name(label)}_d{int(depth)}_w{int(width)}.npz"
+
+    # -- the sweep lock -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory's sweep lock; StoreError if another process holds it.
+
+        An advisory ``flock`` on ``.lysep.lock``: the kernel drops it when the holder exits or
+        is killed, so a killed sweep never leaves the directory locked. (No-op without fcntl.)
+        """
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        path = self.root / LOCK_NAME
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StoreError(f"{self.root}: cannot be used as a results directory ({e.strerror or e})") from e
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                raise StoreError(f"{self.root}: another `lysep run` (pid {holder}) is writing to this directory; "
+                                 "wait for it to finish or choose another --out") from None
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def clean_tmp(self) -> list[str]:
+        """Remove the temporary files of writes a killed sweep did not finish (call under ``lock``)."""
+        dropped = []
+        for leftover in sorted(self.root.rglob("*.tmp")) if self.root.exists() else []:
+            leftover.unlink(missing_ok=True)
+            dropped.append(str(leftover))
+        return dropped
+
     # -- writing --------------------------------------------------------------------------------
     def write_part(self, name: str, traces: pd.DataFrame, runs: pd.DataFrame) -> Path:
         """A finished unit: its trace rows, with its runs rows in the file's metadata."""
@@ -106,35 +209,71 @@ class ResultsStore:
         return path
 
     def consolidate(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Merge the tables and every part (one copy per config_hash), write both tables, drop the parts."""
-        traces, runs = self.load()
+        """Merge the tables and every part (one copy per config_hash), write both tables, drop the parts read.
+
+        Killed at any point, the directory still holds every result: the parts go only after
+        both tables are written, and ``load`` accepts a missing table while parts remain.
+        """
+        traces, runs, parts = self._load()
+        self._write_tables(traces, runs, parts)
+        return traces, runs
+
+    def drop_runs(self, hashes: set[str]) -> None:
+        """Remove runs (by config hash) from the tables and parts, so that the next sweep recomputes them."""
+        traces, runs, parts = self._load()
+        if len(runs):
+            runs = runs[~runs.config_hash.isin(hashes)].reset_index(drop=True)
+        if len(traces):
+            traces = traces[~traces.config_hash.isin(hashes)].reset_index(drop=True)
+        self._write_tables(traces, runs, parts)
+
+    def _write_tables(self, traces: pd.DataFrame, runs: pd.DataFrame, parts: list[Path]) -> None:
         atomic_write(self.root / "traces.parquet", parquet_bytes(traces))
         atomic_write(self.root / "runs.parquet", parquet_bytes(runs))
-        for part in sorted(self.parts.glob("*.parquet")):
-            part.unlink()
-        return traces, runs
+        for part in parts:  # only the parts merged above: one written meanwhile stays for the next merge
+            part.unlink(missing_ok=True)
 
     # -- reading --------------------------------------------------------------------------------
     def load(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(traces, runs) from the tables and any parts not merged yet; later copies of a run win."""
+        """(traces, runs) from the tables and any parts not merged yet (one copy per run, see ``_load``)."""
+        traces, runs, _ = self._load()
+        return traces, runs
+
+    def _load(self) -> tuple[pd.DataFrame, pd.DataFrame, list[Path]]:
+        """(traces, runs, the parts read).
+
+        Of several copies of a run (same config_hash), a finished one (completed or diverged) beats
+        a failed one, and among equals the later one wins (tables first, then parts by name). A
+        finished run without trace rows (its table lost) is left out, so that it is run again.
+        """
         traces, runs = [], []
-        if (self.root / "runs.parquet").exists() or (self.root / "traces.parquet").exists():
-            traces.append(read_parquet(self.root / "traces.parquet"))
-            runs.append(read_parquet(self.root / "runs.parquet"))
-        for part in sorted(self.parts.glob("*.parquet")) if self.parts.exists() else []:
+        for name, bucket in (("traces.parquet", traces), ("runs.parquet", runs)):
+            if (self.root / name).exists():  # one may be missing after a kill inside ``consolidate``
+                bucket.append(read_parquet(self.root / name))
+        parts = sorted(self.parts.glob("*.parquet")) if self.parts.exists() else []
+        for part in parts:
             t, r = self.read_part(part)
             traces.append(t)
             runs.append(r)
+        runs = [r for r in runs if len(r)]
         if not runs:
-            return pd.DataFrame(), pd.DataFrame()
-        runs_df = pd.concat(runs, ignore_index=True).drop_duplicates("config_hash", keep="last")
-        traces_df = pd.concat([t for t in traces if len(t)], ignore_index=True) if any(len(t) for t in traces) \
-            else pd.DataFrame()
+            return pd.DataFrame(), pd.DataFrame(), parts
+        runs_df = pd.concat(runs, ignore_index=True)
+        done = runs_df.status.isin(DONE).to_numpy()
+        rank = done * len(runs_df) + np.arange(len(runs_df))
+        best = pd.Series(rank).groupby(runs_df.config_hash.to_numpy()).transform("max").to_numpy()
+        runs_df = runs_df[rank == best]
+        traces = [t for t in traces if len(t)]
+        traces_df = pd.concat(traces, ignore_index=True) if traces else pd.DataFrame()
         if len(traces_df):
             traces_df = traces_df[traces_df.config_hash.isin(runs_df.config_hash)]
             traces_df = traces_df.drop_duplicates(["config_hash", "iteration"], keep="last")
             traces_df = traces_df.sort_values(["depth", "width", "method", "seed", "iteration"], kind="stable")
-        return traces_df.reset_index(drop=True), runs_df.reset_index(drop=True)
+            has_rows = runs_df.config_hash.isin(traces_df.config_hash)
+        else:
+            has_rows = np.zeros(len(runs_df), dtype=bool)
+        runs_df = runs_df[~runs_df.status.isin(DONE) | has_rows]
+        return traces_df.reset_index(drop=True), runs_df.reset_index(drop=True), parts
 
     def read_part(self, path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         try:
@@ -150,28 +289,53 @@ class ResultsStore:
         _, runs = self.load()
         if not len(runs):
             return set()
-        return set(runs.loc[runs.status.isin(["completed", "diverged"]), "config_hash"])
+        return set(runs.loc[runs.status.isin(DONE), "config_hash"])
 
     def repair(self) -> list[str]:
-        """Drop every file that cannot be read (and its unit is recomputed by the next run); names them."""
-        dropped = []
-        for path in [self.root / "traces.parquet", self.root / "runs.parquet"]:
-            if path.exists():
-                try:
-                    pq.read_table(path)
-                except Exception:
-                    dropped.append(str(path))
-        if dropped:  # the two tables only make sense together
-            for path in [self.root / "traces.parquet", self.root / "runs.parquet"]:
-                if path.exists() and str(path) not in dropped:
-                    dropped.append(str(path))
+        """Drop every file that cannot be read and the runs it belongs to (the next sweep recomputes them).
+
+        Returns one line per file or run dropped. The two tables only make sense together: if one
+        is unreadable both go (the parts still on disk, and the recomputation, refill them).
+        Parameters and decision grids that cannot be read take their runs with them.
+        """
+        dropped: list[str] = []
+        tables = [self.root / "traces.parquet", self.root / "runs.parquet"]
+        if any(p.exists() and not _readable(p, pq.read_table) for p in tables):
+            dropped += [str(p) for p in tables if p.exists()]
         for part in sorted(self.parts.glob("*.parquet")) if self.parts.exists() else []:
-            try:
-                self.read_part(part)
-            except StoreError:
+            if not _readable(part, self.read_part):
                 dropped.append(str(part))
-        for leftover in self.root.rglob("*.tmp"):
-            dropped.append(str(leftover))
+        if (self.root / "meta.json").exists() and not _readable(self.root / "meta.json", read_json):
+            dropped.append(str(self.root / "meta.json"))  # rewritten at the end of the sweep
         for path in dropped:
             Path(path).unlink(missing_ok=True)
+        dropped += self.clean_tmp()
+        stale: set[str] = set()
+        _, runs = self.load()
+        finished = runs[runs.status.isin(DONE)] if len(runs) else runs
+        for row in finished.itertuples():
+            path = self.params_path(row.method, row.depth, row.width, row.seed)
+            if path.exists() and not _readable(path, load_arrays):
+                path.unlink()
+                dropped.append(str(path))
+                stale.add(row.config_hash)
+        if len(finished):
+            for (label, depth, width), cell in finished[finished.seed == 0].groupby(["method", "depth", "width"]):
+                path = self.decision_path(label, depth, width)
+                if path.exists() and not _readable(path, load_npz):
+                    path.unlink()
+                    dropped.append(str(path))
+                    stale |= set(cell.config_hash)
+        if stale:
+            self.drop_runs(stale)
+            dropped.append(f"{self.root / 'runs.parquet'}: {len(stale)} runs whose files were unreadable "
+                           "(they are computed again)")
         return dropped
+
+
+def _readable(path: Path, reader: Any) -> bool:
+    try:
+        reader(path)
+    except Exception:
+        return False
+    return True

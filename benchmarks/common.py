@@ -1,0 +1,131 @@
+"""What every benchmark shares: the data, the thread count, the device and the slowdown knob.
+
+Nothing here touches CUDA at import time (asv spawns a fresh process per benchmark, and CUDA must
+only be initialised inside ``setup``). ``lysep`` modules are imported lazily through ``need`` so
+that the suite still imports at an old commit that lacks one of them: the benchmarks that need
+it are then skipped (``NotImplementedError`` in ``setup``) instead of failing discovery.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: CPU threads per benchmark process: this machine has 2 cores and asv runs one benchmark at a time
+THREADS = int(os.environ.get("LYSEP_BENCH_THREADS", "2"))
+#: where tensors live; "cuda" is only touched inside setup, never at import
+DEVICE_ENV = "LYSEP_BENCH_DEVICE"
+#: multiplies the measured time of one solver iteration (see ``slowdown``)
+SLOWDOWN_ENV = "LYSEP_BENCH_SLOWDOWN"
+
+#: the paper's Example 1 data for the speed benchmarks
+DATASET = "circle"
+N_TRAIN = 2000
+N_TEST = 1000
+#: seeds batched in one computation, as in a grid cell of an experiment
+N_SEEDS = 10
+SEEDS = list(range(N_SEEDS))
+DEPTHS = [3, 5, 10]
+WIDTHS = [10, 20, 50]
+METHODS = ["lysep", "adam", "sgd", "gd"]
+ACTIVATION = "tanh"
+
+torch.set_num_threads(THREADS)
+
+
+def need(module: str, *names: str) -> Any:
+    """``module`` (or its attributes ``names``); NotImplementedError when this commit lacks them.
+
+    asv reports a benchmark whose ``setup`` raises NotImplementedError as skipped, so a benchmark of a
+    feature younger than the measured commit is skipped there rather than failed. Import errors raised
+    inside an existing module are real failures and propagate.
+    """
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name is not None and (module == e.name or module.startswith(e.name + ".")):
+            raise NotImplementedError(f"{module} does not exist at this commit") from e
+        raise
+    _check_same_tree(mod)
+    missing = [n for n in names if not hasattr(mod, n)]
+    if missing:
+        raise NotImplementedError(f"{module} has no {', '.join(missing)} at this commit")
+    if not names:
+        return mod
+    values = tuple(getattr(mod, n) for n in names)
+    return values[0] if len(values) == 1 else values
+
+
+def _check_same_tree(mod: Any) -> None:
+    """NotImplementedError when ``mod`` lies outside the directory of its top-level package.
+
+    When an older checkout is measured through ``ASV_PYTHONPATH`` while the project is also installed
+    editable, setuptools' editable finder serves a submodule missing from the old ``lysep`` from the
+    installed tree instead: such a module belongs to another commit and must not be benchmarked.
+    """
+    top = importlib.import_module(mod.__name__.split(".")[0])
+    top_file, mod_file = getattr(top, "__file__", None), getattr(mod, "__file__", None)
+    if top_file is None or mod_file is None:
+        return
+    root = Path(top_file).resolve().parent
+    if root != Path(mod_file).resolve().parent and root not in Path(mod_file).resolve().parents:
+        raise NotImplementedError(f"{mod.__name__} is not part of the {top.__name__} under test ({root})")
+
+
+def device() -> torch.device:
+    """The benchmark device from ``LYSEP_BENCH_DEVICE`` (default cpu); call inside setup only."""
+    dev = torch.device(os.environ.get(DEVICE_ENV, "cpu"))
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise NotImplementedError(f"{DEVICE_ENV}={dev} but CUDA is not available")
+    return dev
+
+
+def sync(dev: torch.device) -> None:
+    """Wait for queued kernels so that a timed region covers the work it launched."""
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def slowdown() -> float:
+    """``LYSEP_BENCH_SLOWDOWN`` (default 1.0): a factor >= 1 that makes the timed solver step slower.
+
+    It exists to check the regression tracking itself: record a run with it set to 3 and
+    ``asv compare`` must flag ``speed.MethodStep.time_step`` as slower. Only the benchmarks read it.
+    """
+    raw = os.environ.get(SLOWDOWN_ENV, "1.0")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1.0):
+        raise ValueError(f"{SLOWDOWN_ENV}={raw!r} must be a number >= 1")
+    return value
+
+
+@functools.lru_cache(maxsize=8)
+def problem(n_train: int = N_TRAIN, n_test: int = N_TEST, dev: str = "cpu") -> Any:
+    """The circle data as a ``lysep.problem.Problem`` on ``dev`` (built once per process)."""
+    load_dataset = need("lysep.datasets", "load_dataset")
+    Problem = need("lysep.problem", "Problem")
+    if not hasattr(Problem, "from_arrays"):
+        raise NotImplementedError("lysep.problem.Problem has no from_arrays at this commit")
+    ds = load_dataset(DATASET, n_train=n_train, n_test=n_test)
+    return Problem.from_arrays(ds.x_train, ds.y_train, ds.x_test, ds.y_test, device=dev)
+
+
+@functools.lru_cache(maxsize=64)
+def initial_params(depth: int, width: int, n_seeds: int = N_SEEDS, dev: str = "cpu") -> tuple[Any, Any]:
+    """``(ModelSpec, theta_0)`` of an FNN on the circle data, all seeds batched (built once per process).
+
+    Callers must not modify ``theta_0`` in place; every method's ``init`` clones it.
+    """
+    ModelSpec, init_params = need("lysep.model", "ModelSpec", "init_params")
+    pb = problem(dev=dev)
+    spec = ModelSpec.fnn(pb.in_dim, depth=depth, width=width, n_classes=pb.n_classes, activation=ACTIVATION)
+    return spec, init_params(spec, list(range(n_seeds)), pb.dtype, pb.device)

@@ -1,0 +1,164 @@
+"""The asv suite: it passes ``asv check``, one time_ and one track_ benchmark run, and its pieces behave.
+
+The asv runs use a temporary copy of ``asv.conf.json`` (results, html and environments under
+``tmp_path``) and a temporary HOME for the machine file, so they write nothing into the repository
+or the user's home. Timings are never asserted (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+ASV = shutil.which("asv")
+needs_asv = pytest.mark.skipif(ASV is None, reason="asv is not installed")
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+_threads = torch.get_num_threads()
+from benchmarks import common, quality, speed  # noqa: E402
+
+torch.set_num_threads(_threads)  # importing the suite sets the benchmark thread count; keep the test session's
+
+TIME_BENCH = r"^speed\.MethodStep\.time_step\('lysep', 3, 10\)$"
+TRACK_BENCH = r"^quality\.LySepVsAdam\.track_final_train_ce\('lysep', 3\)$"
+
+
+def _asv(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([ASV, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def asv_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
+    """Environment variables (a temporary HOME with a machine file) and a temporary config file."""
+    from asv.util import load_json  # the config is JSON with comments
+
+    tmp = tmp_path_factory.mktemp("asv")
+    conf = load_json(str(ROOT / "asv.conf.json"), js_comments=True)
+    conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"), results_dir=str(tmp / "results"),
+                html_dir=str(tmp / "html"), env_dir=str(tmp / "env"))
+    conf_path = tmp / "asv.conf.json"
+    conf_path.write_text(json.dumps(conf))
+    env = {**os.environ, "HOME": str(tmp), "LYSEP_BENCH_SLOWDOWN": "1"}
+    env.pop(common.DEVICE_ENV, None)
+    made = _asv(["--config", str(conf_path), "machine", "--yes", "--machine", "pytest"], env, timeout=60)
+    assert made.returncode == 0, made.stdout + made.stderr
+    return env, conf_path
+
+
+@needs_asv
+def test_asv_check_passes(asv_env):
+    env, _ = asv_env
+    out = _asv(["check", "--python=same"], env, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "No problems found" in out.stdout
+
+
+@needs_asv
+def test_quick_run_of_a_time_and_a_track_benchmark(asv_env):
+    env, conf_path = asv_env
+    out = _asv(["--config", str(conf_path), "run", "--python=same", "--quick", "--dry-run", "--show-stderr",
+                "--machine", "pytest", "--bench", TIME_BENCH, "--bench", TRACK_BENCH], env)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text
+    assert "failed" not in text, text
+    assert "Traceback" not in text, text
+    for name in ("speed.MethodStep.time_step", "quality.LySepVsAdam.track_final_train_ce"):
+        lines = [ln for ln in text.splitlines() if name in ln]
+        assert lines and lines[-1].rstrip().endswith("ok"), text
+    assert not (ROOT / "results" / "asv" / "pytest").exists()
+
+
+def test_suite_names_and_parameters():
+    assert speed.MethodStep.param_names == ["method", "depth", "width"]
+    assert speed.MethodStep.params == (["lysep", "adam", "sgd", "gd"], [3, 5, 10], [10, 20, 50])
+    for cls in (speed.MethodStep, speed.Objectives, speed.CellMemory, quality.LySepVsAdam):
+        assert cls.timeout > 0
+    assert speed.MethodStep.number == 1
+    assert quality.LySepVsAdam.track_final_train_ce.unit == "nats"
+
+
+def test_slowdown_parsing(monkeypatch):
+    monkeypatch.delenv(common.SLOWDOWN_ENV, raising=False)
+    assert common.slowdown() == 1.0
+    monkeypatch.setenv(common.SLOWDOWN_ENV, "3")
+    assert common.slowdown() == 3.0
+    for bad in ("0.5", "-1", "nan", "inf", "fast"):
+        monkeypatch.setenv(common.SLOWDOWN_ENV, bad)
+        with pytest.raises(ValueError, match=common.SLOWDOWN_ENV):
+            common.slowdown()
+
+
+@pytest.mark.parametrize(("factor", "calls"), [(1.0, 1), (3.0, 3), (2.5, 2)])
+def test_run_slowed_repeats_the_step(factor, calls):
+    count = []
+    speed.run_slowed(lambda: count.append(1), factor, torch.device("cpu"))
+    assert len(count) == calls
+
+
+def test_need_skips_what_a_commit_lacks():
+    assert callable(common.need("lysep.objectives", "lysep_loss"))
+    with pytest.raises(NotImplementedError):
+        common.need("lysep.no_such_module")
+    with pytest.raises(NotImplementedError):
+        common.need("lysep.objectives", "no_such_function")
+
+
+def test_need_rejects_a_module_served_from_another_tree(tmp_path, monkeypatch):
+    """An older checkout on the path plus an editable install: a submodule from the installed tree is skipped."""
+    top = types.ModuleType("fakepkg")
+    top.__file__ = str(tmp_path / "old" / "fakepkg" / "__init__.py")
+    sub = types.ModuleType("fakepkg.sub")
+    sub.__file__ = str(tmp_path / "new" / "fakepkg" / "sub.py")
+    monkeypatch.setitem(sys.modules, "fakepkg", top)
+    monkeypatch.setitem(sys.modules, "fakepkg.sub", sub)
+    with pytest.raises(NotImplementedError, match="not part of"):
+        common.need("fakepkg.sub")
+    sub.__file__ = str(tmp_path / "old" / "fakepkg" / "sub.py")
+    assert common.need("fakepkg.sub") is sub
+
+
+def _trace(F, J=None, J_start=None, B=None) -> pd.DataFrame:
+    """A one-seed trace with the given per-iteration values."""
+    n = len(F)
+    nan = [math.nan] * n
+    J = nan if J is None else J
+    B = nan if B is None else B
+    df = pd.DataFrame({"seed": 0, "iteration": np.arange(n), "F": F, "J": J,
+                       "J_start": J if J_start is None else J_start, "B": B})
+    df["bound_gap"] = df["B"] - df["F"]
+    return df
+
+
+def test_quality_summaries():
+    a = _trace([0.7, 0.3, 0.09, 0.05], J=[0.7, 0.5, 0.2, 0.2000001], J_start=[0.7, 0.7, 0.5, 0.2],
+               B=[0.7, 1.0, 1.0, 0.5])
+    b = _trace([0.7, 0.6, 0.5, 0.4]).assign(seed=1)
+    both = pd.concat([a, b], ignore_index=True)
+    assert quality.final_ce(both) == pytest.approx(0.225)
+    assert quality.seed_std_final_ce(both) == pytest.approx(np.std([0.05, 0.4], ddof=1))
+    # seed 0 reaches 0.1 at iteration 2, seed 1 never within a budget of 3 -> 4; median of (2, 4)
+    assert quality.iterations_to_target(both, 0.1, budget=3) == 3.0
+    assert quality.iterations_to_target(a, 0.1, budget=3) == 2.0
+    assert quality.final_bound_gap(a) == pytest.approx(0.45)
+    # J rises by 1e-7 at the last row: within the tolerance 1e-7 * max(1, |J_start|)
+    assert quality.monotonicity_violations(a) == 0
+    assert quality.monotonicity_violations(a.assign(J=[0.7, 0.5, 0.2, 0.3])) == 1
+    # J >= F on every row; lowering F above J at iterations 1 and 2 makes two violations
+    assert quality.surrogate_violations(a) == 0
+    assert quality.surrogate_violations(a.assign(F=[0.7, 0.6, 0.3, 0.05])) == 2
+    summary = quality.summarize(b)
+    assert set(summary) == {"final_ce", "iterations_to_target", "seed_std_final_ce"}
+    assert math.isnan(summary["seed_std_final_ce"])  # one seed

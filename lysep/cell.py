@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from lysep.methods.base import Method
-from lysep.model import ModelSpec, Params, forward, init_params
+from lysep.model import ConvSpec, ModelSpec, Params, forward, init_params
 from lysep.objectives import accuracy, cross_entropy
 from lysep.problem import Problem
 
@@ -169,11 +169,14 @@ def _to_frame(records: list[dict[str, np.ndarray]], label: str, method: Method, 
     return df.sort_values(["seed", "iteration"], kind="stable").reset_index(drop=True)
 
 
-def run_cell(problem: Problem, model: ModelSpec, methods: dict[str, Method], seeds: list[int],
+def run_cell(problem: Problem, model: ModelSpec | ConvSpec, methods: dict[str, Method], seeds: list[int],
              budget: Budget) -> pd.DataFrame:
     """Every method of a cell from the same theta_0 per seed; the trace rows as one DataFrame."""
-    if model.in_dim != problem.in_dim:
-        raise ValueError(f"model in_dim={model.in_dim} does not match the data's {problem.in_dim} features")
+    if tuple(model.input_shape) != tuple(problem.x_train.shape[1:]):
+        what = "in_dim" if len(model.input_shape) == 1 else "image_shape"
+        value = model.in_dim if len(model.input_shape) == 1 else model.input_shape
+        raise ValueError(f"model {what}={value} does not match the data's samples of shape "
+                         f"{tuple(problem.x_train.shape[1:])}")
     if model.n_classes < problem.n_classes:
         raise ValueError(f"model n_classes={model.n_classes} is below the data's {problem.n_classes} classes")
     if not seeds or len(set(seeds)) != len(seeds):

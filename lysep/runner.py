@@ -34,7 +34,7 @@ import torch
 from lysep.cell import Budget, run_method
 from lysep.methods import METHODS, make_method
 from lysep.methods.base import State
-from lysep.model import ModelSpec, forward, init_params
+from lysep.model import ConvSpec, ModelSpec, forward, init_params
 from lysep.problem import Problem
 from lysep.spec import ExperimentSpec, parse_spec
 from lysep.store import ResultsStore, safe_name, save_arrays, save_npz, write_json
@@ -88,9 +88,19 @@ def build_problem(spec: ExperimentSpec, device: str) -> Problem:
                                dtype=DTYPES[spec.model.dtype], device=device)
 
 
-def build_model(spec: ExperimentSpec, problem: Problem, depth: int, width: int) -> ModelSpec:
-    if spec.model.kind != "fnn":
-        raise ValueError(f"model.kind = {spec.model.kind!r} is not supported yet (expected 'fnn')")
+def build_model(spec: ExperimentSpec, problem: Problem, depth: int, width: int) -> ModelSpec | ConvSpec:
+    """The cell's network: an FNN of ``depth`` hidden layers of ``width`` units, or a CNN of ``depth``
+    conv layers of ``width`` channels (method.md section 5)."""
+    if spec.model.kind == "cnn":
+        shape = tuple(problem.x_train.shape[1:])
+        if len(shape) != 3:
+            raise ValueError(f"model.kind = \"cnn\" needs images (N, C, H, W), but the data's samples "
+                             f"have shape {shape}")
+        try:
+            return ConvSpec.cnn(shape, depth, width, problem.n_classes, spec.model.activation, spec.model.pool)
+        except ValueError as e:
+            raise ValueError(f"model.kind = \"cnn\" with depth = {depth}, width = {width}, "
+                             f"pool = {spec.model.pool!r}: {e}") from e
     return ModelSpec.fnn(problem.in_dim, depth, width, problem.n_classes, spec.model.activation)
 
 
@@ -121,6 +131,11 @@ def preflight(spec: ExperimentSpec) -> None:
             build_model(spec, problem, depth, width)
         except ValueError as e:
             raise ValueError(f"model: {e}") from e
+    if spec.model.kind == "cnn":
+        for m in spec.methods:
+            if m.hparams.get("w_solver") == "gauss_newton":
+                raise ValueError(f"model: method {m.label!r} has w_solver = 'gauss_newton', which solves dense "
+                                 "layers only; with model.kind = \"cnn\" use w_solver = 'gd' or 'adam'")
 
 
 #: what torch raises when a Python number does not fit the run's dtype (e.g. ``eta0 * N`` in float32)
@@ -203,7 +218,8 @@ def run_unit(spec_doc: dict, source: str, unit: Unit, device: str = "cpu",
     params = {int(s): {f"{kind}{i + 1}": t[j].detach().cpu().numpy()
                        for i, (w, b) in enumerate(result.params) for kind, t in (("W", w), ("b", b))}
               for j, s in enumerate(seeds)}
-    decision = decision_grid(problem, model, result.params, seeds) if problem.in_dim == 2 else None
+    planar = problem.x_train.dim() == 2 and problem.in_dim == 2
+    decision = decision_grid(problem, model, result.params, seeds) if planar else None
     return {"traces": traces, "runs": runs, "params": params, "decision": decision}
 
 
@@ -227,7 +243,7 @@ def summarize(traces: pd.DataFrame, wall_time: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def decision_grid(problem: Problem, model: ModelSpec, params, seeds: list[int]) -> dict[str, np.ndarray]:
+def decision_grid(problem: Problem, model: ModelSpec | ConvSpec, params, seeds: list[int]) -> dict[str, np.ndarray]:
     """Predicted classes of the first seed on a grid over the data's square, and on the test set."""
     x = problem.x_train.cpu().numpy()
     lo, hi = x.min(0) - 0.1, x.max(0) + 0.1

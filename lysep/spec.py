@@ -87,7 +87,7 @@ class ModelCfg:
     kind: str = "fnn"
     activation: str = "tanh"
     dtype: str = "float32"
-    pool: bool = False
+    pool: bool | tuple[int, ...] = False  # CNN: true (every conv layer), false, or the 1-based layers that pool
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,20 @@ def _boolean() -> tuple[Callable[[Any], Any], str]:
     return (lambda v: v if isinstance(v, bool) else _BAD), "true or false"
 
 
+def _pool() -> tuple[Callable[[Any], Any], str]:
+    """true, false, or a list of distinct conv layers (1-based) that end with 2x2 average pooling."""
+    ints, _ = _int_list()
+
+    def check(v: Any) -> Any:
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, list) and not v:
+            return False
+        return ints(v)
+
+    return check, "true, false, or a list of distinct conv layers >= 1 (e.g. [1])"
+
+
 def _int_list() -> tuple[Callable[[Any], Any], str]:
     """A bare integer or a non-empty list of distinct integers >= 1, as a tuple."""
 
@@ -323,7 +337,7 @@ MODEL_FIELDS: dict[str, Field] = {
     "kind": _field(_choice(MODEL_KINDS), "fnn"),
     "activation": _field(_choice(ACTIVATIONS), "tanh"),
     "dtype": _field(_choice(DTYPES), "float32"),
-    "pool": _field(_boolean(), False),
+    "pool": _field(_pool(), False),
 }
 GRID_FIELDS: dict[str, Field] = {
     "depth": _field(_int_list(), required=True),
@@ -377,8 +391,8 @@ def _check_model(pr: _Problems, doc: dict, data: dict[str, Any] | None) -> dict[
     if model is None:
         return None
     given = doc["model"]
-    if model.get("pool") is True and model.get("kind") == "fnn":
-        pr.bad("model.pool", given["pool"], 'pool = true only with model.kind = "cnn"')
+    if model.get("pool") not in (False, None) and model.get("kind") == "fnn":
+        pr.bad("model.pool", given["pool"], 'pooling only with model.kind = "cnn"')
     dataset = (data or {}).get("dataset")
     if "kind" in given and model.get("kind") == "cnn" and dataset is not None and dataset not in IMAGE_DATASETS:
         pr.bad("model.kind", given["kind"], f"a dataset with images for a CNN ({', '.join(IMAGE_DATASETS)}), "

@@ -23,7 +23,7 @@ from lysep.blocks import (
 )
 from lysep.inner import ARMIJO_C, SOLVERS
 from lysep.methods.base import HParam, State, check_hparams, positive, positive_int
-from lysep.model import Params, affine, forward
+from lysep.model import Params, affine, forward, is_conv, layer_work
 from lysep.objectives import NORMS, certificate, cross_entropy, lysep_loss, mean_norm, mean_sq, residuals
 from lysep.problem import Problem
 from lysep.schedules import SCHEDULES, make_schedule
@@ -55,7 +55,10 @@ def split_state(state: dict, j: int, s: int) -> dict:
 
 
 class BlockFactory:
-    """The four block kinds; hand-written gradients where the activation has a closed-form derivative."""
+    """The four block kinds; hand-written gradients for dense layers with a closed-form derivative.
+
+    Convolutional blocks (LySep-CNN) and other activations get their gradients by autograd.
+    """
 
     def __init__(self, activation: str):
         self.activation = activation
@@ -63,30 +66,35 @@ class BlockFactory:
         self.exact = activation in DERIVATIVES
 
     def hidden_unit(self, target, beta, w2, b2, u_next, beta_next):
-        if self.exact:
+        if self.exact and not is_conv(w2) and target.dim() == 3:
             return HiddenUnitBlock(target, beta, w2, b2, u_next, beta_next, self.activation)
         sigma = self.sigma
         return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target)
                              + beta_next / 2 * mean_sq(u_next - sigma(affine(w2, b2, blk[0]))))
 
     def last_unit(self, target, beta, wo, bo, y):
-        if self.exact:
+        if self.exact and target.dim() == 3:
             return LastUnitBlock(target, beta, wo, bo, y)
         return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target) + cross_entropy(affine(wo, bo, blk[0]), y))
 
     def hidden_weight(self, inp, target, beta):
-        if self.exact:
+        if self.exact and target.dim() == 3:
             return HiddenWeightBlock(inp, target, beta, self.activation)
         sigma = self.sigma
         return AutogradBlock(lambda blk: beta / 2 * mean_sq(target - sigma(affine(blk[0], blk[1], inp))))
 
     def output_weight(self, inp, y):
-        return OutputWeightBlock(inp, y)
+        return OutputWeightBlock(inp.flatten(2) if inp.dim() > 3 else inp, y)
 
 
 def layer_costs(dims: tuple[int, ...]) -> list[float]:
-    """Share of one full forward+backward pass spent in each layer (by multiply-adds, bias included)."""
+    """Share of one full forward+backward pass spent in each layer of an FNN (by multiply-adds, bias included)."""
     work = [(a + 1) * b for a, b in zip(dims[:-1], dims[1:])]
+    return [w / sum(work) for w in work]
+
+
+def work_shares(work: list[int]) -> list[float]:
+    """Each layer's share of the total multiply-adds (``lysep.model.layer_work``)."""
     return [w / sum(work) for w in work]
 
 
@@ -139,7 +147,9 @@ class LySep:
         s, depth = params[0][0].shape[0], len(params) - 1
         with torch.no_grad():
             hidden, _ = forward(params, problem.x_train, self.activation)
-        dims = (problem.in_dim, *(w.shape[1] for w, _ in params))
+        if is_conv(params[0][0]) and self.hp["w_solver"] == "gauss_newton":
+            raise ValueError("method 'lysep': w_solver = 'gauss_newton' is for dense layers; a CNN needs "
+                             "w_solver = 'gd' or 'adam'")
         eta_u = torch.full((s,), self.hp["eta0"] * problem.n_train, dtype=problem.dtype, device=problem.device)
         eta_w = torch.full((s,), self.hp["eta0"], dtype=problem.dtype, device=problem.device)
         lr_u, lr_w = self.hp["lr_u"], self.hp["lr_w"]
@@ -149,7 +159,7 @@ class LySep:
             "k": 0,
             "u_state": [{"eta": eta_u.clone(), "lr": lr_u} for _ in range(depth)],
             "w_state": [{"eta": eta_w.clone(), "lr": lr_w} for _ in range(depth + 1)],
-            "costs": layer_costs(dims),
+            "costs": work_shares(layer_work(params, tuple(problem.x_train.shape[1:]))),
             "J_start": None,
             "J_last": None,
         }
@@ -214,7 +224,7 @@ class LySep:
 
     def _parallel_layers(self, params: Params) -> list[int]:
         """Hidden layers 2..D whose W blocks share one shape (and so can be batched), if two or more."""
-        if not self.blocks.exact or len(params) < 4:
+        if not self.blocks.exact or len(params) < 4 or is_conv(params[0][0]):
             return []
         shape = params[1][0].shape
         layers = [i for i in range(1, len(params) - 1) if params[i][0].shape == shape]

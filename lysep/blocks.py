@@ -71,31 +71,83 @@ class AutogradBlock:
         return f.detach(), list(grads)
 
 
-class HiddenWeightBlock:
-    """(W_l, b_l): beta_l/2 (1/N) sum_i ||u_l^i - s(W_l h^i + b_l)||^2, h = u_{l-1} (or x)."""
+def _where(ok: torch.Tensor, new: tuple, old: tuple) -> tuple:
+    """Per seed: the new intermediates where ``ok``, else the old ones."""
+    return tuple(None if n is None else torch.where(ok.view(-1, *([1] * (n.dim() - 1))), n, o)
+                 for n, o in zip(new, old))
 
-    def __init__(self, h: torch.Tensor, target: torch.Tensor, beta: torch.Tensor, activation: str):
+
+class _Tracked:
+    """Intermediates of the layer a block evaluates, at the block's current point and at its last trial.
+
+    ``value(x)`` keeps its intermediates as the trial; ``accept(ok)`` makes the trial current for
+    the seeds in ``ok`` (Armijo's accepted step), so the next ``value_and_grad(x, cached=True)``
+    and the caller (``aux``) reuse them instead of evaluating the layer again. A block built
+    with ``cache`` starts from intermediates the caller already has at the given point.
+    """
+
+    def __init__(self, cache: tuple | None):
+        self.cur, self.trial = cache, None
+
+    def _current(self, x: Tensors, cached: bool) -> tuple:
+        if not (cached and self.cur is not None):
+            self.cur = self._eval(x)
+        return self.cur
+
+    def accept(self, ok: torch.Tensor) -> None:
+        if self.trial is None or self.cur is None:
+            return
+        self.cur = self.trial if bool(ok.all()) else _where(ok, self.trial, self.cur)
+
+    @property
+    def aux(self) -> tuple | None:
+        return self.cur
+
+
+class HiddenWeightBlock(_Tracked):
+    """(W_l, b_l): beta_l/2 (1/N) sum_i ||u_l^i - s(W_l h^i + b_l)||^2, h = u_{l-1} (or x).
+
+    Intermediates: ``(a, s(a))`` of layer l.
+    """
+
+
+    def __init__(self, h: torch.Tensor, target: torch.Tensor, beta: torch.Tensor, activation: str,
+                 cache: tuple | None = None):
+        super().__init__(cache)
         self.h, self.target, self.activation = h, target, activation
         self.sigma, _ = get_activation(activation)
         self.deriv = DERIVATIVES[activation]
         self.scale = beta / target.shape[1]  # beta / N, (S,)
 
-    def value(self, x: Tensors) -> torch.Tensor:
-        return self.scale / 2 * _sqsum(self.target - self.sigma(affine(x[0], x[1], self.h)))
-
-    def value_and_grad(self, x: Tensors) -> tuple[torch.Tensor, Tensors]:
+    def _eval(self, x: Tensors) -> tuple:
         a = affine(x[0], x[1], self.h)
-        s = self.sigma(a)
+        return a, self.sigma(a)
+
+    def value(self, x: Tensors) -> torch.Tensor:
+        self.trial = self._eval(x)
+        return self.scale / 2 * _sqsum(self.target - self.trial[1])
+
+    def value_and_grad(self, x: Tensors, cached: bool = False) -> tuple[torch.Tensor, Tensors]:
+        a, s = self._current(x, cached)
         r = self.target - s
         f = self.scale / 2 * _sqsum(r)
         g_a = -(self.scale[:, None, None] * r * self.deriv(a, s))
         return f, [_matmul_t(g_a, self.h), g_a.sum(1)]
 
 
-class OutputWeightBlock:
-    """(W_{D+1}, b_{D+1}): G = mean CE of the last layer on u_D (convex)."""
+def _ce_and_grad(z: torch.Tensor, onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean CE per seed and its gradient in the logits, (S,) and (S, N, K)."""
+    lse = torch.logsumexp(z, dim=2, keepdim=True)
+    f = (lse.squeeze(2) - (z * onehot).sum(2)).mean(1)
+    return f, (torch.exp(z - lse) - onehot) / z.shape[1]
 
-    def __init__(self, h: torch.Tensor, y: torch.Tensor):
+
+class OutputWeightBlock(_Tracked):
+    """(W_{D+1}, b_{D+1}): G = mean CE of the last layer on u_D (convex). Intermediates: ``(z,)``."""
+
+
+    def __init__(self, h: torch.Tensor, y: torch.Tensor, cache: tuple | None = None):
+        super().__init__(cache)
         self.h, self.y = h, y
         self.onehot: torch.Tensor | None = None
 
@@ -104,65 +156,76 @@ class OutputWeightBlock:
             self.onehot = torch.zeros_like(z[:1]).scatter_(2, self.y.view(1, -1, 1), 1.0)
         return self.onehot
 
-    def value(self, x: Tensors) -> torch.Tensor:
-        return cross_entropy(affine(x[0], x[1], self.h), self.y)
+    def _eval(self, x: Tensors) -> tuple:
+        return (affine(x[0], x[1], self.h),)
 
-    def value_and_grad(self, x: Tensors) -> tuple[torch.Tensor, Tensors]:
-        z = affine(x[0], x[1], self.h)
-        lse = torch.logsumexp(z, dim=2, keepdim=True)
-        onehot = self._onehot(z)
-        f = (lse.squeeze(2) - (z * onehot).sum(2)).mean(1)
-        g_z = (torch.exp(z - lse) - onehot) / z.shape[1]
+    def value(self, x: Tensors) -> torch.Tensor:
+        self.trial = self._eval(x)
+        return cross_entropy(self.trial[0], self.y)
+
+    def value_and_grad(self, x: Tensors, cached: bool = False) -> tuple[torch.Tensor, Tensors]:
+        (z,) = self._current(x, cached)
+        f, g_z = _ce_and_grad(z, self._onehot(z))
         return f, [_matmul_t(g_z, self.h), g_z.sum(1)]
 
 
-class HiddenUnitBlock:
-    """u_l, l < D: beta_l/2 msq(u - t_l) + beta_{l+1}/2 msq(u_{l+1} - s(u W_{l+1}^T + b_{l+1}))."""
+class HiddenUnitBlock(_Tracked):
+    """u_l, l < D: beta_l/2 msq(u - t_l) + beta_{l+1}/2 msq(u_{l+1} - s(u W_{l+1}^T + b_{l+1})).
+
+    Intermediates: ``(a, s(a))`` of layer l + 1.
+    """
+
 
     def __init__(self, target: torch.Tensor, beta: torch.Tensor, w_next: torch.Tensor, b_next: torch.Tensor,
-                 u_next: torch.Tensor, beta_next: torch.Tensor, activation: str):
+                 u_next: torch.Tensor, beta_next: torch.Tensor, activation: str, cache: tuple | None = None):
+        super().__init__(cache)
         self.target, self.w, self.b, self.u_next = target, w_next, b_next, u_next
         self.sigma, _ = get_activation(activation)
         self.deriv = DERIVATIVES[activation]
         n = target.shape[1]
         self.c_here, self.c_next = beta / n, beta_next / n
 
-    def value(self, x: Tensors) -> torch.Tensor:
-        u = x[0]
-        return (self.c_here / 2 * _sqsum(u - self.target)
-                + self.c_next / 2 * _sqsum(self.u_next - self.sigma(affine(self.w, self.b, u))))
+    def _eval(self, x: Tensors) -> tuple:
+        a = affine(self.w, self.b, x[0])
+        return a, self.sigma(a)
 
-    def value_and_grad(self, x: Tensors) -> tuple[torch.Tensor, Tensors]:
+    def value(self, x: Tensors) -> torch.Tensor:
+        self.trial = self._eval(x)
+        return self.c_here / 2 * _sqsum(x[0] - self.target) + self.c_next / 2 * _sqsum(self.u_next - self.trial[1])
+
+    def value_and_grad(self, x: Tensors, cached: bool = False) -> tuple[torch.Tensor, Tensors]:
         u = x[0]
+        a, s = self._current(x, cached)
         d = u - self.target
-        a = affine(self.w, self.b, u)
-        s = self.sigma(a)
         r = self.u_next - s
         f = self.c_here / 2 * _sqsum(d) + self.c_next / 2 * _sqsum(r)
         g_a = -(self.c_next[:, None, None] * r * self.deriv(a, s))
-        grad = self.c_here[:, None, None] * d + torch.bmm(g_a, self.w)
+        grad = torch.baddbmm(self.c_here[:, None, None] * d, g_a, self.w)
         return f, [grad]
 
 
-class LastUnitBlock:
-    """u_D: beta_D/2 msq(u - t_D) + CE(u W_{D+1}^T + b_{D+1})."""
+class LastUnitBlock(_Tracked):
+    """u_D: beta_D/2 msq(u - t_D) + CE(u W_{D+1}^T + b_{D+1}). Intermediates: ``(z,)``."""
+
 
     def __init__(self, target: torch.Tensor, beta: torch.Tensor, w_out: torch.Tensor, b_out: torch.Tensor,
-                 y: torch.Tensor):
+                 y: torch.Tensor, cache: tuple | None = None):
+        super().__init__(cache)
         self.target, self.w, self.b = target, w_out, b_out
         self.c_here = beta / target.shape[1]
         self.out = OutputWeightBlock(None, y)  # reuses its one-hot labels
 
-    def value(self, x: Tensors) -> torch.Tensor:
-        u = x[0]
-        return self.c_here / 2 * _sqsum(u - self.target) + cross_entropy(affine(self.w, self.b, u), self.out.y)
+    def _eval(self, x: Tensors) -> tuple:
+        return (affine(self.w, self.b, x[0]),)
 
-    def value_and_grad(self, x: Tensors) -> tuple[torch.Tensor, Tensors]:
+    def value(self, x: Tensors) -> torch.Tensor:
+        self.trial = self._eval(x)
+        return self.c_here / 2 * _sqsum(x[0] - self.target) + cross_entropy(self.trial[0], self.out.y)
+
+    def value_and_grad(self, x: Tensors, cached: bool = False) -> tuple[torch.Tensor, Tensors]:
         u = x[0]
+        (z,) = self._current(x, cached)
         d = u - self.target
-        z = affine(self.w, self.b, u)
-        lse = torch.logsumexp(z, dim=2, keepdim=True)
-        onehot = self.out._onehot(z)
-        f = self.c_here / 2 * _sqsum(d) + (lse.squeeze(2) - (z * onehot).sum(2)).mean(1)
-        g_z = (torch.exp(z - lse) - onehot) / z.shape[1]
-        return f, [self.c_here[:, None, None] * d + torch.bmm(g_z, self.w)]
+        ce, g_z = _ce_and_grad(z, self.out._onehot(z))
+        f = self.c_here / 2 * _sqsum(d) + ce
+        return f, [torch.baddbmm(self.c_here[:, None, None] * d, g_z, self.w)]

@@ -1,4 +1,4 @@
-"""``lysep`` command line: ``lysep run [SPEC]`` and ``lysep report DIR``.
+"""``lysep`` command line: ``lysep run [SPEC]``, ``lysep report DIR`` and ``lysep bench``.
 
 Exit codes: 0 success, 1 some runs failed, 2 bad input (spec, data, arguments, unreadable results,
 unreachable scheduler, results directory in use), 130 interrupted (rerun to resume).
@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     rep = sub.add_parser("report", help="re-make the report of a results directory")
     rep.add_argument("dir")
+    bench = sub.add_parser("bench", help="measure the performance targets (batched speedup, AM/Adam, default run)")
+    bench.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
+    bench.add_argument("--quick", action="store_true", help="a smoke run at tiny sizes (numbers mean little)")
+    bench.add_argument("--no-default-run", action="store_true", help="skip timing the default `lysep run`")
+    bench.add_argument("--threads", type=int, help="torch threads (default: torch's default)")
     return p
 
 
@@ -151,7 +157,23 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return cmd_run(args)
+    if args.command == "bench":
+        return cmd_bench(args)
     return cmd_report(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import torch
+
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        return fail(f"--device {args.device!r}: expected cpu or cuda")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        return fail(f"--device {args.device}: no CUDA device is available on this machine")
+    if args.threads is not None and args.threads < 1:
+        return fail(f"--threads {args.threads}: expected an integer >= 1")
+    from lysep.bench import main as bench_main
+
+    return bench_main(args)
 
 
 if __name__ == "__main__":

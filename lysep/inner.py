@@ -29,6 +29,7 @@ class StepResult:
     evaluations: torch.Tensor  # objective-only evaluations (trials), (S,)
     eta: torch.Tensor | None = None  # step sizes to start the next call with (S,), for gd
     forwards: torch.Tensor | None = None  # other work (normal equations), in layer-forward units, (S,)
+    aux: tuple | None = None  # the block's layer intermediates at the returned point, when it tracked them
 
 
 def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -53,8 +54,13 @@ def armijo_gd(objective: BlockObjective | object, block: list[torch.Tensor], eta
     A trial ``x - eta g`` is accepted when ``f(new) <= f(old) - c eta ||g||^2``; else eta is
     halved (up to ``max_backtracks`` times, after which the block is left unchanged). An
     accepted step doubles eta for the next step. The objective therefore never increases.
+
+    A block that tracks its layer's intermediates (``accept``, ``aux``: ``lysep.blocks``) is told
+    which trials were accepted, so a step's gradient reuses the accepted trial's forward pass and
+    the caller gets the intermediates at the returned point.
     """
     blk = as_block(objective)
+    track = hasattr(blk, "accept")
     s = eta.shape[0]
     n_grad = torch.zeros(s, dtype=torch.float64)
     n_eval = torch.zeros(s, dtype=torch.float64)
@@ -63,7 +69,7 @@ def armijo_gd(objective: BlockObjective | object, block: list[torch.Tensor], eta
     f0 = None
     with torch.no_grad():
         for _ in range(steps):
-            f0, grads = blk.value_and_grad(block)
+            f0, grads = blk.value_and_grad(block, cached=True) if track else blk.value_and_grad(block)
             if start is None:
                 start = f0
             live = torch.isfinite(f0)
@@ -73,20 +79,27 @@ def armijo_gd(objective: BlockObjective | object, block: list[torch.Tensor], eta
             accepted = torch.zeros_like(active)
             f_new = f0.clone()
             for _ in range(max_backtracks):
-                if not bool(active.any()):
+                n_active = int(active.sum())
+                if n_active == 0:
                     break
+                n_eval += active.cpu().to(torch.float64)
                 cand = [t - _bcast(eta, t) * g for t, g in zip(block, grads)]
                 f1 = blk.value(cand)
-                n_eval += active.cpu().to(torch.float64)
                 ok = active & (f1 <= f0 - c * eta * gn2)
-                block = [torch.where(_bcast(ok, t), ct, t) for t, ct in zip(block, cand)]
+                n_ok = int(ok.sum())
+                if n_ok == s:  # every seed accepts: no per-seed selection needed
+                    block = cand
+                elif n_ok:
+                    block = [torch.where(_bcast(ok, t), ct, t) for t, ct in zip(block, cand)]
+                if track and n_ok:
+                    blk.accept(ok)
                 f_new = torch.where(ok, f1, f_new)
                 accepted |= ok
                 active &= ~ok
                 eta = torch.where(active, eta / 2, eta)
             eta = torch.where(accepted, eta * 2, eta)
             f0 = f_new
-    return StepResult(block, f0, start, n_grad, n_eval, eta)
+    return StepResult(block, f0, start, n_grad, n_eval, eta, aux=blk.aux if track else None)
 
 
 # -- solvers with one signature: solve(block, x, bstate, steps, hp) -> StepResult -----------------

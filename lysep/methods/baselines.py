@@ -28,7 +28,11 @@ def unflat(tensors: list[torch.Tensor]) -> Params:
 
 def loss_and_grads(params: Params, x: torch.Tensor, y: torch.Tensor,
                    activation: str) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """CE per seed (S,) and its gradient for every parameter tensor (seeds independent)."""
+    """CE per seed (S,) and its gradient for every parameter tensor (seeds independent), by autograd.
+
+    A hand-written backward pass was measured no faster batched (results/PERFORMANCE.md), so
+    autograd stays: one graph for all seeds, whatever the layer kinds.
+    """
     leaves = [t.detach().requires_grad_() for t in flat(params)]
     with torch.enable_grad():
         loss = cross_entropy(forward(unflat(leaves), x, activation)[1], y)
@@ -81,6 +85,21 @@ def adam_update(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tens
     mhat = m / (1 - beta1**t)
     vhat = v / (1 - beta2**t)
     return p - lr * mhat / (vhat.sqrt() + eps), m, v
+
+
+def adam_update_all(params: list[torch.Tensor], grads: list[torch.Tensor], m: list[torch.Tensor],
+                    v: list[torch.Tensor], t: int, lr: float, beta1: float, beta2: float,
+                    eps: float) -> list[torch.Tensor]:
+    """``adam_update`` on every tensor at once with torch's foreach kernels (m and v in place)."""
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, grads, alpha=1 - beta1)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+    denom = torch._foreach_div(v, 1 - beta2**t)
+    torch._foreach_sqrt_(denom)
+    torch._foreach_add_(denom, eps)
+    step = torch._foreach_div(m, denom)
+    return list(torch._foreach_add(params, step, alpha=-lr / (1 - beta1**t)))
 
 
 def _init_state(problem: Problem, params: Params, batch_size: int | None, seeds: list[int]) -> State:
@@ -163,10 +182,6 @@ class Adam(GD):
         _, grads = loss_and_grads(state.params, x, y, self.activation)
         state.extra["t"] += 1
         hp, ex = self.hp, state.extra
-        out = []
-        for i, (p, g) in enumerate(zip(flat(state.params), grads)):
-            p, ex["m"][i], ex["v"][i] = adam_update(p, g, ex["m"][i], ex["v"][i], ex["t"], hp["lr"],
-                                                    hp["beta1"], hp["beta2"], hp["eps"])
-            out.append(p)
-        state.params = unflat(out)
+        state.params = unflat(adam_update_all(flat(state.params), grads, ex["m"], ex["v"], ex["t"], hp["lr"],
+                                              hp["beta1"], hp["beta2"], hp["eps"]))
         state.grad_evals += float(frac)

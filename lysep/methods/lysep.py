@@ -24,7 +24,17 @@ from lysep.blocks import (
 from lysep.inner import ARMIJO_C, SOLVERS
 from lysep.methods.base import HParam, State, check_hparams, positive, positive_int
 from lysep.model import Params, affine, forward, is_conv, layer_work
-from lysep.objectives import NORMS, certificate, cross_entropy, lysep_loss, mean_norm, mean_sq, residuals
+from lysep.objectives import (
+    NORMS,
+    certificate_weights,
+    cross_entropy,
+    input_sizes,
+    lysep_loss,
+    mean_norm,
+    mean_sq,
+    residuals,
+    separated_loss,
+)
 from lysep.problem import Problem
 from lysep.schedules import SCHEDULES, make_schedule
 
@@ -65,26 +75,26 @@ class BlockFactory:
         self.sigma, _ = get_activation(activation)
         self.exact = activation in DERIVATIVES
 
-    def hidden_unit(self, target, beta, w2, b2, u_next, beta_next):
+    def hidden_unit(self, target, beta, w2, b2, u_next, beta_next, cache=None):
         if self.exact and not is_conv(w2) and target.dim() == 3:
-            return HiddenUnitBlock(target, beta, w2, b2, u_next, beta_next, self.activation)
+            return HiddenUnitBlock(target, beta, w2, b2, u_next, beta_next, self.activation, cache)
         sigma = self.sigma
         return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target)
                              + beta_next / 2 * mean_sq(u_next - sigma(affine(w2, b2, blk[0]))))
 
-    def last_unit(self, target, beta, wo, bo, y):
+    def last_unit(self, target, beta, wo, bo, y, cache=None):
         if self.exact and target.dim() == 3:
-            return LastUnitBlock(target, beta, wo, bo, y)
+            return LastUnitBlock(target, beta, wo, bo, y, cache)
         return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target) + cross_entropy(affine(wo, bo, blk[0]), y))
 
-    def hidden_weight(self, inp, target, beta):
+    def hidden_weight(self, inp, target, beta, cache=None):
         if self.exact and target.dim() == 3:
-            return HiddenWeightBlock(inp, target, beta, self.activation)
+            return HiddenWeightBlock(inp, target, beta, self.activation, cache)
         sigma = self.sigma
         return AutogradBlock(lambda blk: beta / 2 * mean_sq(target - sigma(affine(blk[0], blk[1], inp))))
 
-    def output_weight(self, inp, y):
-        return OutputWeightBlock(inp.flatten(2) if inp.dim() > 3 else inp, y)
+    def output_weight(self, inp, y, cache=None):
+        return OutputWeightBlock(inp.flatten(2) if inp.dim() > 3 else inp, y, cache)
 
 
 def layer_costs(dims: tuple[int, ...]) -> list[float]:
@@ -106,6 +116,8 @@ class LySep:
     """Alternating minimization of J with blockwise inner solvers and a beta schedule."""
 
     name: ClassVar[str] = "lysep"
+    #: reuse each layer's accepted evaluation (``_sweep_fused``); False runs the reference sweep (same math)
+    fused: bool = True
     HPARAMS: ClassVar[dict[str, HParam]] = {
         # the default (schedule fixed, beta 100, one Armijo gd step per block) is the best AM setting of
         # the tuning study, results/study_lysep/README.md
@@ -175,16 +187,81 @@ class LySep:
         ex, hp = state.extra, self.hp
         x, y = problem.x_train, problem.y_train
         params, U = state.params, ex["U"]
-        depth = len(U)
         if ex["k"] > 0:
-            ex["betas"] = self.schedule(ex["betas"], params)
-            ex["J_last"] = None  # the cached J was taken at the previous betas
+            betas = self.schedule(ex["betas"], params)
+            if not torch.equal(betas, ex["betas"]):
+                ex["J_last"] = None  # the cached J was taken at the previous betas
+            ex["betas"] = betas
         betas = ex["betas"]
         ex["J_start"] = ex["J_last"]
         if ex["J_start"] is None and state.record:  # bookkeeping for the trace, only when it is recorded
             with torch.no_grad():
                 ex["J_start"] = lysep_loss(params, U, x, y, betas, self.activation)
 
+        if self.fused and not hp["parallel_w"] and self._dense(params):
+            self._sweep_fused(problem, state, betas)
+        else:
+            self._sweep_reference(problem, state, betas)
+        ex["k"] += 1
+        ex["J_last"] = None  # J at the new point is known only once metrics() computes it
+
+    @staticmethod
+    def _dense(params: Params) -> bool:
+        return not is_conv(params[0][0])
+
+    def _layer(self, params: Params, i: int, inp: torch.Tensor) -> tuple:
+        """Intermediates of layer i + 1 (0-based i): ``(a, s(a))`` for a hidden layer, ``(z,)`` for the output."""
+        w, b = params[i]
+        a = affine(w, b, inp)
+        return (a,) if i == len(params) - 1 else (a, self.sigma(a))
+
+    def _sweep_fused(self, problem: Problem, state: State, betas: torch.Tensor) -> None:
+        """The U step and the W step, each layer evaluated once per accepted change (results/PERFORMANCE.md).
+
+        ``extra["layers"][i]`` holds layer i + 1's pre-activation and activation at the current
+        parameters and auxiliary variables. A layer depends on ``W_{i+1}`` and ``u_i`` only, so
+        the accepted trial of the u_i block is the layer's new value (it serves as the target of
+        block u_{i+1} and the start of block W_{i+1}), and the accepted trial of block W_{i+1}
+        is the start of block u_i in the next iteration. Same math as ``_sweep_reference``.
+        """
+        ex, hp = state.extra, self.hp
+        x, y = problem.x_train, problem.y_train
+        params, U = state.params, ex["U"]
+        depth = len(U)
+        L = ex.get("layers")
+        if L is None:
+            L = ex["layers"] = [self._layer(params, i, x if i == 0 else U[i - 1]) for i in range(depth + 1)]
+        solve_u = SOLVERS[hp["u_solver"]]
+        for i in range(depth):
+            if i < depth - 1:
+                blk = self.blocks.hidden_unit(L[i][1], betas[:, i], *params[i + 1], U[i + 1], betas[:, i + 1],
+                                              cache=L[i + 1])
+            else:
+                blk = self.blocks.last_unit(L[i][1], betas[:, i], *params[-1], y, cache=L[depth])
+            res = solve_u(blk, [U[i]], ex["u_state"][i], hp["u_steps"], hp)
+            U[i] = res.block[0]
+            L[i + 1] = res.aux if res.aux is not None else self._layer(params, i + 1, U[i])
+            self._charge(state, i + 1, res)
+        new_params = list(params)
+        for i in range(depth + 1):
+            inp = x if i == 0 else U[i - 1]
+            if i < depth:
+                blk, solve = self.blocks.hidden_weight(inp, U[i], betas[:, i], cache=L[i]), SOLVERS[hp["w_solver"]]
+            else:
+                blk, solve = self.blocks.output_weight(inp, y, cache=L[i]), SOLVERS[hp["out_solver"]]
+            res = solve(blk, list(params[i]), ex["w_state"][i], hp["w_steps"], hp)
+            new_params[i] = (res.block[0], res.block[1])
+            L[i] = res.aux if res.aux is not None else self._layer(new_params, i, inp)
+            self._charge(state, i, res)
+        state.params = new_params
+
+    def _sweep_reference(self, problem: Problem, state: State, betas: torch.Tensor) -> None:
+        """The U step and the W step as method.md writes them, every block evaluated from scratch."""
+        ex, hp = state.extra, self.hp
+        x, y = problem.x_train, problem.y_train
+        params, U = state.params, ex["U"]
+        depth = len(U)
+        ex.pop("layers", None)
         # U step, Gauss-Seidel over l = 1..D
         solve_u = SOLVERS[hp["u_solver"]]
         for i in range(depth):
@@ -219,8 +296,6 @@ class LySep:
             new_params[i] = (res.block[0], res.block[1])
             self._charge(state, i, res)
         state.params = new_params
-        ex["k"] += 1
-        ex["J_last"] = None  # J at the new point is known only once metrics() computes it
 
     def _parallel_layers(self, params: Params) -> list[int]:
         """Hidden layers 2..D whose W blocks share one shape (and so can be batched), if two or more."""
@@ -256,16 +331,30 @@ class LySep:
 
 
 def auxiliary_metrics(problem: Problem, state: State, activation: str, bound_norm: str) -> dict[str, torch.Tensor]:
-    """J (at the iteration's betas), J_start, the certificate B, residual norms and betas, per seed."""
+    """J (at the iteration's betas), J_start, the certificate B, residual norms and betas, per seed.
+
+    The residuals are computed once (from the layer intermediates of the fused sweep when it
+    keeps them) and shared by J, B and the residual norms.
+    """
     ex = state.extra
     x, y = problem.x_train, problem.y_train
+    params, U, betas = state.params, ex["U"], ex["betas"]
     with torch.no_grad():
-        J = lysep_loss(state.params, ex["U"], x, y, ex["betas"], activation)
-        B = certificate(state.params, ex["U"], x, y, activation, bound_norm)
-        res = torch.stack([mean_norm(r) for r in residuals(state.params, ex["U"], x, activation)], dim=1)
+        layers = ex.get("layers")
+        if layers is not None:
+            rs = [u - layer[1] for u, layer in zip(U, layers[:-1])]
+            G = cross_entropy(layers[-1][0], y)
+        else:
+            rs = residuals(params, U, x, activation)
+            G = separated_loss(params, U, y)
+        J = G + sum(betas[:, i] / 2 * mean_sq(r) for i, r in enumerate(rs))
+        c = certificate_weights(params, activation, bound_norm, input_sizes(x, U))
+        norms = [mean_norm(r) for r in rs]
+        B = G + sum(c[:, i] * n for i, n in enumerate(norms))
+        res = torch.stack(norms, dim=1)
     ex["J_last"] = J
     j_start = ex["J_start"] if ex["J_start"] is not None else torch.full_like(J, float("nan"))
     if ex["k"] == 0:
         j_start = J
     return {"J": J, "J_start": j_start, "B": B,
-            "residual": res, "beta": ex["betas"].clone()}
+            "residual": res, "beta": betas.clone()}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One call on a machine with an NVIDIA GPU (finishes in under 8 minutes):
+#   1. the CUDA tests (tests/test_cuda.py: CPU and CUDA give the same float64 traces, FNN and CNN),
+#   2. `lysep bench --device cuda --json` and the same benchmark on 2 CPU threads of that host,
+#   3. a short table last: the paper grid (depth {3,5,10} x width {10,20,50}, 10 seeds, N = 2000)
+#      per iteration on the GPU vs 2 CPU cores, with the card's name.
+# JSON results go to $OUT (the device tool's output folder) or a temporary folder.
+# LYSEP_GPU_CHECK_DEVICE=cpu LYSEP_GPU_CHECK_QUICK=1 runs the same steps without a GPU (a smoke test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+DEVICE="${LYSEP_GPU_CHECK_DEVICE:-cuda}"
+QUICK=()
+if [[ -n "${LYSEP_GPU_CHECK_QUICK:-}" ]]; then QUICK=(--quick); fi
+DEST="${OUT:-$(mktemp -d)}"
+mkdir -p "$DEST"
+
+if [[ "$DEVICE" == cuda ]]; then
+  python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu_check: no CUDA device here')"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+fi
+
+echo "== CUDA tests"
+timeout 180 python -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tail -3
+
+echo "== lysep bench --device $DEVICE"
+timeout 150 python -m lysep.cli bench --device "$DEVICE" --json --no-default-run "${QUICK[@]}" \
+  > "$DEST/bench_$DEVICE.json" 2> "$DEST/bench_$DEVICE.log"
+echo "== lysep bench --device cpu --threads 2"
+timeout 150 python -m lysep.cli bench --device cpu --threads 2 --json --no-default-run "${QUICK[@]}" \
+  > "$DEST/bench_cpu2.json" 2> "$DEST/bench_cpu2.log"
+
+python - "$DEST/bench_$DEVICE.json" "$DEST/bench_cpu2.json" <<'PY'
+import json, sys
+dev, cpu = (json.load(open(p)) for p in sys.argv[1:3])
+print(f"\ngpu_check: {dev['device_name']} ({dev['device']}), torch {dev['torch']}; "
+      f"CPU = 2 threads of that host{' [quick: tiny sizes]' if dev['config']['quick'] else ''}")
+print(f"{'method':<8} {'grid ms/iter ' + dev['device']:>22} {'grid ms/iter cpu x2':>20} {'speedup':>8}"
+      f" {'batched_speedup':>16}")
+for m in dev["batched_speedup"]:
+    d = sum(r["batched_s"] for r in dev["cells"] if r["method"] == m) * 1e3
+    c = sum(r["batched_s"] for r in cpu["cells"] if r["method"] == m) * 1e3
+    print(f"{m:<8} {d:22.1f} {c:20.1f} {c / d:8.2f} {dev['batched_speedup'][m]:16.2f}")
+print(f"{'all':<8} {dev['grid_seconds'] * 1e3:22.1f} {cpu['grid_seconds'] * 1e3:20.1f} "
+      f"{cpu['grid_seconds'] / dev['grid_seconds']:8.2f}   (target: >= 10x on a GPU)")
+print(f"am_iteration_over_adam_step: {dev['am_iteration_over_adam_step']:.2f} on {dev['device']}, "
+      f"{cpu['am_iteration_over_adam_step']:.2f} on 2 CPU threads")
+PY

@@ -1,0 +1,52 @@
+"""`lysep bench`: a smoke run at tiny sizes emits valid JSON with the keys of the performance issue."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from lysep.bench import geomean
+
+
+def test_bench_json_has_the_performance_keys() -> None:
+    proc = subprocess.run([sys.executable, "-m", "lysep.cli", "bench", "--quick", "--json", "--threads", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)  # stdout is only the JSON object; progress went to stderr
+    assert set(out["batched_speedup"]) == {"lysep", "adam", "sgd", "gd"}
+    for v in out["batched_speedup"].values():
+        assert math.isfinite(v) and v > 0
+    assert math.isfinite(out["am_iteration_over_adam_step"]) and out["am_iteration_over_adam_step"] > 0
+    assert out["default_run_seconds"] > 0
+    assert out["config"]["quick"] is True and out["threads"] == 1 and out["device"] == "cpu"
+    cells = out["cells"]
+    assert len(cells) == 4 and all(c["speedup"] == pytest.approx(c["sequential_s"] / c["batched_s"]) for c in cells)
+    assert "depth  2 width  4 lysep" in proc.stderr
+
+
+def test_bench_refuses_a_missing_device() -> None:
+    proc = subprocess.run([sys.executable, "-m", "lysep.cli", "bench", "--device", "tpu"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--device 'tpu'" in proc.stderr
+
+
+def test_geomean() -> None:
+    assert geomean([1.0, 4.0, 16.0]) == pytest.approx(4.0)
+    assert math.isnan(geomean([]))
+
+
+def test_gpu_check_script_runs_its_steps_and_prints_the_table_last(tmp_path) -> None:
+    """scripts/gpu_check.sh in its CPU smoke mode: the same steps and the table, without a GPU."""
+    env = {**__import__("os").environ, "LYSEP_GPU_CHECK_DEVICE": "cpu", "LYSEP_GPU_CHECK_QUICK": "1",
+           "OUT": str(tmp_path)}
+    proc = subprocess.run(["bash", "scripts/gpu_check.sh"], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1].startswith("am_iteration_over_adam_step:")
+    assert any(line.startswith("all ") and "target: >= 10x" in line for line in lines[-3:])
+    for name in ("bench_cpu.json", "bench_cpu2.json"):
+        assert json.loads((tmp_path / name).read_text())["grid_seconds"] > 0

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from lysep.activations import get_activation
-from lysep.model import affine
+from lysep.model import affine, affine_input_grad, affine_weight_grad
 from lysep.objectives import cross_entropy
 
 Tensors = list[torch.Tensor]
@@ -42,15 +42,13 @@ DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 
 
 def _sqsum(r: torch.Tensor) -> torch.Tensor:
-    """sum_i ||r_i||^2 per seed for r of shape (S, N, M)."""
-    return r.pow(2).sum(dim=(1, 2))
+    """sum_i ||r_i||^2 per seed for r of shape (S, N, M) or feature maps (S, N, C, H, W)."""
+    return r.pow(2).flatten(1).sum(1)
 
 
-def _matmul_t(g: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """g^T h per seed: g (S, N, M), h (S, N, m) or shared (N, m) -> (S, M, m)."""
-    if h.dim() == 2:
-        return torch.matmul(g.transpose(1, 2), h)
-    return torch.bmm(g.transpose(1, 2), h)
+def _col(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-seed (S,) value shaped to broadcast against ``like``."""
+    return v.view(-1, *([1] * (like.dim() - 1)))
 
 
 class AutogradBlock:
@@ -131,8 +129,8 @@ class HiddenWeightBlock(_Tracked):
         a, s = self._current(x, cached)
         r = self.target - s
         f = self.scale / 2 * _sqsum(r)
-        g_a = -(self.scale[:, None, None] * r * self.deriv(a, s))
-        return f, [_matmul_t(g_a, self.h), g_a.sum(1)]
+        g_a = -(_col(self.scale, r) * r * self.deriv(a, s))
+        return f, list(affine_weight_grad(x[0], x[1], self.h, g_a))
 
 
 def _ce_and_grad(z: torch.Tensor, onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,7 +164,7 @@ class OutputWeightBlock(_Tracked):
     def value_and_grad(self, x: Tensors, cached: bool = False) -> tuple[torch.Tensor, Tensors]:
         (z,) = self._current(x, cached)
         f, g_z = _ce_and_grad(z, self._onehot(z))
-        return f, [_matmul_t(g_z, self.h), g_z.sum(1)]
+        return f, list(affine_weight_grad(x[0], x[1], self.h, g_z))
 
 
 class HiddenUnitBlock(_Tracked):
@@ -199,9 +197,10 @@ class HiddenUnitBlock(_Tracked):
         d = u - self.target
         r = self.u_next - s
         f = self.c_here / 2 * _sqsum(d) + self.c_next / 2 * _sqsum(r)
-        g_a = -(self.c_next[:, None, None] * r * self.deriv(a, s))
-        grad = torch.baddbmm(self.c_here[:, None, None] * d, g_a, self.w)
-        return f, [grad]
+        g_a = -(_col(self.c_next, r) * r * self.deriv(a, s))
+        if u.dim() == 3:
+            return f, [torch.baddbmm(_col(self.c_here, d) * d, g_a, self.w)]
+        return f, [_col(self.c_here, d) * d + affine_input_grad(self.w, self.b, g_a, u.shape)]
 
 
 class LastUnitBlock(_Tracked):
@@ -228,4 +227,6 @@ class LastUnitBlock(_Tracked):
         d = u - self.target
         ce, g_z = _ce_and_grad(z, self.out._onehot(z))
         f = self.c_here / 2 * _sqsum(d) + ce
-        return f, [torch.baddbmm(self.c_here[:, None, None] * d, g_z, self.w)]
+        if u.dim() == 3:
+            return f, [torch.baddbmm(_col(self.c_here, d) * d, g_z, self.w)]
+        return f, [_col(self.c_here, d) * d + affine_input_grad(self.w, self.b, g_z, u.shape)]

@@ -241,7 +241,7 @@ def conv_layer(w: torch.Tensor, b: torch.Tensor, h: torch.Tensor) -> torch.Tenso
         out = tnf.conv2d(inp, w.reshape(s * c_out, c_in, kh, kw), padding=kh // 2, groups=s)
     if is_pooled(b):
         out = tnf.avg_pool2d(out, 2)
-    out = out.view(n, s, c_out, *out.shape[2:]).transpose(0, 1)
+    out = out.view(n, s, c_out, *out.shape[2:]).transpose(0, 1).contiguous()  # seeds first, in memory too
     return out + b.reshape(s, 1, c_out, 1, 1)
 
 
@@ -270,6 +270,51 @@ def forward(params: Params, x: torch.Tensor, activation: str) -> tuple[list[torc
         hidden.append(h)
     w, b = params[-1]
     return hidden, affine(w, b, h)
+
+
+def _seeds_as_groups(t: torch.Tensor) -> torch.Tensor:
+    """(S, N, C, H, W) -> (N, S * C, H, W): seeds as convolution groups."""
+    s, n = t.shape[:2]
+    return t.transpose(0, 1).reshape(n, s * t.shape[2], *t.shape[3:])
+
+
+def _conv_out_grad(b: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """The gradient at the convolution's output from the gradient at the layer's pre-activation g
+    (S, N, C', H', W'), as groups (N, S * C', H, W): through the 2x2 average pooling if the layer pools."""
+    out = _seeds_as_groups(g)
+    if is_pooled(b):  # the adjoint of 2x2 average pooling: each input gets a quarter of its output's gradient
+        out = out.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3) / 4
+    return out
+
+
+def affine_input_grad(w: torch.Tensor, b: torch.Tensor, g: torch.Tensor,
+                      input_shape: torch.Size) -> torch.Tensor:
+    """``g`` (the gradient at ``affine(w, b, h)``) pulled back to ``h`` of shape ``input_shape`` (batched)."""
+    if not is_conv(w):
+        return torch.bmm(g, w).view(input_shape)
+    s, c_out, c_in, kh, kw = w.shape
+    n = input_shape[1]
+    grad_out = _conv_out_grad(b, g)
+    gi = tnf.conv_transpose2d(grad_out, w.reshape(s * c_out, c_in, kh, kw), padding=kh // 2, groups=s)
+    return gi.view(n, s, c_in, *gi.shape[2:]).transpose(0, 1)
+
+
+def affine_weight_grad(w: torch.Tensor, b: torch.Tensor, h: torch.Tensor,
+                       g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradients in ``(w, b)`` from ``g``, the gradient at ``affine(w, b, h)``; ``h`` shared or batched."""
+    if not is_conv(w):
+        if h.dim() > 3:
+            h = h.flatten(2)
+        gw = torch.matmul(g.transpose(1, 2), h) if h.dim() == 2 else torch.bmm(g.transpose(1, 2), h)
+        return gw, g.sum(1)
+    s, c_out, c_in, kh, kw = w.shape
+    grad_out = _conv_out_grad(b, g)
+    shared = h.dim() == 4  # the data: one plain convolution with S * C' filters made it
+    inp = h if shared else _seeds_as_groups(h)
+    gw = torch.ops.aten.convolution_backward(
+        grad_out, inp, w.reshape(s * c_out, c_in, kh, kw), None, [1, 1], [kh // 2, kw // 2], [1, 1], False,
+        [0, 0], 1 if shared else s, [False, True, False])[1]
+    return gw.view(w.shape), g.sum(dim=(1, 3, 4)).view(b.shape)
 
 
 def layer_work(params: Params, sample_shape: tuple[int, ...]) -> list[int]:

@@ -337,3 +337,65 @@ def test_the_cli_rejects_bad_cnn_specs_before_any_work(tmp_path, model, depth, w
     assert proc.returncode == 2, proc.stderr
     assert expect in proc.stderr
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- hand-written conv blocks
+
+
+def _conv_case(pooled: bool, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    prob = image_problem(n=9, shape=(2, 6, 6), k=3, seed=seed)
+    spec = ConvSpec.cnn((2, 6, 6), 2, 3, 3, "tanh", (1,) if pooled else ())
+    params = [(w * 1.3, b + 0.1 * torch.randn(b.shape, generator=gen, dtype=torch.float64))
+              for w, b in init_params(spec, [0, 1], torch.float64)]
+    hidden, _ = forward(params, prob.x_train, "tanh")
+    U = [h + 0.2 * torch.randn(h.shape, generator=gen, dtype=torch.float64) for h in hidden]
+    return prob, params, U
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "softplus"])
+def test_hand_written_conv_blocks_equal_autograd(pooled: bool, activation: str) -> None:
+    from lysep.activations import get_activation
+    from lysep.blocks import AutogradBlock, HiddenUnitBlock, HiddenWeightBlock, LastUnitBlock, OutputWeightBlock
+    from lysep.model import affine
+    from lysep.objectives import cross_entropy, mean_sq
+
+    prob, params, U = _conv_case(pooled)
+    x, y = prob.x_train, prob.y_train
+    sig, _ = get_activation(activation)
+    beta, beta2 = torch.tensor([2.0, 5.0], dtype=torch.float64), torch.tensor([3.0, 0.5], dtype=torch.float64)
+    t1 = sig(affine(*params[0], x))
+    t2 = sig(affine(*params[1], U[0]))
+    cases = [
+        (HiddenWeightBlock(x, U[0], beta, activation),
+         lambda b: beta / 2 * mean_sq(U[0] - sig(affine(b[0], b[1], x)))),
+        (HiddenWeightBlock(U[0], U[1], beta, activation),
+         lambda b: beta / 2 * mean_sq(U[1] - sig(affine(b[0], b[1], U[0])))),
+        (OutputWeightBlock(U[1].flatten(2), y), lambda b: cross_entropy(affine(b[0], b[1], U[1]), y)),
+        (HiddenUnitBlock(t1, beta, *params[1], U[1], beta2, activation),
+         lambda b: beta / 2 * mean_sq(b[0] - t1) + beta2 / 2 * mean_sq(U[1] - sig(affine(*params[1], b[0])))),
+        (LastUnitBlock(t2, beta, *params[2], y),
+         lambda b: beta / 2 * mean_sq(b[0] - t2) + cross_entropy(affine(*params[2], b[0]), y)),
+    ]
+    points = [list(params[0]), list(params[1]), list(params[2]), [U[0]], [U[1]]]
+    for (blk, fn), point in zip(cases, points):
+        f, grads = blk.value_and_grad(point)
+        rf, rgrads = AutogradBlock(fn).value_and_grad(point)
+        torch.testing.assert_close(f, rf, rtol=0, atol=1e-12)
+        torch.testing.assert_close(blk.value(point), rf, rtol=0, atol=1e-12)
+        for g, r in zip(grads, rgrads):
+            assert g.shape == r.shape
+            torch.testing.assert_close(g, r, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("pool", [(), (1,), True])
+def test_the_fused_sweep_gives_the_reference_sweeps_traces_on_a_cnn(pool) -> None:
+    prob = image_problem(n=30, shape=(1, 8, 8), k=3, seed=4)
+    spec = ConvSpec.cnn((1, 8, 8), 2, 3, 3, pool=pool)
+    fused, reference = make_method("lysep", u_steps=2, w_steps=2), make_method("lysep", u_steps=2, w_steps=2)
+    reference.fused = False
+    budget = Budget(iterations=10, eval_every=5)
+    a = run_cell(prob, spec, {"m": fused}, [0, 2], budget).drop(columns="wall_time")
+    b = run_cell(prob, spec, {"m": reference}, [0, 2], budget).drop(columns="wall_time")
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-11)

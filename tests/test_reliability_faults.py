@@ -92,7 +92,7 @@ def one_thread():
 def test_dask_workers_killed_in_the_middle_of_a_cell_are_replaced_and_the_sweep_completes(tmp_path: Path) -> None:
     from dask.distributed import Client, LocalCluster
 
-    spec = write_spec(tmp_path, iterations=300)
+    spec = write_spec(tmp_path, iterations=900)
     assert run(spec, tmp_path / "reference") == 0
     out, result, kills = tmp_path / "out", {}, []
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", processes=True, dashboard_address=None,

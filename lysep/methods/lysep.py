@@ -65,10 +65,8 @@ def split_state(state: dict, j: int, s: int) -> dict:
 
 
 class BlockFactory:
-    """The four block kinds; hand-written gradients for dense layers with a closed-form derivative.
-
-    Convolutional blocks (LySep-CNN) and other activations get their gradients by autograd.
-    """
+    """The four block kinds; hand-written gradients (dense or convolutional layers) where the activation
+    has a closed-form derivative, autograd otherwise."""
 
     def __init__(self, activation: str):
         self.activation = activation
@@ -76,19 +74,19 @@ class BlockFactory:
         self.exact = activation in DERIVATIVES
 
     def hidden_unit(self, target, beta, w2, b2, u_next, beta_next, cache=None):
-        if self.exact and not is_conv(w2) and target.dim() == 3:
+        if self.exact:
             return HiddenUnitBlock(target, beta, w2, b2, u_next, beta_next, self.activation, cache)
         sigma = self.sigma
         return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target)
                              + beta_next / 2 * mean_sq(u_next - sigma(affine(w2, b2, blk[0]))))
 
     def last_unit(self, target, beta, wo, bo, y, cache=None):
-        if self.exact and target.dim() == 3:
+        if self.exact:
             return LastUnitBlock(target, beta, wo, bo, y, cache)
         return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target) + cross_entropy(affine(wo, bo, blk[0]), y))
 
     def hidden_weight(self, inp, target, beta, cache=None):
-        if self.exact and target.dim() == 3:
+        if self.exact:
             return HiddenWeightBlock(inp, target, beta, self.activation, cache)
         sigma = self.sigma
         return AutogradBlock(lambda blk: beta / 2 * mean_sq(target - sigma(affine(blk[0], blk[1], inp))))
@@ -198,16 +196,12 @@ class LySep:
             with torch.no_grad():
                 ex["J_start"] = lysep_loss(params, U, x, y, betas, self.activation)
 
-        if self.fused and not hp["parallel_w"] and self._dense(params):
+        if self.fused and not hp["parallel_w"]:
             self._sweep_fused(problem, state, betas)
         else:
             self._sweep_reference(problem, state, betas)
         ex["k"] += 1
         ex["J_last"] = None  # J at the new point is known only once metrics() computes it
-
-    @staticmethod
-    def _dense(params: Params) -> bool:
-        return not is_conv(params[0][0])
 
     def _layer(self, params: Params, i: int, inp: torch.Tensor) -> tuple:
         """Intermediates of layer i + 1 (0-based i): ``(a, s(a))`` for a hidden layer, ``(z,)`` for the output."""

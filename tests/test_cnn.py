@@ -231,6 +231,7 @@ CNN_METHODS = {
     "lysep": {"name": "lysep"},
     "lysep-adam": {"name": "lysep", "u_solver": "adam", "w_solver": "adam", "out_solver": "adam"},
     "lysep-adaptive": {"name": "lysep", "schedule": "adaptive", "beta": 0.1},
+    "lysep-newton": {"name": "lysep", "out_solver": "newton", "schedule": "continuation", "beta": 1.0},
     "lysep-joint": {"name": "lysep-joint"},
     "adam": {"name": "adam", "lr": 1e-2},
     "sgd": {"name": "sgd", "lr": 0.05, "batch_size": 32},

@@ -167,6 +167,17 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
 # sections
 
 
+
+def _data_fields(data: dict) -> dict:
+    """The [data] keys that apply to its dataset (n_classes only for gaussians, noise only for 2-D sets)."""
+    name = data.get("dataset")
+    skip = set()
+    if name != "gaussians":
+        skip.add("n_classes")
+    if name in ("digits", "npz"):
+        skip.add("noise")
+    return {k: v for k, v in data.items() if k not in skip}
+
 def _header(a: Analysis) -> Section:
     spec, meta = _spec(a.meta), a.meta or {}
     data, model, budget, grid = (spec.get(k) or {} for k in ("data", "model", "budget", "grid"))
@@ -178,7 +189,7 @@ def _header(a: Analysis) -> Section:
     seeds = f"{int(sizes.min())}" if sizes.min() == sizes.max() else f"{int(sizes.min())}-{int(sizes.max())}"
     rows = [
         ("experiment", spec.get("name", "unknown")),
-        ("dataset", ", ".join(f"{k}={v}" for k, v in data.items()) or "unknown"),
+        ("dataset", ", ".join(f"{k}={v}" for k, v in _data_fields(data).items()) or "unknown"),
         ("model", ", ".join(f"{k}={v}" for k, v in model.items()) or "unknown"),
         ("grid", ", ".join(f"{k}={v}" for k, v in grid.items()) or "unknown"),
         ("budget", ", ".join(f"{k}={v}" for k, v in budget.items()) or "unknown"),

@@ -73,6 +73,36 @@ def example2_table(runs: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
+def _at(run: pd.DataFrame, column: str, limit: float) -> float:
+    """F at the last recorded row with ``column <= limit`` (the run's state when that budget ran out)."""
+    within = run[run[column] <= limit * (1 + 1e-9)]
+    return float(within.F.iloc[-1]) if len(within) else float("nan")
+
+
+def equal_cost_table(name: str, lysep: str = "lysep", base: str = "adam") -> str:
+    """LySep's train CE at Adam's iteration count, grad_evals and wall time (medians over seeds, per cell)."""
+    tr = pd.read_parquet(ROOT / name / "traces.parquet", columns=["method", "depth", "width", "seed", "iteration",
+                                                                    "F", "grad_evals", "wall_time"])
+    tr = tr[tr.method.isin([lysep, base])].sort_values("iteration")
+    rows = [f"| (depth, width) | {base}: final train CE | {lysep} at equal iterations | {lysep} at equal grad_evals | "
+            f"{lysep} at equal wall time |", "|---|---:|---:|---:|---:|"]
+    for (depth, width), cell in tr.groupby(["depth", "width"]):
+        vals = {"base": [], "it": [], "ge": [], "t": []}
+        for _seed, g in cell.groupby("seed"):
+            b, m = g[g.method == base], g[g.method == lysep]
+            if b.empty or m.empty:
+                continue
+            last = b.iloc[-1]
+            vals["base"].append(float(last.F))
+            vals["it"].append(_at(m, "iteration", last.iteration))
+            vals["ge"].append(_at(m, "grad_evals", last.grad_evals))
+            vals["t"].append(_at(m, "wall_time", last.wall_time))
+        med = {k: float(np.nanmedian(v)) if v else float("nan") for k, v in vals.items()}
+        rows.append(f"| ({depth}, {width}) | {fmt(med['base'])} | {fmt(med['it'])} | {fmt(med['ge'])} | "
+                    f"{fmt(med['t'])} |")
+    return "\n".join(rows)
+
+
 def main() -> int:
     missing = [n for n in ("paper_example1", "paper_example2") if not (ROOT / n / "runs.parquet").exists()]
     if missing:
@@ -84,8 +114,12 @@ def main() -> int:
     print(claims_table(c1, c2))
     print("\n### Example 1: final values after the iteration budget (10 seeds per cell, medians over widths)\n")
     print(example1_table(r1))
+    print("\n### Example 1: LySep at Adam's cost (median over 10 seeds of train CE)\n")
+    print(equal_cost_table("paper_example1"))
     print("\n### Example 2: final values after the iteration budget (10 seeds per cell)\n")
     print(example2_table(r2))
+    print("\n### Example 2: LySep at Adam's cost (median over 10 seeds of train CE)\n")
+    print(equal_cost_table("paper_example2"))
     return 0
 
 

@@ -157,3 +157,52 @@ class CellMemory:
     def peakmem_lysep_cell(self, depth: int, width: int) -> None:
         methods = {"lysep": self.make_method("lysep", activation=ACTIVATION)}
         self.run_cell(self.problem, self.spec, methods, SEEDS, self.Budget(iterations=CELL_ITERATIONS))
+
+
+class CnnStep:
+    """Wall time of one iteration of LySep-CNN and Adam on digits images (N = 1200, 1x8x8), 10 seeds batched.
+
+    The paper's Example 2 grid: L1 conv layers of C channels (3x3, padding 1), then a dense classifier.
+    Skipped at commits without ``lysep.model.ConvSpec``.
+    """
+
+    params = (["lysep", "adam"], [2, 4], [4, 8])
+    param_names = ["method", "conv_layers", "channels"]
+    number = 1
+    repeat = (2, 3, 6.0)
+    warmup_time = 0.0
+    timeout = 300
+
+    def setup(self, method: str, conv_layers: int, channels: int) -> None:
+        make_method = need("lysep.methods", "make_method")
+        ConvSpec, init_params = need("lysep.model", "ConvSpec", "init_params")
+        self.dev = device()
+        self.problem = _digits(str(self.dev))
+        spec = ConvSpec.cnn((1, 8, 8), conv_layers, channels, 10, ACTIVATION)
+        params0 = init_params(spec, SEEDS, self.problem.dtype, self.problem.device)
+        self.method = make_method(method, activation=ACTIVATION)
+        key = ("cnn", method, conv_layers, channels, str(self.dev))
+        if key not in _warmed:
+            warm = self.method.init(self.problem, params0, SEEDS)
+            self.method.step(self.problem, warm)
+            _warmed.add(key)
+        self.state = self.method.init(self.problem, params0, SEEDS)
+        sync(self.dev)
+
+    def time_step(self, method: str, conv_layers: int, channels: int) -> None:
+        self.method.step(self.problem, self.state)
+        sync(self.dev)
+
+
+_digit_problems: dict[str, object] = {}
+
+
+def _digits(dev: str) -> object:
+    """scikit-learn's digits as standardized 1x8x8 images (1200 train / 597 test), built once per process."""
+    if dev not in _digit_problems:
+        load_dataset = need("lysep.datasets", "load_dataset")
+        Problem = need("lysep.problem", "Problem")
+        ds = load_dataset("digits", n_train=1200, n_test=597, seed=0, images=True)
+        _digit_problems[dev] = Problem.from_arrays(ds.x_train, ds.y_train, ds.x_test, ds.y_test, n_classes=10,
+                                                   device=dev)
+    return _digit_problems[dev]

@@ -12,33 +12,11 @@ from collections.abc import Callable
 
 import torch
 
-from lysep.activations import get_activation
+from lysep.activations import DERIVATIVES, get_activation
 from lysep.model import affine, affine_input_grad, affine_weight_grad
 from lysep.objectives import cross_entropy
 
 Tensors = list[torch.Tensor]
-
-
-def _tanh_d(a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    return 1 - s * s
-
-
-def _sigmoid_d(a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    return s * (1 - s)
-
-
-def _relu_d(a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    return (a > 0).to(a.dtype)
-
-
-def _softplus_d(a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    return torch.sigmoid(a)
-
-
-#: s'(a) from the pre-activation a and the activation s = s(a)
-DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "tanh": _tanh_d, "sigmoid": _sigmoid_d, "relu": _relu_d, "softplus": _softplus_d,
-}
 
 
 def _sqsum(r: torch.Tensor) -> torch.Tensor:

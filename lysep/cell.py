@@ -26,10 +26,10 @@ from lysep.model import ConvSpec, ModelSpec, Params, forward, init_params
 from lysep.objectives import accuracy, cross_entropy
 from lysep.problem import Problem
 
-#: column order of a trace; residual_l and beta_l follow for l = 1..D
-TRACE_COLUMNS = ["method", "algorithm", "depth", "width", "seed", "iteration", "wall_time", "grad_evals",
-                 "F", "train_acc", "test_ce", "test_acc", "J", "J_start", "B", "bound_gap", "surrogate_gap",
-                 "diverged"]
+#: the columns every trace has, in this order; then each method's declared metrics (scalar ones, then
+#: their gap columns), ``diverged``, and the per-layer metrics ``<name>_1..<name>_D``
+HARNESS_COLUMNS = ["method", "algorithm", "depth", "width", "seed", "iteration", "wall_time", "grad_evals",
+                   "F", "train_acc", "test_ce", "test_acc"]
 
 
 @dataclass(frozen=True)
@@ -136,15 +136,18 @@ def _record(problem: Problem, model: ModelSpec, method: Method, state, budget: B
         row["test_acc"] = tacc.to("cpu", torch.float64).numpy()
     else:
         row["test_ce"] = row["test_acc"] = np.full(s, np.nan)
-    for key in ("J", "J_start", "B"):
-        row[key] = extra.get(key, np.full(s, np.nan))
-    for key in ("residual", "beta"):
-        if key in extra:
-            for i in range(extra[key].shape[1]):
-                row[f"{key}_{i + 1}"] = extra[key][:, i]
     diverged = ~np.isfinite(row["F"])
-    if "J" in extra:
-        diverged |= ~np.isfinite(extra["J"])
+    for name, metric in method.METRICS.items():
+        value = extra.get(name, np.full((s, 0) if metric.per_layer else s, np.nan))
+        if metric.per_layer:
+            for i in range(value.shape[1]):
+                row[f"{name}_{i + 1}"] = value[:, i]
+        else:
+            row[name] = value
+            if metric.gap is not None:
+                row[metric.gap] = value - row["F"]
+            if metric.diverges:
+                diverged |= ~np.isfinite(value)
     row["diverged"] = diverged
     return row
 
@@ -162,11 +165,20 @@ def _to_frame(records: list[dict[str, np.ndarray]], label: str, method: Method, 
     df.insert(0, "depth", model.depth)
     df.insert(0, "algorithm", method.name)
     df.insert(0, "method", label)
-    df["bound_gap"] = df["B"] - df["F"]
-    df["surrogate_gap"] = df["J"] - df["F"]
-    layered = [c for c in df.columns if c.startswith(("residual_", "beta_"))]
-    df = df[TRACE_COLUMNS + layered]
-    return df.sort_values(["seed", "iteration"], kind="stable").reset_index(drop=True)
+    return df[trace_columns([method], df.columns)].sort_values(["seed", "iteration"], kind="stable").reset_index(
+        drop=True)
+
+
+def trace_columns(methods: list[Method], present) -> list[str]:
+    """The column order of a trace of ``methods``: the harness's columns, the declared scalar metrics,
+    their gap columns, ``diverged``, then the per-layer metrics (``<name>_1..<name>_D``) in ``present``."""
+    declared = {n: m for method in methods for n, m in method.METRICS.items()}
+    scalars = [n for n, m in declared.items() if not m.per_layer]
+    gaps = [m.gap for m in declared.values() if not m.per_layer and m.gap is not None]
+    layered = [c for n, m in declared.items() if m.per_layer
+               for c in sorted((c for c in present if c.startswith(f"{n}_") and c[len(n) + 1:].isdigit()),
+                               key=lambda c: int(c[len(n) + 1:]))]
+    return HARNESS_COLUMNS + scalars + gaps + ["diverged"] + layered
 
 
 def run_cell(problem: Problem, model: ModelSpec | ConvSpec, methods: dict[str, Method], seeds: list[int],
@@ -183,4 +195,5 @@ def run_cell(problem: Problem, model: ModelSpec | ConvSpec, methods: dict[str, M
         raise ValueError(f"seeds={seeds!r} must be a non-empty list of distinct integers")
     params0 = init_params(model, seeds, problem.dtype, problem.device)
     runs = [run_method(problem, model, label, m, seeds, budget, params0).traces for label, m in methods.items()]
-    return pd.concat(runs, ignore_index=True)
+    traces = pd.concat(runs, ignore_index=True)
+    return traces[trace_columns(list(methods.values()), traces.columns)]

@@ -87,7 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SpecError as e:
         print(str(e), file=sys.stderr)
         return BAD_INPUT
-    from lysep.runner import preflight, run_experiment
+    from lysep.plan import preflight
+    from lysep.runner import run_experiment
 
     try:  # the data and the models, before anything is written: a bad file is bad input, not failed runs
         preflight(spec)
@@ -113,17 +114,25 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"in {seconds:.1f} s -> {res.root}")
     print(final_table(res.runs))
     if not args.no_report:
-        report = make_report(res.root)
-        if report:
-            print(f"report: {report}")
+        try:
+            print(f"report: {make_report(res.root)}")
+        except AnalysisUnavailable as e:
+            print(f"lysep: error: {e}; the runs are stored in {res.root}", file=sys.stderr)
+            return 1
     return 1 if res.failed else 0
 
 
-def make_report(root: Path) -> Path | None:
+class AnalysisUnavailable(RuntimeError):
+    """The analysis package (which renders reports) cannot be imported; the message says why."""
+
+
+def make_report(root: Path) -> Path:
+    """Render the report of a results directory; AnalysisUnavailable with the real import error."""
     try:
         from analysis.report import make_report as render
-    except ImportError:
-        return None
+    except ImportError as e:
+        raise AnalysisUnavailable(f"the report needs the analysis package, which cannot be imported "
+                                  f"({type(e).__name__}: {e})") from e
     return render(root)
 
 
@@ -147,8 +156,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         path = make_report(root)
     except StoreError as e:
         return fail(str(e))
-    if path is None:
-        return fail("the analysis package is not available")
+    except AnalysisUnavailable as e:
+        print(f"lysep: error: {e}", file=sys.stderr)
+        return 1
     print(f"report: {path}")
     return 0
 

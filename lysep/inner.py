@@ -115,14 +115,15 @@ def gd_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) 
 
 
 def adam_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) -> StepResult:
-    """``steps`` Adam steps on the block; moments kept per block across outer iterations (not monotone)."""
+    """``steps`` Adam steps on the block (``lysep.optim.adam_step``, Adam's default betas and eps); the
+    moments are kept per block across outer iterations. Not monotone. Cost: ``steps`` gradients and
+    one objective evaluation at the end (the value the trace's bookkeeping needs)."""
+    from lysep.optim import adam_moments, adam_step
+
     blk = as_block(block)
-    lr, b1, b2, eps = bstate["lr"], 0.9, 0.999, 1e-8
-    if "m" not in bstate:
-        bstate["m"] = [torch.zeros_like(t) for t in x]
-        bstate["v"] = [torch.zeros_like(t) for t in x]
-        bstate["t"] = 0
     x = [t.detach() for t in x]
+    if "moments" not in bstate:
+        bstate["moments"] = adam_moments(x)
     s = x[0].shape[0]
     start, n_grad = None, torch.zeros(s, dtype=torch.float64)
     with torch.no_grad():
@@ -130,16 +131,10 @@ def adam_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict
             f, grads = blk.value_and_grad(x)
             start = f if start is None else start
             n_grad += torch.isfinite(f).cpu().to(torch.float64)
-            bstate["t"] += 1
-            t = bstate["t"]
-            for i, g in enumerate(grads):
-                bstate["m"][i] = b1 * bstate["m"][i] + (1 - b1) * g
-                bstate["v"][i] = b2 * bstate["v"][i] + (1 - b2) * g * g
-                mhat = bstate["m"][i] / (1 - b1**t)
-                vhat = bstate["v"][i] / (1 - b2**t)
-                x[i] = x[i] - lr * mhat / (vhat.sqrt() + eps)
+            x = adam_step(x, grads, bstate["moments"], bstate["lr"])
         value = blk.value(x)
-    return StepResult(x, value, start, n_grad, n_grad.clone())
+    n_eval = torch.isfinite(start).cpu().to(torch.float64)
+    return StepResult(x, value, start, n_grad, n_eval)
 
 
 def _with_ones(h: torch.Tensor, s: int) -> torch.Tensor:

@@ -12,12 +12,11 @@ import math
 import torch
 
 from lysep.activations import get_activation
+from lysep.choices import NORMS
 from lysep.model import Params, affine, forward, is_conv, is_pooled
 
 #: CE is sqrt(2)-Lipschitz in its logits: ||softmax(z) - e_y|| < sqrt(2)
 CE_LIPSCHITZ = math.sqrt(2.0)
-
-NORMS = ("spectral", "frobenius")
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -61,12 +60,15 @@ def separated_loss(params: Params, U: list[torch.Tensor], y: torch.Tensor) -> to
     return cross_entropy(affine(w, b, U[-1]), y)
 
 
+def lysep_loss_of(G: torch.Tensor, rs: list[torch.Tensor], betas: torch.Tensor) -> torch.Tensor:
+    """J from its parts: G + sum_l (beta_l / 2) (1/N) sum_i ||r_l^i||^2; ``betas`` is (S, D) -> (S,)."""
+    return G + sum(betas[:, i] / 2 * mean_sq(r) for i, r in enumerate(rs))
+
+
 def lysep_loss(params: Params, U: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
                betas: torch.Tensor, activation: str) -> torch.Tensor:
-    """J = G + sum_l (beta_l / 2) (1/N) sum_i ||r_l^i||^2; ``betas`` is (S, D) -> (S,)."""
-    rs = residuals(params, U, x, activation)
-    penalty = sum(betas[:, i] / 2 * mean_sq(r) for i, r in enumerate(rs))
-    return separated_loss(params, U, y) + penalty
+    """J(theta, U) at the weights ``betas`` (S, D) -> (S,)."""
+    return lysep_loss_of(separated_loss(params, U, y), residuals(params, U, x, activation), betas)
 
 
 #: operator norm of 2x2 average pooling with stride 2 (each output is the mean of 4 disjoint inputs)
@@ -137,12 +139,17 @@ def certificate_weights(params: Params, activation: str, norm: str = "spectral",
     return CE_LIPSCHITZ * norms[:, -1:] * tail
 
 
+def certificate_of(G: torch.Tensor, norms: list[torch.Tensor], c: torch.Tensor) -> torch.Tensor:
+    """B from its parts: G + sum_l c_l (1/N) sum_i ||r_l^i||, with ``norms[l]`` the mean residual norms -> (S,)."""
+    return G + sum(c[:, i] * n for i, n in enumerate(norms))
+
+
 def certificate(params: Params, U: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
                 activation: str, norm: str = "spectral") -> torch.Tensor:
-    """B(theta, U) = G + sum_l c_l (1/N) sum_i ||r_l^i||: an upper bound of F for any U -> (S,)."""
+    """B(theta, U): an upper bound of F for any U -> (S,)."""
     rs = residuals(params, U, x, activation)
     c = certificate_weights(params, activation, norm, input_sizes(x, U))
-    return separated_loss(params, U, y) + sum(c[:, i] * mean_norm(r) for i, r in enumerate(rs))
+    return certificate_of(separated_loss(params, U, y), [mean_norm(r) for r in rs], c)
 
 
 def adaptive_omega(params: Params, activation: str, norm: str = "frobenius") -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Weight schedules for beta_l (method.md section 2): small functions, one per schedule.
+"""Weight schedules for beta_l (docs/method.md): small functions, one per schedule (torch-free at import).
 
 A schedule maps (the betas of the last outer iteration or None at the start, the current
 parameters) to the betas used during the next outer iteration, shape (S, D).
@@ -7,20 +7,21 @@ parameters) to the betas used during the next outer iteration, shape (S, D).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import torch
+from lysep.choices import SCHEDULES
 
-from lysep.model import Params
-from lysep.objectives import adaptive_omega
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
-Schedule = Callable[[torch.Tensor | None, Params], torch.Tensor]
+    from lysep.model import Params
 
-SCHEDULES = ("fixed", "adaptive", "continuation")
+Schedule = Callable[["torch.Tensor | None", "Params"], "torch.Tensor"]
 
 
 def _full(params: Params, value: float) -> torch.Tensor:
     w = params[0][0]
-    return torch.full((w.shape[0], len(params) - 1), float(value), dtype=w.dtype, device=w.device)
+    return w.new_full((w.shape[0], len(params) - 1), float(value))
 
 
 def fixed(beta: float) -> Schedule:
@@ -30,7 +31,12 @@ def fixed(beta: float) -> Schedule:
 
 def adaptive(beta: float, activation: str, norm: str = "frobenius") -> Schedule:
     """beta_l = beta * omega_l(theta), recomputed at the start of every outer iteration."""
-    return lambda prev, params: beta * adaptive_omega(params, activation, norm)
+    def betas(prev: torch.Tensor | None, params: Params) -> torch.Tensor:
+        from lysep.objectives import adaptive_omega
+
+        return beta * adaptive_omega(params, activation, norm)
+
+    return betas
 
 
 def continuation(beta: float, rho: float, beta_max: float) -> Schedule:
@@ -39,7 +45,7 @@ def continuation(beta: float, rho: float, beta_max: float) -> Schedule:
     def next_betas(prev: torch.Tensor | None, params: Params) -> torch.Tensor:
         if prev is None:
             return _full(params, beta)
-        return torch.clamp(prev * rho, max=beta_max)
+        return (prev * rho).clamp(max=beta_max)
 
     return next_betas
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lysep.cell import TRACE_COLUMNS, Budget, run_cell
+from lysep.cell import HARNESS_COLUMNS, Budget, run_cell
 from lysep.methods import make_method
 from lysep.model import ModelSpec
 
@@ -15,7 +15,8 @@ def test_trace_schema_and_row_count(circle64) -> None:
     tr = run_cell(circle64, model, {"lysep": make_method("lysep"), "adam": make_method("adam")}, [0, 1],
                   Budget(iterations=7, eval_every=3))
     layered = [f"residual_{i}" for i in (1, 2, 3)] + [f"beta_{i}" for i in (1, 2, 3)]
-    assert list(tr.columns) == TRACE_COLUMNS + layered
+    metrics = ["J", "J_start", "B", "surrogate_gap", "bound_gap"]
+    assert list(tr.columns) == HARNESS_COLUMNS + metrics + ["diverged"] + layered
     assert len(tr) == 2 * 2 * 8
     assert set(tr.depth) == {3} and set(tr.width) == {5} and set(tr.algorithm) == {"lysep", "adam"}
     evaluated = sorted(tr.loc[tr.test_ce.notna(), "iteration"].unique())
@@ -25,7 +26,10 @@ def test_trace_schema_and_row_count(circle64) -> None:
     lysep = tr[tr.method == "lysep"]
     assert lysep[["J", "B"] + layered].notna().all().all()
     np.testing.assert_allclose(lysep.bound_gap, lysep.B - lysep.F)
+    np.testing.assert_allclose(lysep.surrogate_gap, lysep.J - lysep.F)
     assert (np.diff(adam[adam.seed == 0].wall_time) > 0).all()
+    alone = run_cell(circle64, model, {"adam": make_method("adam")}, [0], Budget(iterations=2))
+    assert list(alone.columns) == HARNESS_COLUMNS + ["diverged"]  # a baseline declares no metrics
 
 
 def test_divergence_is_recorded_and_the_others_go_on(circle64) -> None:

@@ -15,7 +15,7 @@ import torch.nn.functional as tnf
 from lysep.cell import Budget, run_cell
 from lysep.datasets import load_dataset
 from lysep.methods import make_method
-from lysep.model import ConvSpec, conv_layer, forward, init_params, layer_work
+from lysep.model import ConvSpec, ModelSpec, conv_layer, forward, init_params, layer_work
 from lysep.objectives import (
     certificate,
     conv_norm_fft,
@@ -298,8 +298,12 @@ def test_odd_image_sizes_cannot_pool() -> None:
 def test_gauss_newton_w_blocks_are_refused_on_a_cnn() -> None:
     prob = image_problem()
     spec = ConvSpec.cnn((1, 6, 6), 1, 2, 3)
-    with pytest.raises(ValueError, match="gauss_newton' is for dense layers"):
-        make_method("lysep", w_solver="gauss_newton").init(prob, init_params(spec, [0], torch.float64), [0])
+    method = make_method("lysep", w_solver="gauss_newton")
+    with pytest.raises(ValueError, match="gauss_newton' solves dense layers only"):
+        method.init(prob, init_params(spec, [0], torch.float64), [0])
+    with pytest.raises(ValueError, match="gauss_newton' solves dense layers only"):
+        method.check_model(spec)
+    method.check_model(ModelSpec.fnn(36, 1, 2, 3))  # a dense model is fine
 
 
 SPEC = """
@@ -394,8 +398,9 @@ def test_hand_written_conv_blocks_equal_autograd(pooled: bool, activation: str) 
 def test_the_fused_sweep_gives_the_reference_sweeps_traces_on_a_cnn(pool) -> None:
     prob = image_problem(n=30, shape=(1, 8, 8), k=3, seed=4)
     spec = ConvSpec.cnn((1, 8, 8), 2, 3, 3, pool=pool)
-    fused, reference = make_method("lysep", u_steps=2, w_steps=2), make_method("lysep", u_steps=2, w_steps=2)
-    reference.fused = False
+    from oracles import ReferenceLySep
+
+    fused, reference = make_method("lysep", u_steps=2, w_steps=2), ReferenceLySep(u_steps=2, w_steps=2)
     budget = Budget(iterations=10, eval_every=5)
     a = run_cell(prob, spec, {"m": fused}, [0, 2], budget).drop(columns="wall_time")
     b = run_cell(prob, spec, {"m": reference}, [0, 2], budget).drop(columns="wall_time")

@@ -6,16 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from oracles import ReferenceLySep
 
 from lysep.cell import Budget, run_cell
+from lysep.cost import FORWARD_SHARE, work_shares
 from lysep.methods import METHODS, make_method
-from lysep.methods.baselines import (
-    adam_update,
-    adam_update_all,
-    sgd_update,
-)
-from lysep.methods.lysep import FORWARD_SHARE, layer_costs
-from lysep.model import ModelSpec, init_params
+from lysep.model import ModelSpec, init_params, layer_work
+from lysep.optim import adam_moments, adam_step, sgd_update
 
 from helpers import random_problem
 
@@ -107,7 +104,7 @@ def test_the_same_call_twice_gives_identical_traces(circle64) -> None:
 def test_lysep_grad_evals_count_every_block_gradient_and_trial(circle64) -> None:
     model = ModelSpec.fnn(2, 3, 6, 2)
     tr = run_cell(circle64, model, {"l": make_method("lysep", u_steps=2, w_steps=3)}, [0], Budget(iterations=5))
-    costs = layer_costs(model.dims)
+    costs = work_shares(layer_work(init_params(model, [0]), model.input_shape))
     # each U block l costs layer l+1's share, each W block its own; every step is >= 1 gradient + 1 trial
     floor = (1 + FORWARD_SHARE) * (2 * sum(costs[1:]) + 3 * sum(costs))
     inc = np.diff(tr["grad_evals"].to_numpy())
@@ -122,34 +119,41 @@ def test_baseline_grad_evals_are_passes_over_the_data(circle64) -> None:
     assert last["sgd"] == pytest.approx(4 * 16 / 200) and last["adam-mb"] == pytest.approx(4 * 20 / 200)
 
 
-def test_adam_update_matches_torch_optim_adam() -> None:
+def test_the_one_adam_step_matches_torch_optim_adam() -> None:
     gen = torch.Generator().manual_seed(0)
     ps = [torch.randn(5, generator=gen, dtype=torch.float64), torch.randn(2, 3, generator=gen, dtype=torch.float64)]
     refs = [p.clone().requires_grad_() for p in ps]
     opt = torch.optim.Adam(refs, lr=0.03, betas=(0.8, 0.99), eps=1e-7)
-    m, v = [torch.zeros_like(p) for p in ps], [torch.zeros_like(p) for p in ps]
-    for t in range(1, 6):
+    moments = adam_moments(ps)
+    for _ in range(1, 6):
         gs = [torch.randn(p.shape, generator=gen, dtype=torch.float64) for p in ps]
         for r, g in zip(refs, gs):
             r.grad = g.clone()
         opt.step()
-        ps = adam_update_all(ps, gs, m, v, t, 0.03, 0.8, 0.99, 1e-7)
+        ps = adam_step(ps, gs, moments, 0.03, 0.8, 0.99, 1e-7)
+    assert moments["t"] == 5
     for p, r in zip(ps, refs):
         torch.testing.assert_close(p, r.detach(), rtol=0, atol=1e-14)
 
 
-def test_single_tensor_adam_update_matches_torch_optim_adam() -> None:
-    gen = torch.Generator().manual_seed(0)
-    p = torch.randn(5, generator=gen, dtype=torch.float64)
-    ref = p.clone().requires_grad_()
-    opt = torch.optim.Adam([ref], lr=0.03, betas=(0.8, 0.99), eps=1e-7)
-    m, v = torch.zeros_like(p), torch.zeros_like(p)
-    for t in range(1, 6):
-        g = torch.randn(5, generator=gen, dtype=torch.float64)
-        ref.grad = g.clone()
+def test_adam_on_f_is_torch_optim_adam_on_the_network(circle64) -> None:
+    """The Adam baseline, run by the harness, is torch.optim.Adam on the mean CE of each seed's network."""
+    model = ModelSpec.fnn(2, 2, 5, 2)
+    p0 = init_params(model, [3], torch.float64)
+    method = make_method("adam", lr=0.02)
+    state = method.init(circle64, p0, [3])
+    leaves = [t[0].clone().requires_grad_() for wb in p0 for t in wb]
+    opt = torch.optim.Adam(leaves, lr=0.02)
+    for _ in range(4):
+        method.step(circle64, state)
+        opt.zero_grad()
+        h = circle64.x_train
+        for i in range(0, len(leaves) - 2, 2):
+            h = torch.tanh(h @ leaves[i].T + leaves[i + 1])
+        torch.nn.functional.cross_entropy(h @ leaves[-2].T + leaves[-1], circle64.y_train).backward()
         opt.step()
-        p, m, v = adam_update(p, g, m, v, t, 0.03, 0.8, 0.99, 1e-7)
-    torch.testing.assert_close(p, ref.detach(), rtol=0, atol=1e-14)
+    for got, want in zip([t[0] for wb in state.params for t in wb], leaves):
+        torch.testing.assert_close(got, want.detach(), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
@@ -168,7 +172,7 @@ def test_sgd_update_matches_torch_optim_sgd(nesterov: bool) -> None:
 
 
 def test_sgd_minibatches_cover_the_data_once_per_epoch(circle64) -> None:
-    from lysep.methods.baselines import MinibatchSampler
+    from lysep.batches import MinibatchSampler
 
     sampler = MinibatchSampler(10, 4, [0, 1], torch.device("cpu"))
     epoch = torch.cat([sampler.next(), sampler.next(), sampler.next()], dim=1)
@@ -235,8 +239,7 @@ def test_the_fused_sweep_gives_the_reference_sweeps_traces(circle64, label: str,
         cfg.pop("w_solver")  # gelu has no closed-form derivative here: autograd blocks, no Gauss-Newton
     model = ModelSpec.fnn(2, 4, 7, 2, activation)
     fused = make_method("lysep", activation=activation, **cfg)
-    reference = make_method("lysep", activation=activation, **cfg)
-    reference.fused = False
+    reference = ReferenceLySep(activation=activation, **cfg)
     budget = Budget(iterations=25, eval_every=5)
     a = run_cell(circle64, model, {"m": fused}, [0, 3], budget)
     b = run_cell(circle64, model, {"m": reference}, [0, 3], budget)

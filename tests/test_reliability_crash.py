@@ -19,7 +19,8 @@ import pytest
 
 import lysep.store as store_mod
 from lysep.cli import main
-from lysep.runner import plan, run_unit, store_unit
+from lysep.plan import plan
+from lysep.runner import run_unit, store_unit
 from lysep.spec import load_spec
 from lysep.store import ResultsStore, StoreError, load_arrays, load_npz, read_json
 

@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from lysep.cli import main
-from lysep.runner import Unit, run_unit
+from lysep.plan import Unit
+from lysep.runner import run_unit
 from lysep.spec import load_spec
 from lysep.store import ResultsStore, StoreError, load_arrays
 

@@ -1,8 +1,23 @@
-"""The one interface every training method implements, and its hyperparameter schema.
+"""The one interface every training method implements, and what a method declares about itself.
 
-The runner, the trace and the benchmarks only know this interface (AlgoPerf style):
-``init`` builds the state for all seeds at once, ``step`` runs one iteration,
-``metrics`` returns per-seed values of the method's own objective.
+The runner, the trace, the store and the analysis only know this interface (AlgoPerf style):
+``init`` builds the state for all seeds at once, ``step`` runs one iteration, ``metrics``
+returns per-seed values of the method's own quantities. A method also *declares* what the
+harness and the analysis need to know (benchopt style), so that nothing downstream matches
+method names:
+
+- ``family``: :data:`ALTERNATING` (alternating minimisation of a layer-separated loss), :data:`JOINT`
+  (one optimiser on the layer-separated loss over all variables at once) or :data:`BASELINE`
+  (training the network's cross-entropy directly);
+- ``METRICS``: the per-seed values ``metrics`` returns (each becomes a trace column, or one
+  column per layer for a per-layer metric);
+- ``decrease_guaranteed``: whether its ``J`` cannot increase over an iteration (at that
+  iteration's weights beta) under the hyperparameters it was given;
+- ``check_model``: a ValueError when the method cannot train a given model (checked before any work).
+
+This module does not import torch, and neither do the built-in method modules at import time
+(they import the torch-side code inside ``init``/``step``): listing and validating methods
+(``lysep methods``, ``lysep check``) stays fast.
 """
 
 from __future__ import annotations
@@ -10,12 +25,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import torch
 
-from lysep.model import Params
-from lysep.problem import Problem
+    from lysep.model import ConvSpec, ModelSpec, Params
+    from lysep.problem import Problem
+
+#: the method families (``Method.family``)
+ALTERNATING = "alternating"
+JOINT = "joint"
+BASELINE = "baseline"
+FAMILIES: tuple[str, ...] = (ALTERNATING, JOINT, BASELINE)
 
 
 @dataclass(frozen=True)
@@ -27,6 +49,24 @@ class HParam:
     check: Callable[[Any], bool] = lambda v: True
     expect: str = ""  # human text for an error message, e.g. "a number > 0"
     choices: tuple[Any, ...] | None = None
+    help: str = ""  # one line for `lysep methods`
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A per-seed value a method records after every iteration (beside the harness's losses and costs).
+
+    ``per_layer``: the value is (S, D), stored as columns ``<name>_1 .. <name>_D``; else (S,).
+    ``gap``: the harness also records ``<gap> = value - F``. ``diverges``: a non-finite value ends the
+    seed's run as diverged.
+    """
+
+    description: str
+    per_layer: bool = False
+    #: name of a column the harness adds as ``value - F`` (e.g. a bound's gap to the training CE)
+    gap: str | None = None
+    #: whether a non-finite value marks the seed as diverged (as a non-finite F always does)
+    diverges: bool = False
 
 
 def positive(expect: str = "a number > 0") -> dict[str, Any]:
@@ -45,43 +85,49 @@ def positive_int(expect: str = "an integer >= 1") -> dict[str, Any]:
     return {"check": lambda v: v >= 1, "expect": expect}
 
 
+def at_least_one(expect: str = "a number >= 1") -> dict[str, Any]:
+    return {"check": lambda v: v >= 1.0 and math.isfinite(v), "expect": expect}
+
+
+def _problem(method: str, key: str, value: Any, hp: HParam) -> str | None:
+    """What is wrong with one given value (None if nothing); ints are accepted where floats are."""
+    kinds = hp.kind if isinstance(hp.kind, tuple) else (hp.kind,)
+    ok_type = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok_type and not (value is None and hp.default is None):
+        names = " or ".join(k.__name__ for k in kinds)
+        return f"method {method!r}: {key} = {value!r} has the wrong type (expected {names})"
+    if value is None:
+        return None
+    if hp.choices is not None and value not in hp.choices:
+        allowed = ", ".join(map(repr, hp.choices))
+        return f"method {method!r}: {key} = {value!r} is not allowed (expected one of: {allowed})"
+    if not hp.check(value):
+        return f"method {method!r}: {key} = {value!r} is out of range (expected {hp.expect})"
+    return None
+
+
 def check_hparams(method: str, schema: dict[str, HParam], given: dict[str, Any]) -> dict[str, Any]:
     """Validate ``given`` against ``schema`` and fill in defaults.
 
-    Raises ``ValueError`` naming the method, the key, the value and what was expected.
-    Booleans are not accepted as numbers; integers are accepted where floats are.
+    Raises ``ValueError`` naming the method, the key, the value and what was expected (one line
+    per problem). Booleans are not accepted as numbers; integers are accepted where floats are.
     """
     problems = []
     out = {}
     for key, value in given.items():
         if key not in schema:
-            problems.append(
-                f"method {method!r}: unknown hyperparameter {key!r}"
-                f" (expected one of: {', '.join(sorted(schema)) or 'none'})"
-            )
+            problems.append(f"method {method!r}: unknown hyperparameter {key!r}"
+                            f" (expected one of: {', '.join(sorted(schema)) or 'none'})")
             continue
         hp = schema[key]
         kinds = hp.kind if isinstance(hp.kind, tuple) else (hp.kind,)
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        ok_type = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-        if value is None and hp.default is None:
-            ok_type = True
-        if not ok_type:
-            names = " or ".join(k.__name__ for k in kinds)
-            problems.append(f"method {method!r}: {key} = {value!r} has the wrong type (expected {names})")
-            continue
-        if value is not None:
-            if hp.choices is not None and value not in hp.choices:
-                problems.append(
-                    f"method {method!r}: {key} = {value!r} is not allowed"
-                    f" (expected one of: {', '.join(map(repr, hp.choices))})"
-                )
-                continue
-            if not hp.check(value):
-                problems.append(f"method {method!r}: {key} = {value!r} is out of range (expected {hp.expect})")
-                continue
-        out[key] = value
+        problem = _problem(method, key, value, hp)
+        if problem:
+            problems.append(problem)
+        else:
+            out[key] = value
     if problems:
         raise ValueError("\n".join(problems))
     return {k: out.get(k, hp.default) for k, hp in schema.items()}
@@ -97,20 +143,52 @@ class State:
     record: bool = True  # set by the runner: whether the coming iteration will be recorded in the trace
 
 
-class Method(Protocol):
-    """A training method, batched over seeds."""
+class Method:
+    """A training method, batched over seeds. Subclasses declare the class attributes and implement
+    ``init``, ``step`` and (if they declare ``METRICS``) ``metrics``."""
 
     name: ClassVar[str]
-    HPARAMS: ClassVar[dict[str, HParam]]
+    family: ClassVar[str]
+    HPARAMS: ClassVar[dict[str, HParam]] = {}
+    METRICS: ClassVar[dict[str, Metric]] = {}
 
+    def __init__(self, activation: str = "tanh", **hp: Any) -> None:
+        self.hp = check_hparams(self.name, self.HPARAMS, hp)
+        self.activation = activation
+
+    # -- declarations ---------------------------------------------------------------------------
+    @property
+    def decrease_guaranteed(self) -> bool:
+        """Whether ``J`` at the end of every iteration is <= ``J`` at its start (same weights) for these
+        hyperparameters. Only a method that declares a ``J`` metric can guarantee it."""
+        return False
+
+    @property
+    def default_config(self) -> bool:
+        """Whether the method runs with its built-in defaults (every hyperparameter at its default)."""
+        return all(self.hp[k] == h.default for k, h in self.HPARAMS.items())
+
+    def check_model(self, model: ModelSpec | ConvSpec) -> None:
+        """Raise ValueError (naming the hyperparameter) if this method cannot train ``model``."""
+
+    def properties(self) -> dict[str, Any]:
+        """What the runner stores with every run of this method (runs.parquet) for the analysis."""
+        return {"family": self.family, "decrease_guaranteed": bool(self.decrease_guaranteed),
+                "default_config": bool(self.default_config), "metrics": ",".join(self.METRICS)}
+
+    # -- the iteration --------------------------------------------------------------------------
     def init(self, problem: Problem, params: Params, seeds: list[int]) -> State:
         """State for all seeds, starting from the shared ``theta_0`` in ``params``."""
-        ...
+        raise NotImplementedError
 
     def step(self, problem: Problem, state: State) -> None:
         """One iteration for every seed; updates ``state`` in place, including ``grad_evals``."""
-        ...
+        raise NotImplementedError
 
     def metrics(self, problem: Problem, state: State) -> dict[str, torch.Tensor]:
-        """Method-specific per-seed values recorded after each iteration (for LySep: J, B, residuals, betas)."""
-        ...
+        """The declared ``METRICS`` per seed after an iteration: (S,) or (S, D) for a per-layer metric."""
+        return {}
+
+
+#: the columns the runner adds to runs.parquet from ``Method.properties``
+PROPERTY_COLUMNS: tuple[str, ...] = ("family", "decrease_guaranteed", "default_config", "metrics")

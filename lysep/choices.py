@@ -1,0 +1,17 @@
+"""The named choices a spec makes for the solver's parts: weight schedules, norms and inner solvers.
+
+The single home of these names, torch-free so that specs validate without loading torch; the
+torch-side modules (``lysep.schedules``, ``lysep.objectives``, ``lysep.inner``) map each name to its
+implementation, and a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+#: weight schedules of beta_l (lysep.schedules)
+SCHEDULES: tuple[str, ...] = ("fixed", "adaptive", "continuation")
+#: matrix / operator norms for the certificate and the adaptive weights (lysep.objectives)
+NORMS: tuple[str, ...] = ("spectral", "frobenius")
+#: inner block solvers (lysep.inner.SOLVERS)
+SOLVERS: tuple[str, ...] = ("gd", "adam", "gauss_newton", "newton")
+#: solvers that accept only steps that do not increase their block objective (docs/method.md)
+MONOTONE_SOLVERS: frozenset[str] = frozenset({"gd", "gauss_newton", "newton"})

@@ -1,0 +1,137 @@
+"""Planning a sweep: the units of work of a spec, their config hashes, and the checks before any work.
+
+A unit is one grid cell (depth, width) and one method, with the seeds still to run, all batched in
+one computation. A run's config hash says what makes it what it is, so a rerun of the same spec
+skips every run already stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lysep.methods import Method, make_method
+from lysep.spec import ExperimentSpec, MethodSpec
+from lysep.store import safe_name
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One method on one cell, for the seeds that are not stored yet."""
+
+    depth: int
+    width: int
+    label: str
+    seeds: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        seeds = f"{self.seeds[0]}-{self.seeds[-1]}" if len(self.seeds) > 1 else f"{self.seeds[0]}"
+        return f"d{self.depth}_w{self.width}_{safe_name(self.label)}_s{seeds}"
+
+
+def method_spec(spec: ExperimentSpec, label: str) -> MethodSpec:
+    """The ``[[method]]`` of ``spec`` with this label."""
+    return next(m for m in spec.methods if m.label == label)
+
+
+def build_method(spec: ExperimentSpec, label: str) -> Method:
+    """The configured method of a label (its hyperparameters over the method's defaults)."""
+    m = method_spec(spec, label)
+    return make_method(m.name, activation=spec.model.activation, **m.hparams)
+
+
+def config_hash(spec: ExperimentSpec, depth: int, width: int, label: str, seed: int) -> str:
+    """What makes a run what it is: data, model, cell, method and its full hyperparameters, budget, seed."""
+    whole = spec.to_dict()
+    doc = {"data": whole["data"], "model": whole["model"], "depth": depth, "width": width,
+           "method": method_spec(spec, label).name, "hparams": build_method(spec, label).hp,
+           "budget": whole["budget"], "seed": seed}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def plan(spec: ExperimentSpec, done: set[str]) -> list[Unit]:
+    """Every (cell, method) with the seeds whose config hash is not in ``done``."""
+    units = []
+    for depth, width in spec.grid.cells():
+        for m in spec.methods:
+            todo = tuple(s for s in spec.grid.seed_list() if config_hash(spec, depth, width, m.label, s) not in done)
+            if todo:
+                units.append(Unit(depth, width, m.label, todo))
+    return units
+
+
+def build_problem(spec: ExperimentSpec, device: str) -> Any:
+    """The spec's data as a ``Problem`` on ``device`` in the spec's dtype."""
+    import torch
+
+    from lysep.problem import Problem
+
+    ds = spec.data.load(images=spec.model.kind == "cnn")
+    return Problem.from_arrays(ds.x_train, ds.y_train, ds.x_test, ds.y_test, n_classes=ds.n_classes,
+                               dtype=getattr(torch, spec.model.dtype), device=device)
+
+
+def build_model(spec: ExperimentSpec, problem: Any, depth: int, width: int) -> Any:
+    """The cell's network: an FNN of ``depth`` hidden layers of ``width`` units, or a CNN of ``depth``
+    conv layers of ``width`` channels (docs/method.md, LySep-CNN)."""
+    from lysep.model import ConvSpec, ModelSpec
+
+    if spec.model.kind == "cnn":
+        shape = tuple(problem.x_train.shape[1:])
+        if len(shape) != 3:
+            raise ValueError(f"model.kind = \"cnn\" needs images (N, C, H, W), but the data's samples "
+                             f"have shape {shape}")
+        try:
+            return ConvSpec.cnn(shape, depth, width, problem.n_classes, spec.model.activation, spec.model.pool)
+        except ValueError as e:
+            raise ValueError(f"model.kind = \"cnn\" with depth = {depth}, width = {width}, "
+                             f"pool = {spec.model.pool!r}: {e}") from e
+    return ModelSpec.fnn(problem.in_dim, depth, width, problem.n_classes, spec.model.activation)
+
+
+def preflight(spec: ExperimentSpec) -> None:
+    """Load and validate the dataset, build the model of every cell and check every method against it,
+    before any work starts.
+
+    A ValueError starting with ``data:``, ``model:`` or ``method:`` names what is wrong (the file, key
+    and row of a bad .npz); the CLI turns it into exit code 2 with nothing written, instead of one
+    failed run per unit.
+    """
+    import torch
+
+    from lysep.problem import Problem
+
+    sizes = f"data.n_train = {spec.data.n_train}, data.n_test = {spec.data.n_test}"
+    try:
+        ds = spec.data.load(images=spec.model.kind == "cnn")
+    except ValueError as e:
+        raise ValueError(f"data: {e}" if spec.data.path else f"data: {spec.data.dataset} with {sizes}: {e}") from e
+    except MemoryError as e:
+        raise ValueError(f"data: the dataset does not fit in memory ({sizes}; {e})") from e
+    if spec.model.kind == "fnn" and ds.x_train.ndim != 2:
+        raise ValueError(f"data: {spec.data.path or spec.data.dataset}: x_train has shape {ds.x_train.shape}, "
+                         "but model.kind = \"fnn\" needs (N, d) features")
+    try:
+        problem = Problem.from_arrays(ds.x_train[:1], ds.y_train[:1], ds.x_test[:1], ds.y_test[:1],
+                                      n_classes=ds.n_classes, dtype=getattr(torch, spec.model.dtype))
+    except ValueError as e:
+        raise ValueError(f"data: {e}") from e
+    methods = {}
+    for m in spec.methods:
+        try:
+            methods[m.label] = build_method(spec, m.label)
+        except ValueError as e:
+            raise ValueError(f"method: {m.label!r}: {e}") from e
+    for depth, width in spec.grid.cells():
+        try:
+            model = build_model(spec, problem, depth, width)
+        except ValueError as e:
+            raise ValueError(f"model: {e}") from e
+        for label, method in methods.items():
+            try:
+                method.check_model(model)
+            except ValueError as e:
+                raise ValueError(f"model: method {label!r} with model.kind = \"{spec.model.kind}\": {e}") from e

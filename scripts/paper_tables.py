@@ -1,6 +1,9 @@
-"""The README's "What we found" tables, from the committed results of the paper's two examples.
+"""The tables of docs/findings.md, from the committed results of the paper's two examples.
 
     python scripts/paper_tables.py            # reads results/paper_example1/ and results/paper_example2/
+
+docs/findings.md holds every table printed here verbatim (tests/test_paper_results.py checks it,
+and that the README's headline numbers are these tables' extremes).
 
 Every number is a median over the seeds of a run's final value (runs.parquet) or a verdict of
 the report (tables/claims.csv); nothing is typed in by hand except the paper's stated numbers.

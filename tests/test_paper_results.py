@@ -1,25 +1,66 @@
-"""The README's "What we found" tables follow from the committed results (scripts/paper_tables.py)."""
+"""docs/findings.md's tables and the README's headline follow from the committed results (scripts/paper_tables.py)."""
 
 from __future__ import annotations
 
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+FINDINGS = ROOT / "docs" / "findings.md"
 
 
-def test_every_table_the_script_prints_is_in_the_readme_verbatim() -> None:
+@pytest.fixture(scope="module")
+def tables() -> list[str]:
+    """The Markdown tables scripts/paper_tables.py prints, in order."""
     proc = subprocess.run([sys.executable, "scripts/paper_tables.py"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    readme = (ROOT / "README.md").read_text()
-    tables = [block for block in proc.stdout.split("\n\n") if block.startswith("|")]
+    return [block.strip() for block in proc.stdout.split("\n\n") if block.startswith("|")]
+
+
+def column(table: str, index: int) -> list[float]:
+    """The numbers in one column of a Markdown table printed by the script (header and rule skipped)."""
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    return [float(row[index].strip()) for row in rows]
+
+
+def rounds_to(value: float, stated: str) -> bool:
+    """Whether ``value`` rounded to the significant digits written in ``stated`` gives ``stated``."""
+    digits = len(stated.replace(".", "").lstrip("0"))
+    exponent = math.floor(math.log10(abs(value)))
+    return round(value, digits - 1 - exponent) == float(stated)
+
+
+def test_every_table_the_script_prints_is_in_the_findings_page_verbatim(tables: list[str]) -> None:
+    findings = FINDINGS.read_text()
     assert len(tables) == 5
     for table in tables:
-        assert table.strip() in readme, table.splitlines()[0]
+        assert table in findings, table.splitlines()[0]
+
+
+def test_the_readme_headline_numbers_are_the_scripts(tables: list[str]) -> None:
+    """The README's headline ranges are the extremes of the equal-cost tables, and the findings page states them too."""
+    readme, findings = (ROOT / "README.md").read_text(), FINDINGS.read_text()
+    ex1, ex2 = tables[2], tables[4]  # LySep at Adam's cost: Example 1, Example 2
+    ce = re.search(r"Adam's final\s+train CE is ([\d.]+)-([\d.]+) in every cell, LySep's ([\d.]+)-([\d.]+)", readme)
+    assert ce, "the README's headline on Example 1 has changed; update this test with it"
+    adam, lysep = column(ex1, 1), column(ex1, 2)  # Adam's final CE; LySep's CE at Adam's iteration count
+    for stated, value in zip(ce.groups(), (min(adam), max(adam), min(lysep), max(lysep))):
+        assert rounds_to(value, stated), (stated, value)
+    ratio = re.search(r"reaches ([\d.]+)-([\d.]+)x lower\s+train CE than Adam at equal iterations", readme)
+    assert ratio, "the README's headline on Example 2 has changed; update this test with it"
+    ratios = [a / m for a, m in zip(column(ex2, 1), column(ex2, 2))]
+    for stated, value in zip(ratio.groups(), (min(ratios), max(ratios))):
+        assert rounds_to(value, stated), (stated, value)
+    flat = " ".join(findings.split())
+    assert f"Adam's final train CE is {ce[1]}-{ce[2]} in every cell, LySep's {ce[3]}-{ce[4]}" in flat
+    assert f"{ratio[1]}-{ratio[2]}x lower train CE than Adam at equal iteration counts" in flat
 
 
 def test_the_committed_results_are_complete_and_their_verdicts_are_the_reports() -> None:

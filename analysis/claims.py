@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis import comparisons as cmp
 from analysis import stats
-from analysis.metrics import CELL_KEYS, equal_time_pairs, is_lysep
+from analysis.metrics import CELL_KEYS
+from lysep.methods.base import ALTERNATING, BASELINE, JOINT
 
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 INCONCLUSIVE = "inconclusive"
-DEFAULT_LYSEP = "lysep"
-NON_AM_ALGORITHMS = ("lysep-joint",)  # LySep variants that are not alternating minimization
 CLAIM_COLUMNS = ["id", "claim", "verdict", "numbers", "how_tested"]
 
 
@@ -45,33 +45,47 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _labels(metrics: pd.DataFrame, mask: pd.Series) -> list[str]:
+    return sorted(metrics.loc[mask, "method"].unique())
+
+
+def _family(metrics: pd.DataFrame) -> pd.Series:
+    """The declared family of each run's method; unknown (None) without a runs table to read it from."""
+    return metrics["family"] if "family" in metrics else pd.Series(None, index=metrics.index, dtype=object)
+
+
 def lysep_methods(metrics: pd.DataFrame) -> list[str]:
-    """Method labels whose algorithm is a LySep variant, sorted."""
-    if metrics.empty:
-        return []
-    return sorted(metrics.loc[is_lysep(metrics["algorithm"]), "method"].unique())
+    """Labels of the layer-separation methods (declared family alternating or joint), sorted."""
+    return [] if metrics.empty else _labels(metrics, _family(metrics).isin([ALTERNATING, JOINT]))
 
 
 def baseline_methods(metrics: pd.DataFrame) -> list[str]:
-    """Method labels whose algorithm is not a LySep variant (SGD, Adam, GD), sorted."""
-    if metrics.empty:
-        return []
-    return sorted(metrics.loc[~is_lysep(metrics["algorithm"]), "method"].unique())
+    """Labels of the methods that train the network's CE directly (declared family baseline), sorted."""
+    return [] if metrics.empty else _labels(metrics, _family(metrics) == BASELINE)
 
 
-def default_lysep(metrics: pd.DataFrame) -> str | None:
-    """The LySep method the speed claims are judged on.
+def spec_order(meta: dict | None) -> list[str]:
+    """The method labels in the order of the spec's ``[[method]]`` tables (meta.json), or []."""
+    spec = (meta or {}).get("spec") or {}
+    return [str(m.get("label", m.get("name"))) for m in spec.get("method") or spec.get("methods") or []]
 
-    The method labelled ``"lysep"`` if present, else the first (by label) whose algorithm is exactly
-    ``"lysep"``, else the first LySep variant; None when there is none.
+
+def subject_method(metrics: pd.DataFrame, order: Sequence[str] = ()) -> str | None:
+    """The layer-separation method the comparative claims (c3-c6) judge.
+
+    The first alternating-minimisation method that ran with its built-in defaults, else the first
+    alternating-minimisation method, else the first joint one; "first" in the spec's ``order``, then
+    by label. None when there is no layer-separation method.
     """
-    methods = lysep_methods(metrics)
-    if DEFAULT_LYSEP in methods:
-        return DEFAULT_LYSEP
-    exact = sorted(metrics.loc[metrics["algorithm"] == DEFAULT_LYSEP, "method"].unique())
-    if exact:
-        return exact[0]
-    return methods[0] if methods else None
+    if metrics.empty:
+        return None
+    rank = {label: i for i, label in enumerate(order)}
+    runs = metrics.assign(_default=metrics.get("default_config", False)).drop_duplicates("method")
+    for family, defaults_only in ((ALTERNATING, True), (ALTERNATING, False), (JOINT, False)):
+        pick = runs[(_family(runs) == family) & (runs["_default"].astype(bool) | (not defaults_only))]
+        if len(pick):
+            return min(pick["method"], key=lambda m: (rank.get(m, len(rank)), m))
+    return None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -87,7 +101,7 @@ def certificate_claim(metrics: pd.DataFrame) -> Claim:
     claim = "The certified bound B bounds the training CE from above (B >= F)"
     how = ("Every trace row of every LySep run with finite B and F: a violation is bound_gap = B - F < "
            "-1e-6 * max(1, |F|) (rounding tolerance). Supported iff zero violations.")
-    lys = metrics[is_lysep(metrics["algorithm"])] if not metrics.empty else metrics
+    lys = metrics[metrics["certificate_checked"] > 0] if not metrics.empty else metrics
     checked = int(lys["certificate_checked"].sum()) if not lys.empty else 0
     if checked == 0:
         return Claim("c1", claim, INCONCLUSIVE, "no LySep rows with a finite bound", how)
@@ -107,7 +121,7 @@ def surrogate_claim(metrics: pd.DataFrame) -> Claim:
     claim = "The LySep loss J bounds the training CE from above (J >= F)"
     how = ("Every trace row of every LySep run with finite J and F: a violation is surrogate_gap = J - F < "
            "-1e-7 * max(1, |F|). Supported iff zero violations over all LySep methods.")
-    lys = metrics[is_lysep(metrics["algorithm"])] if not metrics.empty else metrics
+    lys = metrics[metrics["surrogate_checked"] > 0] if not metrics.empty else metrics
     checked = int(lys["surrogate_checked"].sum()) if not lys.empty else 0
     if checked == 0:
         return Claim("c1b", claim, INCONCLUSIVE, "no LySep rows with finite J", how)
@@ -123,26 +137,28 @@ def surrogate_claim(metrics: pd.DataFrame) -> Claim:
 
 
 def monotone_claim(metrics: pd.DataFrame) -> Claim:
-    """c2: J does not increase over an AM iteration at fixed weights.
+    """c2: J does not increase over an alternating-minimisation iteration at fixed weights.
 
-    Judged on LySep runs of an alternating-minimization algorithm (not ``lysep-joint``) whose beta
-    columns are constant over the whole run. A violation is ``J > J_start + 1e-7 max(1,|J_start|)``.
-    Supported iff zero violations in the judged runs; not supported otherwise; inconclusive if no
-    run qualifies. Violations of runs with changing betas are reported but not judged.
+    Judged on the runs whose method declares the guarantee for its hyperparameters
+    (``decrease_guaranteed``: every block solver accepts only non-increasing steps). A violation is
+    ``J > J_start + 1e-7 max(1,|J_start|)`` (J_start: J at the start of the iteration, same weights).
+    Supported iff zero violations in the judged runs; not supported otherwise; inconclusive if no run
+    qualifies. Violations of runs without the guarantee (Adam blocks, joint training) are reported,
+    not judged.
     """
     claim = "The LySep loss J decreases monotonically under alternating minimization at fixed weights"
     how = ("Per iteration, J at the end vs J_start at the start with the same beta; violation if J > J_start + "
-           "1e-7 * max(1, |J_start|). Judged on AM runs (algorithm lysep*, not lysep-joint) whose betas are "
-           "constant over the run; supported iff zero violations there.")
+           "1e-7 * max(1, |J_start|). Judged on the runs whose method declares the decrease guarantee for its "
+           "hyperparameters (every block solver monotone); supported iff zero violations there.")
     if metrics.empty:
         return Claim("c2", claim, INCONCLUSIVE, "no runs", how)
-    lys = metrics[is_lysep(metrics["algorithm"]) & ~metrics["algorithm"].isin(NON_AM_ALGORITHMS)]
-    judged = lys[lys["betas_constant"].astype(bool) & (lys["j_checked"] > 0)]
-    other = lys.drop(judged.index)
-    other_txt = (f"; not judged (betas change or no J): {len(other)} runs with {int(other['j_violations'].sum())} "
-                 "violations") if len(other) else ""
+    has_j = metrics[metrics["j_checked"] > 0]
+    judged = has_j[has_j.get("decrease_guaranteed", pd.Series(False, index=has_j.index)).fillna(False).astype(bool)]
+    other = has_j.drop(judged.index)
+    other_txt = (f"; not judged (no guarantee declared): {len(other)} runs with "
+                 f"{int(other['j_violations'].sum())} violations") if len(other) else ""
     if judged.empty:
-        return Claim("c2", claim, INCONCLUSIVE, "no AM run with constant betas" + other_txt, how)
+        return Claim("c2", claim, INCONCLUSIVE, "no run of a method that guarantees the decrease" + other_txt, how)
     per = judged.groupby("method")[["j_violations", "j_checked"]].sum()
     parts = [f"{m}: {int(r.j_violations)}/{int(r.j_checked)}" for m, r in per.iterrows()]
     viol = int(per["j_violations"].sum())
@@ -172,11 +188,8 @@ def _paired_costs(metrics: pd.DataFrame, depth, width, a: str, b: str, column: s
                   higher_is_better: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Seed-matched costs of a metric column for methods a and b in one cell."""
     cell = metrics[(metrics["depth"] == depth) & (metrics["width"] == width)]
-    cell = cell.assign(_c=stats.cost_column(cell, column, higher_is_better))
-    xa = cell[cell["method"] == a].set_index("seed")["_c"]
-    xb = cell[cell["method"] == b].set_index("seed")["_c"]
-    seeds = xa.index.intersection(xb.index).sort_values()
-    return xa.loc[seeds].to_numpy(dtype=float), xb.loc[seeds].to_numpy(dtype=float)
+    x, y, _ = cmp.pair_by_seed(cell.assign(_c=cmp.cost_column(cell, column, higher_is_better)), a, b, "_c")
+    return x, y
 
 
 def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselines: Sequence[str],
@@ -190,8 +203,8 @@ def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselin
     separately for each test.
     """
     rows = []
-    best_ce = stats.best_per_cell(metrics, "final_F", baselines).set_index(CELL_KEYS)["method"]
-    best_t = (stats.best_per_cell(metrics, "seconds_to_target", baselines).set_index(CELL_KEYS)["method"]
+    best_ce = cmp.best_per_cell(metrics, "final_F", baselines).set_index(CELL_KEYS)["method"]
+    best_t = (cmp.best_per_cell(metrics, "seconds_to_target", baselines).set_index(CELL_KEYS)["method"]
               if target_ce is not None else None)
     cells = metrics.loc[metrics["method"] == lysep, CELL_KEYS].drop_duplicates().sort_values(CELL_KEYS)
     for depth, width in cells.itertuples(index=False):
@@ -203,7 +216,7 @@ def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselin
             rows.append(_test_row(depth, width, "seconds_to_target", lysep, b, x, y))
         b = best_ce.loc[(depth, width)]
         cell = traces[(traces["depth"] == depth) & (traces["width"] == width)]
-        pairs = equal_time_pairs(cell, lysep, b)
+        pairs = cmp.equal_time_pairs(cell, lysep, b)
         rows.append(_test_row(depth, width, "F_at_equal_time", lysep, b, pairs["a"].to_numpy(),
                               pairs["b"].to_numpy()))
         for column, hib in extra:
@@ -212,7 +225,7 @@ def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselin
     cols = ["depth", "width", "test", "method", "baseline", "n_pairs", "method_median", "baseline_median", "ratio",
             "median_diff", "ci_low", "ci_high", "p_value", "win_rate"]
     table = pd.DataFrame(rows, columns=cols)
-    table["p_holm"] = stats.holm_by(table, ["test"])
+    table["p_holm"] = cmp.holm_by(table, ["test"])
     return table
 
 
@@ -269,7 +282,8 @@ def _test_summary(tests: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def faster_claim(traces: pd.DataFrame, metrics: pd.DataFrame, target_ce: float | None) -> Claim:
+def faster_claim(traces: pd.DataFrame, metrics: pd.DataFrame, target_ce: float | None,
+                 order: Sequence[str] = ()) -> Claim:
     """c3: the default LySep method converges faster than CE training with the best baseline.
 
     Per cell, Wilcoxon signed-rank tests (paired by seed) of the default LySep method vs the best
@@ -285,7 +299,7 @@ def faster_claim(traces: pd.DataFrame, metrics: pd.DataFrame, target_ce: float |
            "counts for LySep if some test is significant (Holm p < 0.05) in its favour and none against. "
            "Supported if LySep wins > half the cells; not supported if the baseline wins > half or LySep is "
            "never ahead on a median difference; otherwise inconclusive.")
-    return _versus_claim("c3", claim, how, traces, metrics, target_ce, ())
+    return _versus_claim("c3", claim, how, traces, metrics, target_ce, (), order)
 
 
 def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict) -> Claim:
@@ -300,13 +314,14 @@ def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict) -> Claim:
     kind = str(((meta or {}).get("spec") or {}).get("model", {}).get("kind", "")).lower()
     if kind != "cnn":
         return Claim("c6", claim, INCONCLUSIVE, "inconclusive: no CNN experiment in this run", how)
-    return _versus_claim("c6", claim, how, traces, metrics, None, (("final_test_acc", True),))
+    return _versus_claim("c6", claim, how, traces, metrics, None, (("final_test_acc", True),), spec_order(meta))
 
 
 def _versus_claim(cid: str, claim: str, how: str, traces: pd.DataFrame, metrics: pd.DataFrame,
-                  target_ce: float | None, extra: Sequence[tuple[str, bool]]) -> Claim:
+                  target_ce: float | None, extra: Sequence[tuple[str, bool]],
+                  order: Sequence[str] = ()) -> Claim:
     """Shared body of c3 and c6."""
-    lysep = default_lysep(metrics)
+    lysep = subject_method(metrics, order)
     baselines = baseline_methods(metrics)
     if lysep is None or not baselines:
         return Claim(cid, claim, INCONCLUSIVE, "needs a LySep method and a baseline", how)
@@ -320,7 +335,7 @@ def _versus_claim(cid: str, claim: str, how: str, traces: pd.DataFrame, metrics:
 # c4: seed variance
 
 
-def variance_claim(metrics: pd.DataFrame) -> Claim:
+def variance_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
     """c4: the default LySep method has a smaller spread of final train CE over seeds.
 
     Per cell, Brown-Forsythe test vs the best baseline (lowest median final CE), diverged runs
@@ -334,15 +349,15 @@ def variance_claim(metrics: pd.DataFrame) -> Claim:
            "(scipy levene, center='median'), Holm over cells; direction from the mean absolute deviation from "
            "the median. Supported if LySep is significantly less spread in > half the cells; not supported "
            "if the baseline is in > half or LySep is never less spread; otherwise inconclusive.")
-    lysep = default_lysep(metrics)
+    lysep = subject_method(metrics, order)
     baselines = baseline_methods(metrics)
     if lysep is None or not baselines:
         return Claim("c4", claim, INCONCLUSIVE, "needs a LySep method and a baseline", how)
-    best = stats.best_per_cell(metrics, "final_F", baselines)
+    best = cmp.best_per_cell(metrics, "final_F", baselines)
     parts = []
     for depth, width, b in best.itertuples(index=False):
         cell = metrics[(metrics["depth"] == depth) & (metrics["width"] == width)]
-        parts.append(stats.variance_comparisons(cell, "final_F", [lysep], [b]))
+        parts.append(cmp.variance_comparisons(cell, "final_F", [lysep], [b]))
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if table.empty or table["p_value"].isna().all():
         return Claim("c4", claim, INCONCLUSIVE, f"method {lysep}; no testable cell (need >= 2 seeds per method)",
@@ -375,8 +390,8 @@ def ratio_by_cell(metrics: pd.DataFrame, lysep: str, baselines: Sequence[str]) -
 
     Returns depth, width, baseline, ratio, log_ratio (natural log).
     """
-    best = stats.best_per_cell(metrics, "final_F", baselines)
-    costs = stats.cell_costs(metrics, "final_F")
+    best = cmp.best_per_cell(metrics, "final_F", baselines)
+    costs = cmp.cell_costs(metrics, "final_F")
     rows = []
     for depth, width, b in best.itertuples(index=False):
         if lysep not in costs.columns:
@@ -389,7 +404,7 @@ def ratio_by_cell(metrics: pd.DataFrame, lysep: str, baselines: Sequence[str]) -
     return pd.DataFrame(rows, columns=["depth", "width", "baseline", "ratio", "log_ratio"])
 
 
-def depth_claim(metrics: pd.DataFrame) -> Claim:
+def depth_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
     """c5: the advantage of LySep (CE ratio LySep / best baseline) grows with depth.
 
     Spearman correlation across cells between depth and log(median final CE of the default LySep /
@@ -400,7 +415,7 @@ def depth_claim(metrics: pd.DataFrame) -> Claim:
     how = ("Spearman correlation over cells between depth and log(median final CE of LySep / median final CE of "
            "the best baseline). Supported iff rho < 0 with p < 0.05; not supported iff rho > 0 with p < 0.05; "
            "otherwise inconclusive (also with one depth or < 3 cells).")
-    lysep = default_lysep(metrics)
+    lysep = subject_method(metrics, order)
     baselines = baseline_methods(metrics)
     if lysep is None or not baselines:
         return Claim("c5", claim, INCONCLUSIVE, "needs a LySep method and a baseline", how)
@@ -429,8 +444,9 @@ def evaluate_claims(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict | No
     """
     budget = ((meta or {}).get("spec") or {}).get("budget") or {}
     target = budget.get("target_ce")
+    order = spec_order(meta)
     return [certificate_claim(metrics), surrogate_claim(metrics), monotone_claim(metrics),
-            faster_claim(traces, metrics, target), variance_claim(metrics), depth_claim(metrics),
+            faster_claim(traces, metrics, target, order), variance_claim(metrics, order), depth_claim(metrics, order),
             cnn_claim(traces, metrics, meta or {})]
 
 

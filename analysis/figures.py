@@ -20,8 +20,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from analysis.metrics import is_lysep
-from analysis.stats import ALPHA, curve_bands
+from analysis.comparisons import curve_bands
+from analysis.stats import ALPHA
+from lysep.methods.base import ALTERNATING, JOINT
 
 PANEL_W, PANEL_H = 3.5, 2.7
 MIN_W = 7.0  # inches: room for a title and an outside legend even with a single panel
@@ -54,14 +55,14 @@ class Style:
 
 
 def method_styles(table: pd.DataFrame) -> dict[str, Style]:
-    """A style per method of a table with ``method`` and ``algorithm`` columns.
+    """A style per method of a table with ``method`` and ``family`` columns (the per-run metrics).
 
-    LySep variants come first (solid lines, circles), baselines after (dashed, squares); colours
-    from seaborn's colorblind palette in that order.
+    Layer-separation methods come first (solid lines, circles), baselines after (dashed, squares);
+    colours from seaborn's colorblind palette in that order.
     """
-    pairs = table[["method", "algorithm"]].drop_duplicates("method")
-    lys = sorted(pairs.loc[is_lysep(pairs["algorithm"]), "method"])
-    base = sorted(pairs.loc[~is_lysep(pairs["algorithm"]), "method"])
+    pairs = table.assign(family=table.get("family")).drop_duplicates("method")[["method", "family"]]
+    lys = sorted(pairs.loc[pairs["family"].isin([ALTERNATING, JOINT]), "method"])
+    base = sorted(pairs.loc[~pairs["family"].isin([ALTERNATING, JOINT]), "method"])
     palette = sns.color_palette("colorblind", max(10, len(lys) + len(base)))
     out = {}
     for i, m in enumerate(lys + base):
@@ -200,13 +201,13 @@ def _wide_spread(bands: pd.DataFrame) -> bool:
 
 
 def gap_curves(traces: pd.DataFrame, gap: str = "bound_gap", styles: Mapping[str, Style] | None = None) -> Figure:
-    """``bound_gap`` (B - F) or ``surrogate_gap`` (J - F) vs iteration for LySep methods, symlog y.
+    """``bound_gap`` (B - F) or ``surrogate_gap`` (J - F) vs iteration for the methods that record it, symlog y.
 
     Mean +- one std over seeds per cell; a line at 0 separates valid bounds (above) from violations.
     """
-    lys = traces[is_lysep(traces["algorithm"])]
-    if lys.empty or gap not in lys or not np.isfinite(lys[gap].to_numpy(dtype=float)).any():
+    if gap not in traces or not np.isfinite(traces[gap].to_numpy(dtype=float)).any():
         return _empty_figure(f"no LySep rows with a finite {gap}")
+    lys = traces[traces["method"].isin(traces.loc[np.isfinite(traces[gap].to_numpy(dtype=float)), "method"])]
     bands = curve_bands(lys, gap, "iteration")
     methods = sorted(bands["method"].unique())
     styles = _styles_for(methods, styles)
@@ -244,7 +245,7 @@ def gap_curves(traces: pd.DataFrame, gap: str = "bound_gap", styles: Mapping[str
 def ratio_heatmap(comparisons: pd.DataFrame, what: str = "median final train CE", alpha: float = ALPHA) -> Figure:
     """Depth x width heatmaps of the ratio LySep / baseline, one panel per (method, baseline) pair.
 
-    ``comparisons``: :func:`analysis.stats.paired_comparisons` output (depth, width, method,
+    ``comparisons``: :func:`analysis.comparisons.paired_comparisons` output (depth, width, method,
     baseline, ratio, p_holm). Colour is log2 of the ratio (blue: LySep lower); the cell text is the
     ratio, with ``*`` when the Holm-adjusted Wilcoxon p < ``alpha``.
     """
@@ -367,7 +368,7 @@ def performance_profile(profile: pd.DataFrame, styles: Mapping[str, Style] | Non
                         what: str = "median final train CE") -> Figure:
     """Dolan-More performance profile: rho(tau) per method, step lines, log tau axis.
 
-    ``profile``: taus x methods table from :func:`analysis.stats.performance_profile`.
+    ``profile``: taus x methods table from :func:`analysis.comparisons.performance_profile`.
     """
     if profile.empty:
         return _empty_figure("no performance profile")
@@ -394,7 +395,7 @@ def fraction_reached(curves_table: pd.DataFrame, styles: Mapping[str, Style] | N
                      xlabel: str = "wall time [s]", target: float | None = None) -> Figure:
     """Fraction of runs (all cells and seeds) that reached the target CE within each budget, per method.
 
-    ``curves_table``: :func:`analysis.stats.fraction_reached_curves` output (method, budget, fraction).
+    ``curves_table``: :func:`analysis.comparisons.fraction_reached_curves` output (method, budget, fraction).
     """
     if curves_table.empty:
         return _empty_figure("no time-to-target data")

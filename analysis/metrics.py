@@ -26,18 +26,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lysep.methods.base import PROPERTY_COLUMNS
+
 RUN_KEYS = ["method", "depth", "width", "seed"]
 CELL_KEYS = ["depth", "width"]
 MONOTONE_TOL = 1e-7
 CERTIFICATE_TOL = 1e-6
 LOG_FLOOR = 1e-12  # CE values are clipped here before log10 (CE >= 0, a 0 would give -inf)
-
-
-def is_lysep(algorithm: pd.Series | str) -> pd.Series | bool:
-    """True for LySep variants (algorithm name starting with ``"lysep"``)."""
-    if isinstance(algorithm, str):
-        return algorithm.startswith("lysep")
-    return algorithm.astype(str).str.startswith("lysep")
 
 
 def layer_columns(df: pd.DataFrame, prefix: str) -> list[str]:
@@ -237,10 +232,13 @@ def run_metrics(run: pd.DataFrame, target_ce: float | None = None) -> dict[str, 
     return out
 
 
-def metrics_table(traces: pd.DataFrame, target_ce: float | None = None) -> pd.DataFrame:
+def metrics_table(traces: pd.DataFrame, target_ce: float | None = None,
+                  runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per run (method, depth, width, seed) with ``algorithm`` and every :func:`run_metrics` field.
 
-    ``traces``: the long trace table. Sorted by depth, width, method, seed.
+    ``traces``: the long trace table; ``runs``: the runs table, whose ``status`` and method properties
+    (``family``, ``decrease_guaranteed``, ``default_config``, ``metrics``) are joined to each run (the
+    claims need them). Sorted by depth, width, method, seed.
     """
     rows = []
     for key, run in traces.groupby(RUN_KEYS, sort=False):
@@ -251,7 +249,26 @@ def metrics_table(traces: pd.DataFrame, target_ce: float | None = None) -> pd.Da
     table = pd.DataFrame(rows)
     if table.empty:
         return table
+    if runs is not None:
+        table = with_run_properties(table, runs)
     return table.sort_values(["depth", "width", "method", "seed"]).reset_index(drop=True)
+
+
+def with_run_properties(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (one row per run) with each run's ``status`` and method properties from the runs table.
+
+    ValueError when the runs table has no method properties (written before they existed: ``lysep
+    report`` adds them from the spec).
+    """
+    if not len(runs):
+        return table
+    missing = [c for c in PROPERTY_COLUMNS if c not in runs.columns]
+    if missing:
+        raise ValueError(f"runs.parquet has no {', '.join(missing)} column (written by an older lysep): "
+                         "`lysep report DIR` adds the method properties from the spec in meta.json")
+    cols = [c for c in ("status", *PROPERTY_COLUMNS) if c in runs.columns]
+    props = runs[[*RUN_KEYS, *cols]].drop_duplicates(RUN_KEYS)
+    return table.drop(columns=[c for c in cols if c in table.columns]).merge(props, on=RUN_KEYS, how="left")
 
 
 def f_at_time(run: pd.DataFrame, t: float) -> float:
@@ -266,23 +283,3 @@ def f_at_time(run: pd.DataFrame, t: float) -> float:
     idx = np.flatnonzero(w <= t)
     v = f[idx[-1]] if idx.size else f[0]
     return float(v) if np.isfinite(v) else float("inf")
-
-
-def equal_time_pairs(traces: pd.DataFrame, method_a: str, method_b: str) -> pd.DataFrame:
-    """Train CE of two methods at equal wall time, matched by cell and seed.
-
-    For each depth/width/seed present for both methods, ``t`` is the smaller of the two runs' final
-    wall times and ``a, b`` are :func:`f_at_time` of each run at ``t``. Returns columns
-    depth, width, seed, t, a, b.
-    """
-    sub = traces[traces["method"].isin([method_a, method_b])]
-    rows = []
-    for (depth, width, seed), grp in sub.groupby(["depth", "width", "seed"], sort=True):
-        ra = grp[grp["method"] == method_a]
-        rb = grp[grp["method"] == method_b]
-        if ra.empty or rb.empty:
-            continue
-        t = min(np.nanmax(ra["wall_time"].to_numpy(dtype=float)), np.nanmax(rb["wall_time"].to_numpy(dtype=float)))
-        rows.append({"depth": depth, "width": width, "seed": seed, "t": float(t),
-                     "a": f_at_time(ra, t), "b": f_at_time(rb, t)})
-    return pd.DataFrame(rows, columns=["depth", "width", "seed", "t", "a", "b"])

@@ -152,6 +152,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         read_json(root / "meta.json")
     except StoreError as e:
         return fail(f"{e}; run `lysep run SPEC --out {root}` to write it again")
+    from lysep.plan import add_properties
+
+    try:
+        if add_properties(root):
+            print(f"lysep: {root / 'runs.parquet'} was written by an older lysep: added the method properties "
+                  "(family, decrease_guaranteed, default_config, metrics) from the spec in meta.json", file=sys.stderr)
+    except (KeyError, ValueError) as e:
+        return fail(f"{root / 'meta.json'}: its spec does not describe the methods of runs.parquet ({e})")
     try:
         path = make_report(root)
     except StoreError as e:

@@ -10,11 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from lysep.methods import Method, make_method
+import numpy as np
+import pandas as pd
+
+from lysep.methods import PROPERTY_COLUMNS, Method, make_method
 from lysep.spec import ExperimentSpec, MethodSpec
-from lysep.store import safe_name
+from lysep.store import atomic_write, parquet_bytes, read_json, read_parquet, safe_name
 
 
 @dataclass(frozen=True)
@@ -135,3 +139,29 @@ def preflight(spec: ExperimentSpec) -> None:
                 method.check_model(model)
             except ValueError as e:
                 raise ValueError(f"model: method {label!r} with model.kind = \"{spec.model.kind}\": {e}") from e
+
+
+def add_properties(root: str | Path) -> bool:
+    """Give every run of ``root/runs.parquet`` its method's properties (``Method.properties``), taken from the
+    spec in ``meta.json``, where they are missing (a table written before they existed). True if it
+    rewrote the table (atomically); False if nothing was missing or there is nothing to go by."""
+    root = Path(root)
+    runs_path, meta_path = root / "runs.parquet", root / "meta.json"
+    if not runs_path.is_file() or not meta_path.is_file():
+        return False
+    runs = read_parquet(runs_path)
+    missing = [c for c in PROPERTY_COLUMNS if c not in runs.columns]
+    if not len(runs) or (not missing and not runs[list(PROPERTY_COLUMNS)].isna().any().any()):
+        return False
+    spec = read_json(meta_path).get("spec") or {}
+    activation = (spec.get("model") or {}).get("activation", "tanh")
+    props = {}
+    for entry in spec.get("method") or []:
+        hp = {k: v for k, v in entry.items() if k not in ("name", "label")}
+        props[entry.get("label", entry["name"])] = make_method(entry["name"], activation=activation, **hp).properties()
+    table = pd.DataFrame.from_dict(props, orient="index")
+    for column in PROPERTY_COLUMNS:
+        derived = runs["method"].map(table[column]) if column in table else np.nan
+        runs[column] = runs[column].where(runs[column].notna(), derived) if column in runs else derived
+    atomic_write(runs_path, parquet_bytes(runs))
+    return True

@@ -27,7 +27,16 @@ from lysep.executors import connect_dask, execute_dask, execute_local, execute_p
 from lysep.methods import Method
 from lysep.methods.base import State
 from lysep.model import ConvSpec, ModelSpec, forward, init_params
-from lysep.plan import Unit, build_method, build_model, build_problem, config_hash, method_spec, plan
+from lysep.plan import (
+    Unit,
+    add_properties,
+    build_method,
+    build_model,
+    build_problem,
+    config_hash,
+    method_spec,
+    plan,
+)
 from lysep.problem import Problem
 from lysep.spec import ExperimentSpec, parse_spec
 from lysep.store import ResultsStore, save_arrays, save_npz, write_json
@@ -256,6 +265,8 @@ def _sweep(spec: ExperimentSpec, store: ResultsStore, device: str, workers: int,
         bar.update(1)
     bar.close()
     traces, runs = store.consolidate()
+    if add_properties(store.root):  # runs stored by an older lysep, resumed here
+        traces, runs = store.load()
     write_json(store.root / "meta.json", {
         "spec": spec.to_dict(), "source": spec.source, "git_commit": provenance.git_commit(),
         "versions": provenance.versions(), "device": provenance.describe_device(device), "host": provenance.host(),

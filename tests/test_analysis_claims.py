@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from synthetic import SyntheticMethod, runs_from_traces, synthetic_meta, synthetic_traces
 
 from analysis import claims as cl
 from analysis.metrics import metrics_table
-from analysis.synthetic import SyntheticMethod, synthetic_meta, synthetic_traces
 
 SEEDS = 8  # smallest exact two-sided Wilcoxon p = 2/256, below 0.05 after Holm over 2 cells
 
@@ -17,7 +17,12 @@ def build(lysep: SyntheticMethod, baseline: SyntheticMethod, depths=(2,), widths
     methods = [lysep, baseline]
     traces = synthetic_traces(methods, depths, widths, seeds, iterations)
     meta = synthetic_meta(methods, target_ce=target, kind=kind)
-    return traces, metrics_table(traces, target), meta
+    return traces, table(traces, target), meta
+
+
+def table(traces: pd.DataFrame, target=0.05, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-run metrics with the run properties the runner stores (family, decrease_guaranteed, ...)."""
+    return metrics_table(traces, target, runs_from_traces(traces) if runs is None else runs)
 
 
 def verdicts(traces, metrics, meta) -> dict[str, str]:
@@ -73,7 +78,7 @@ def test_certificate_violation_is_not_supported():
     traces, metrics, meta = build(WIN, ADAM)
     row = traces.index[(traces["method"] == "lysep") & (traces["iteration"] == 5)][0]
     traces.loc[row, "bound_gap"] = -0.01
-    c1 = cl.certificate_claim(metrics_table(traces, 0.05))
+    c1 = cl.certificate_claim(table(traces, 0.05))
     assert c1.verdict == cl.NOT_SUPPORTED and "violations 1" in c1.numbers
 
 
@@ -81,31 +86,35 @@ def test_surrogate_violation_is_not_supported():
     traces, metrics, meta = build(WIN, ADAM)
     rows = traces.index[(traces["method"] == "lysep") & (traces["iteration"].isin([3, 4]))]
     traces.loc[rows, "surrogate_gap"] = -0.01
-    c = cl.surrogate_claim(metrics_table(traces, 0.05))
+    c = cl.surrogate_claim(table(traces, 0.05))
     assert c.verdict == cl.NOT_SUPPORTED
 
 
-def test_j_increase_at_fixed_beta_is_not_supported_but_changing_beta_is_not_judged():
+def test_j_increase_is_not_supported_only_where_the_method_guarantees_the_decrease():
     traces, metrics, meta = build(WIN, ADAM)
     lys = (traces["method"] == "lysep") & (traces["seed"] == 0) & (traces["width"] == 4)
     bumped = traces.copy()
     bumped.loc[lys & (bumped["iteration"] == 7), "J"] += 0.5
-    assert cl.monotone_claim(metrics_table(bumped, 0.05)).verdict == cl.NOT_SUPPORTED
-    # the same increase in a run whose beta changes is reported but not judged
-    bumped.loc[lys & (bumped["iteration"] > 10), "beta_1"] = 20.0
-    c2 = cl.monotone_claim(metrics_table(bumped, 0.05))
-    assert c2.verdict == cl.SUPPORTED and "not judged" in c2.numbers
-    # every run with changing betas: nothing to judge
-    all_change = traces.copy()
-    all_change.loc[(all_change["method"] == "lysep") & (all_change["iteration"] > 10), "beta_1"] = 20.0
-    assert cl.monotone_claim(metrics_table(all_change, 0.05)).verdict == cl.INCONCLUSIVE
+    assert cl.monotone_claim(table(bumped)).verdict == cl.NOT_SUPPORTED
+    # the same increase in a run whose method does not declare the guarantee is reported, not judged
+    extra = SyntheticMethod("lysep-adamblk", "lysep", rate=0.3)
+    two = pd.concat([bumped.assign(method=bumped["method"].replace("lysep", "lysep-adamblk")),
+                     traces[traces["method"] == "lysep"]], ignore_index=True)
+    runs = runs_from_traces(two, [extra])
+    runs.loc[runs["method"] == "lysep-adamblk", "decrease_guaranteed"] = False
+    c2 = cl.monotone_claim(table(two, runs=runs))
+    assert c2.verdict == cl.SUPPORTED and "not judged (no guarantee declared)" in c2.numbers
+    assert "1 violations" in c2.numbers
+    # no run of a method with the guarantee: nothing to judge
+    runs.loc[:, "decrease_guaranteed"] = False
+    assert cl.monotone_claim(table(two, runs=runs)).verdict == cl.INCONCLUSIVE
 
 
 def test_joint_lysep_is_not_judged_for_monotonicity():
     joint = SyntheticMethod("lysep-joint", "lysep-joint", rate=0.3)
     traces = synthetic_traces([joint, ADAM], seeds=2, iterations=8)
     traces.loc[(traces["method"] == "lysep-joint") & (traces["iteration"] == 4), "J"] += 1.0
-    assert cl.monotone_claim(metrics_table(traces, None)).verdict == cl.INCONCLUSIVE
+    assert cl.monotone_claim(table(traces, None)).verdict == cl.INCONCLUSIVE
 
 
 def test_advantage_growing_with_depth():
@@ -139,18 +148,26 @@ def test_cnn_claim_only_for_cnn_specs():
 
 def test_no_lysep_method_makes_every_claim_inconclusive():
     traces = synthetic_traces([ADAM, SyntheticMethod("sgd", "sgd")], seeds=3, iterations=6)
-    metrics = metrics_table(traces, 0.05)
-    table = cl.claims_table(cl.evaluate_claims(traces, metrics, synthetic_meta([ADAM])))
-    assert list(table.columns) == cl.CLAIM_COLUMNS
-    assert (table["verdict"] == cl.INCONCLUSIVE).all()
+    metrics = table(traces, 0.05)
+    claims = cl.claims_table(cl.evaluate_claims(traces, metrics, synthetic_meta([ADAM])))
+    assert list(claims.columns) == cl.CLAIM_COLUMNS
+    assert (claims["verdict"] == cl.INCONCLUSIVE).all()
 
 
-def test_default_lysep_selection():
-    m = pd.DataFrame({"method": ["lysep-fixed", "am", "adam"], "algorithm": ["lysep", "lysep", "adam"]})
-    assert cl.default_lysep(m) == "am"
-    m2 = pd.DataFrame({"method": ["lysep", "x"], "algorithm": ["lysep-joint", "lysep"]})
-    assert cl.default_lysep(m2) == "lysep"
-    assert cl.default_lysep(pd.DataFrame({"method": ["adam"], "algorithm": ["adam"]})) is None
+def test_the_subject_of_the_comparative_claims_comes_from_the_declared_properties():
+    def m(rows):
+        return pd.DataFrame(rows, columns=["method", "family", "default_config"])
+    am, joint, base = cl.ALTERNATING, cl.JOINT, cl.BASELINE
+    runs = m([("lysep-fixed", am, False), ("am", am, True), ("adam", base, True)])
+    assert cl.subject_method(runs) == "am"  # an alternating method with its built-in defaults first
+    runs = m([("zz", am, False), ("aa", am, False), ("j", joint, True)])
+    assert cl.subject_method(runs) == "aa"  # then the first alternating one (by label without a spec order)
+    assert cl.subject_method(runs, order=["j", "zz", "aa"]) == "zz"  # the spec's order wins
+    assert cl.subject_method(m([("j", joint, True), ("adam", base, True)])) == "j"
+    assert cl.subject_method(m([("adam", base, True)])) is None
+    # names mean nothing: a method called "lysep" that declares itself a baseline is a baseline
+    runs = m([("lysep", base, True), ("mine", am, False)])
+    assert cl.subject_method(runs) == "mine" and cl.baseline_methods(runs) == ["lysep"]
 
 
 def test_majority_rule_on_a_hand_made_test_table():

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from synthetic import SyntheticMethod, synthetic_traces
 
+from analysis import comparisons as cmp
 from analysis import metrics as me
-from analysis.synthetic import SyntheticMethod, synthetic_traces
 
 
 def make_run(f, **cols) -> pd.DataFrame:
@@ -140,7 +141,7 @@ def test_f_at_time_and_equal_time_pairs():
     a = make_run([1.0, 0.5, 0.25, 0.125], wall_time=np.array([0.0, 1.0, 2.0, 3.0]))
     b = make_run([1.0, 0.6, 0.3], method="adam", algorithm="adam", wall_time=np.array([0.0, 0.8, 1.6]))
     assert me.f_at_time(a, 1.6) == pytest.approx(0.5)
-    pairs = me.equal_time_pairs(pd.concat([a, b]), "lysep", "adam")
+    pairs = cmp.equal_time_pairs(pd.concat([a, b]), "lysep", "adam")
     assert len(pairs) == 1
     assert pairs.loc[0, "t"] == pytest.approx(1.6)
     assert pairs.loc[0, "a"] == pytest.approx(0.5) and pairs.loc[0, "b"] == pytest.approx(0.3)

@@ -7,10 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
-from analysis import figures as fg
-from analysis.report import make_report
-from analysis.synthetic import (
+from synthetic import (
     SyntheticMethod,
     runs_from_traces,
     synthetic_meta,
@@ -18,6 +15,9 @@ from analysis.synthetic import (
     write_decision,
     write_results,
 )
+
+from analysis import figures as fg
+from analysis.report import make_report
 
 SECTIONS = ["Experiment", "Claims", "Summary per cell and method", "Paired comparisons: LySep vs baselines",
             "Bound and surrogate", "Monotonicity", "Seed variance", "Figures"]

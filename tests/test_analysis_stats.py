@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import SyntheticMethod, synthetic_traces
 
+from analysis import comparisons as cmp
 from analysis import stats
 from analysis.metrics import metrics_table
-from analysis.synthetic import SyntheticMethod, synthetic_traces
 
 
 def test_holm_known_vector():
@@ -27,7 +28,7 @@ def test_holm_caps_at_one_and_keeps_nan():
 
 def test_holm_by_adjusts_each_family_separately():
     t = pd.DataFrame({"fam": ["a", "a", "b"], "p_value": [0.01, 0.02, 0.03]})
-    np.testing.assert_allclose(stats.holm_by(t, ["fam"]), [0.02, 0.02, 0.03])
+    np.testing.assert_allclose(cmp.holm_by(t, ["fam"]), [0.02, 0.02, 0.03])
 
 
 def test_large_shift_gives_small_p_and_interval_below_zero():
@@ -102,11 +103,11 @@ def test_describe_known_values():
 
 def test_performance_profile_known_values():
     costs = pd.DataFrame([[1.0, 2.0, 4.0], [3.0, 3.0, np.inf]], columns=["a", "b", "c"])
-    ratios = stats.performance_ratios(costs)
+    ratios = cmp.performance_ratios(costs)
     np.testing.assert_array_equal(ratios.to_numpy(), [[1, 2, 4], [1, 1, np.inf]])
-    prof = stats.performance_profile(ratios, np.array([1.0, 2.0, 4.0]))
+    prof = cmp.performance_profile(ratios, np.array([1.0, 2.0, 4.0]))
     np.testing.assert_allclose(prof.to_numpy(), [[1, 0.5, 0], [1, 1, 0], [1, 1, 0.5]])
-    taus = stats.profile_taus(ratios)
+    taus = cmp.profile_taus(ratios)
     assert taus[0] == 1.0 and taus[-1] > 4.0
 
 
@@ -129,23 +130,23 @@ def _synthetic_metrics(seeds: int = 6) -> pd.DataFrame:
 
 def test_paired_comparisons_and_variance_tables():
     m = _synthetic_metrics()
-    t = stats.paired_comparisons(m, "final_F", ["lysep"], ["adam"])
+    t = cmp.paired_comparisons(m, "final_F", ["lysep"], ["adam"])
     assert len(t) == 2 and (t["n_pairs"] == 6).all()
     assert (t["median_diff"] < 0).all() and (t["ci_high"] < 0).all() and (t["ratio"] < 1).all()
     assert (t["p_holm"] >= t["p_value"]).all()
-    acc = stats.paired_comparisons(m, "final_test_acc", ["lysep"], ["adam"], higher_is_better=True)
+    acc = cmp.paired_comparisons(m, "final_test_acc", ["lysep"], ["adam"], higher_is_better=True)
     assert (acc["median_diff"] > 0).all() and (acc["ci_low"] <= acc["median_diff"]).all()
-    v = stats.variance_comparisons(m, "final_F", ["lysep"], ["adam"])
+    v = cmp.variance_comparisons(m, "final_F", ["lysep"], ["adam"])
     assert (v["std_method"] < v["std_baseline"]).all()
 
 
 def test_summary_and_curve_bands():
     m = _synthetic_metrics(seeds=3)
-    s = stats.summary_table(m, ["final_F", "seconds_to_target"])
+    s = cmp.summary_table(m, ["final_F", "seconds_to_target"])
     assert set(s["metric"]) == {"final_F", "seconds_to_target"} and len(s) == 2 * 2 * 2
     assert (s["n_runs"] == 3).all()
     methods = [SyntheticMethod("lysep", "lysep")]
     tr = synthetic_traces(methods, seeds=3, iterations=5)
-    b = stats.curve_bands(tr, "test_acc", "wall_time")
+    b = cmp.curve_bands(tr, "test_acc", "wall_time")
     assert set(b["iteration"]) == {0, 5}  # test metrics exist on evaluation rows only
     assert (b["n"] == 3).all()

@@ -11,8 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from lysep.activations import ACTIVATIONS, GAINS
-from lysep.cell import TRACE_COLUMNS
+from lysep.activations import ACTIVATIONS, GAINS, LIPSCHITZ
+from lysep.cell import HARNESS_COLUMNS
+from lysep.methods import METHODS, PROPERTY_COLUMNS
 from lysep.model import ModelSpec, forward, init_params
 from lysep.objectives import adaptive_omega, certificate, certificate_weights, lysep_loss, true_loss
 
@@ -105,7 +106,7 @@ def test_the_python_examples_run(page: str) -> None:
     namespace: dict = {}
     exec(compile(shortened, page, "exec"), namespace)  # noqa: S102 - the repository's own examples
     traces = namespace["traces"]
-    assert set(TRACE_COLUMNS) <= set(traces.columns) and traces.iteration.max() == 2
+    assert set(HARNESS_COLUMNS) <= set(traces.columns) and traces.iteration.max() == 2
 
 
 # ---------------------------------------------------------------------------------- the schema page
@@ -117,7 +118,9 @@ def test_the_trace_schema_page_names_every_column_the_store_writes() -> None:
     results = ROOT / "results" / "paper_example1"
     traces = pq.read_schema(results / "traces.parquet").names
     runs = pq.read_schema(results / "runs.parquet").names
-    for name in [*TRACE_COLUMNS, *traces, *runs]:
+    declared = [c for cls in METHODS.values() for n, m in cls.METRICS.items()
+                for c in ([f"{n}_1"] if m.per_layer else [n, f"final_{n}", *([m.gap] if m.gap else [])])]
+    for name in [*HARNESS_COLUMNS, *declared, *PROPERTY_COLUMNS, *traces, *runs]:
         generic = re.sub(r"_\d+$", "_1", name)  # residual_7 is documented as residual_1..residual_D
         assert name in documented or generic in documented, name
 
@@ -135,7 +138,7 @@ def test_the_activation_table_of_the_method_page_is_the_codes() -> None:
         return float(num) / float(den or 1)
 
     for name, lip, gain in rows:
-        assert value(lip) == pytest.approx(ACTIVATIONS[name][1]), name
+        assert value(lip) == pytest.approx(LIPSCHITZ[name]), name
         assert value(gain) == pytest.approx(GAINS[name]), name
 
 

@@ -1,4 +1,4 @@
-"""Synthetic results stores with known structure, for tests and for previewing the report.
+"""Synthetic results stores with known structure, for the analysis tests (fixtures, not part of the package).
 
 The tables follow the trace/run/meta contract the runner writes (method.md section 6); losses
 decay exponentially at a per-method rate with seed noise, so effects are known in advance.
@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from lysep.methods.base import ALTERNATING, BASELINE, JOINT
+from lysep.store import ResultsStore
 
 F_START = float(np.log(2.0))  # CE of a 2-class problem at a balanced initial point
 F_FLOOR = 1e-3
@@ -29,12 +32,27 @@ class SyntheticMethod:
 
     label: str
     algorithm: str
+    family: str = ""  # the declared family; default: alternating for "lysep", joint for "lysep-joint", else baseline
     rate: float = 0.1
     seed_sd: float = 0.1
     seconds_per_iter: float = 0.01
     grad_evals_per_iter: float = 1.0
     depth_gain: float = 0.0
     diverge_at: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            guess = {"lysep": ALTERNATING, "lysep-joint": JOINT}.get(self.algorithm, BASELINE)
+            object.__setattr__(self, "family", guess)
+
+    @property
+    def separated(self) -> bool:
+        return self.family != BASELINE
+
+    def properties(self) -> dict:
+        """What the runner stores with each run (lysep.methods.base.Method.properties)."""
+        return {"family": self.family, "decrease_guaranteed": self.family == ALTERNATING, "default_config": True,
+                "metrics": "J,J_start,B,residual,beta" if self.separated else ""}
 
 
 def _run_rows(m: SyntheticMethod, depth: int, width: int, seed: int, iterations: int, eval_every: int,
@@ -50,7 +68,7 @@ def _run_rows(m: SyntheticMethod, depth: int, width: int, seed: int, iterations:
             "iteration": k, "wall_time": k * m.seconds_per_iter, "grad_evals": k * m.grad_evals_per_iter,
             "F": f, "train_acc": acc, "test_ce": np.where(evaluated, 1.1 * f, np.nan),
             "test_acc": np.where(evaluated, acc - 0.02, np.nan)}
-    lysep = m.algorithm.startswith("lysep")
+    lysep = m.separated
     gap = 0.05 * np.exp(-0.05 * k) * (k > 0)
     j = f + gap if lysep else np.full(k.size, np.nan)
     rows["J"] = j
@@ -83,8 +101,10 @@ def synthetic_traces(methods: Sequence[SyntheticMethod], depths: Sequence[int] =
     return traces.reindex(columns=[*lead, *extra, "diverged"])
 
 
-def runs_from_traces(traces: pd.DataFrame) -> pd.DataFrame:
-    """The runs table (one row per run) the runner writes next to the traces."""
+def runs_from_traces(traces: pd.DataFrame, methods: Sequence[SyntheticMethod] = ()) -> pd.DataFrame:
+    """The runs table (one row per run) the runner writes next to the traces, with the properties of
+    ``methods`` (by label; a label not given gets the properties its algorithm suggests)."""
+    props = {m.label: m.properties() for m in methods}
     rows = []
     for (method, depth, width, seed), run in traces.groupby(["method", "depth", "width", "seed"], sort=True):
         run = run.sort_values("iteration")
@@ -96,7 +116,9 @@ def runs_from_traces(traces: pd.DataFrame) -> pd.DataFrame:
                      "iterations": int(last["iteration"]), "wall_time": float(last["wall_time"]),
                      "grad_evals": float(last["grad_evals"]), "final_F": float(last["F"]),
                      "final_train_acc": float(last["train_acc"]), "final_test_ce": float(last["test_ce"]),
-                     "final_test_acc": float(last["test_acc"])})
+                     "final_test_acc": float(last["test_acc"]), "final_J": float(last["J"]),
+                     "final_B": float(last["B"]),
+                     **props.get(method, SyntheticMethod(method, str(last["algorithm"])).properties())})
     return pd.DataFrame(rows)
 
 
@@ -117,7 +139,7 @@ def synthetic_meta(methods: Sequence[SyntheticMethod], name: str = "synthetic", 
 
 def write_decision(directory: Path, methods: Sequence[str], depth: int, width: int, n_grid: int = 60,
                    n_test: int = 150, rng: int = 0) -> None:
-    """``decision/<method>_d<depth>_w<width>.npz`` files for the circle task (radius differs per method)."""
+    """Decision-region grids where the results store keeps them, for the circle task (radius differs per method)."""
     gen = np.random.default_rng(rng)
     out = Path(directory) / "decision"
     out.mkdir(parents=True, exist_ok=True)
@@ -129,16 +151,18 @@ def write_decision(directory: Path, methods: Sequence[str], depth: int, width: i
         r2 = 0.5 * (1 + 0.15 * (i + 1) * (-1) ** i)
         zz = (xx**2 + yy**2 < r2).astype(int)
         pred = (np.sum(x_test**2, axis=1) < r2).astype(int)
-        np.savez(out / f"{method}_d{depth}_w{width}.npz", xx=xx, yy=yy, zz=zz, x_test=x_test, y_test=y_test,
-                 pred_test=pred)
+        np.savez(ResultsStore(directory).decision_path(method, depth, width), xx=xx, yy=yy, zz=zz, x_test=x_test,
+                 y_test=y_test, pred_test=pred, method=np.array(method))
 
 
-def write_results(directory: Path, traces: pd.DataFrame, meta: dict, runs: pd.DataFrame | None = None) -> Path:
+def write_results(directory: Path, traces: pd.DataFrame, meta: dict, runs: pd.DataFrame | None = None,
+                  methods: Sequence[SyntheticMethod] = ()) -> Path:
     """Write ``traces.parquet``, ``runs.parquet`` and ``meta.json`` into ``directory``; returns it."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     traces.to_parquet(directory / "traces.parquet", index=False)
-    (runs if runs is not None else runs_from_traces(traces)).to_parquet(directory / "runs.parquet", index=False)
+    runs = runs if runs is not None else runs_from_traces(traces, methods)
+    runs.to_parquet(directory / "runs.parquet", index=False)
     (directory / "meta.json").write_text(json.dumps(meta, indent=2))
     return directory
 
@@ -156,7 +180,7 @@ def demo_results(directory: Path, seeds: int = 8, iterations: int = 40, depths: 
     """A small complete results store (with decision regions) for previewing the report."""
     traces = synthetic_traces(DEMO_METHODS, depths, widths, seeds, iterations)
     meta = synthetic_meta(DEMO_METHODS, name=name, iterations=iterations, depths=depths, widths=widths, seeds=seeds)
-    write_results(directory, traces, meta)
+    write_results(directory, traces, meta, methods=DEMO_METHODS)
     for d in depths:
         for w in widths:
             write_decision(directory, [m.label for m in DEMO_METHODS], d, w)

@@ -1,0 +1,253 @@
+"""Comparisons over the grid: tables of per-run metrics in, one row per cell (and method pair) out.
+
+Functions from the per-run metrics table of :mod:`analysis.metrics` to tables: summaries per cell and
+method, seed-paired comparisons of methods, spread comparisons, the best method per cell,
+performance profiles over cells, curves over iterations. The statistics themselves are
+:mod:`analysis.stats`; the one way runs are paired is :func:`pair_by_seed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.metrics import CELL_KEYS, f_at_time
+from analysis.stats import (
+    as_cost,
+    brown_forsythe,
+    describe,
+    fraction_reached,
+    holm,
+    median_difference,
+    prob_improvement,
+    spread,
+    wilcoxon_p,
+    win_rate,
+)
+
+SUMMARY_KEYS = ["depth", "width", "method"]
+
+
+def pair_by_seed(table: pd.DataFrame, a: str, b: str, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values of ``column`` for methods ``a`` and ``b`` matched by seed (the seeds both have, ascending).
+
+    ``table``: rows of one cell (one row per method and seed). Returns (x for a, y for b, seeds).
+    Every paired comparison in the analysis pairs its runs here: same seed, same initial weights.
+    """
+    xa = table[table["method"] == a].set_index("seed")[column]
+    xb = table[table["method"] == b].set_index("seed")[column]
+    seeds = xa.index.intersection(xb.index).sort_values()
+    return xa.loc[seeds].to_numpy(dtype=float), xb.loc[seeds].to_numpy(dtype=float), seeds.to_numpy()
+
+
+def summary_table(metrics: pd.DataFrame, columns: Sequence[str], by: Sequence[str] = SUMMARY_KEYS) -> pd.DataFrame:
+    """Long table of :func:`describe` per group and metric.
+
+    ``metrics``: per-run table; ``columns``: metric columns to summarise; ``by``: grouping keys.
+    Returns columns ``*by, metric, n_runs, n, mean, median, std, iqr, ci_low, ci_high``.
+    """
+    rows = []
+    for key, grp in metrics.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        for col in columns:
+            if col not in grp:
+                continue
+            row = {**dict(zip(by, key, strict=True)), "metric": col, "n_runs": len(grp)}
+            rows.append({**row, **describe(grp[col].to_numpy())})
+    cols = [*by, "metric", "n_runs", "n", "mean", "median", "std", "iqr", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def cost_column(metrics: pd.DataFrame, column: str, higher_is_better: bool = False) -> np.ndarray:
+    """The costs of a metric column for every run: diverged runs and NaN (censored) values -> +inf."""
+    failed = metrics["diverged"].to_numpy(dtype=bool) if "diverged" in metrics else None
+    return as_cost(metrics[column].to_numpy(), failed, higher_is_better)
+
+
+def paired_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[str], baselines: Sequence[str],
+                       higher_is_better: bool = False) -> pd.DataFrame:
+    """Paired comparison of each method in ``methods`` vs each of ``baselines`` in every cell, matched by seed.
+
+    ``metrics``: per-run table. Per row (cell, method, baseline): n_pairs; median of each side and
+    their ratio (method/baseline, on the metric's own scale); median difference ``method -
+    baseline`` with its paired bootstrap 95% interval; Wilcoxon p; Holm-adjusted p over every row of
+    the returned table (the family is this metric over the whole grid); win rate and probability
+    of improvement of ``method`` (failures count as worst, see module docstring).
+    """
+    sign = -1.0 if higher_is_better else 1.0
+    data = metrics.assign(_cost=cost_column(metrics, column, higher_is_better))
+    rows = []
+    for (depth, width), cell in data.groupby(CELL_KEYS, sort=True):
+        present = set(cell["method"])
+        for a in methods:
+            for b in baselines:
+                if a == b or a not in present or b not in present:
+                    continue
+                x, y, _ = pair_by_seed(cell, a, b, "_cost")
+                med_a, med_b = (sign * np.median(x) if x.size else np.nan), (sign * np.median(y) if y.size else np.nan)
+                md, lo, hi = median_difference(x, y)
+                lo, hi = (lo, hi) if sign > 0 else (-hi, -lo)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = med_a / med_b
+                rows.append({"depth": depth, "width": width, "method": a, "baseline": b, "metric": column,
+                             "n_pairs": x.size, "method_median": med_a, "baseline_median": med_b, "ratio": ratio,
+                             "median_diff": sign * md, "ci_low": lo, "ci_high": hi,
+                             "p_value": wilcoxon_p(x, y), "win_rate": win_rate(x, y),
+                             "prob_improvement": prob_improvement(x, y)})
+    cols = ["depth", "width", "method", "baseline", "metric", "n_pairs", "method_median", "baseline_median", "ratio",
+            "median_diff", "ci_low", "ci_high", "p_value", "p_holm", "win_rate", "prob_improvement"]
+    table = pd.DataFrame(rows, columns=[c for c in cols if c != "p_holm"])
+    table.insert(table.columns.get_loc("p_value") + 1, "p_holm", holm_by(table, ["method", "baseline"]))
+    return table
+
+
+def holm_by(table: pd.DataFrame, family: Sequence[str]) -> np.ndarray:
+    """Holm-adjusted ``p_value`` of a table, each group of rows sharing the ``family`` columns adjusted together."""
+    out = np.full(len(table), np.nan)
+    if table.empty:
+        return out
+    pos = np.arange(len(table))
+    for _, idx in table.groupby(list(family), sort=False).indices.items():
+        out[pos[idx]] = holm(table["p_value"].to_numpy(dtype=float)[idx])
+    return out
+
+
+def variance_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[str],
+                         baselines: Sequence[str]) -> pd.DataFrame:
+    """Brown-Forsythe test of seed spread, each method vs each baseline per cell (diverged runs excluded).
+
+    Returns depth, width, method, baseline, n_method, n_baseline, std and :func:`spread` of each side,
+    p_value and Holm-adjusted p over the grid (per (method, baseline) pair, as in :func:`paired_comparisons`).
+    """
+    ok = ~metrics["diverged"].astype(bool) if "diverged" in metrics else np.ones(len(metrics), bool)
+    data = metrics[ok]
+    rows = []
+    for (depth, width), cell in data.groupby(CELL_KEYS, sort=True):
+        for a in methods:
+            for b in baselines:
+                x = cell.loc[cell["method"] == a, column].to_numpy(dtype=float)
+                y = cell.loc[cell["method"] == b, column].to_numpy(dtype=float)
+                if a == b or x.size == 0 or y.size == 0:
+                    continue
+                da, db = describe(x), describe(y)
+                rows.append({"depth": depth, "width": width, "method": a, "baseline": b, "metric": column,
+                             "n_method": da["n"], "n_baseline": db["n"], "std_method": da["std"],
+                             "std_baseline": db["std"], "spread_method": spread(x), "spread_baseline": spread(y),
+                             "p_value": brown_forsythe(x, y)})
+    cols = ["depth", "width", "method", "baseline", "metric", "n_method", "n_baseline", "std_method", "std_baseline",
+            "spread_method", "spread_baseline", "p_value"]
+    table = pd.DataFrame(rows, columns=cols)
+    table["p_holm"] = holm_by(table, ["method", "baseline"])
+    return table
+
+
+def best_per_cell(metrics: pd.DataFrame, column: str, candidates: Sequence[str],
+                  higher_is_better: bool = False) -> pd.DataFrame:
+    """The candidate method with the best median cost of ``column`` in each cell (failures = +inf).
+
+    Ties are broken by the median final train CE, then by name. Returns depth, width, method.
+    """
+    data = metrics[metrics["method"].isin(candidates)]
+    data = data.assign(_cost=cost_column(data, column, higher_is_better), _ce=cost_column(data, "final_F"))
+    rows = []
+    for (depth, width), cell in data.groupby(CELL_KEYS, sort=True):
+        med = cell.groupby("method")[["_cost", "_ce"]].median().reset_index()
+        best = med.sort_values(["_cost", "_ce", "method"]).iloc[0]["method"]
+        rows.append({"depth": depth, "width": width, "method": best})
+    return pd.DataFrame(rows, columns=["depth", "width", "method"])
+
+
+def fraction_reached_curves(metrics: pd.DataFrame, column: str, budget: np.ndarray,
+                            by: Sequence[str] = ("method",)) -> pd.DataFrame:
+    """:func:`fraction_reached` per group over a shared budget axis; long table ``*by, budget, fraction``."""
+    rows = []
+    for key, grp in metrics.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        frac = fraction_reached(grp[column].to_numpy(), budget)
+        rows.append(pd.DataFrame({**dict(zip(by, key, strict=True)), "budget": budget, "fraction": frac}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=[*by, "budget", "fraction"])
+
+
+def cell_costs(metrics: pd.DataFrame, column: str, higher_is_better: bool = False) -> pd.DataFrame:
+    """Problems x methods table of median cost per cell (failures = +inf); index (depth, width)."""
+    data = metrics.assign(_cost=cost_column(metrics, column, higher_is_better))
+    return data.pivot_table(index=CELL_KEYS, columns="method", values="_cost", aggfunc="median")
+
+
+def performance_ratios(costs: pd.DataFrame) -> pd.DataFrame:
+    """Dolan-More ratios ``r[p, s] = cost[p, s] / min_s cost[p, s]`` for positive costs.
+
+    ``costs``: problems x methods (NaN/inf = failure -> ratio inf). A method with the best cost has
+    ratio 1; a problem where every method failed gives inf for all.
+    """
+    c = costs.astype(float).where(np.isfinite(costs.astype(float)), np.inf)
+    best = c.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = c.div(best, axis=0)
+    r = r.where(~c.eq(best, axis=0) | ~np.isfinite(c), 1.0)  # best (also a best of 0) -> 1
+    return r.where(np.isfinite(r), np.inf)
+
+
+def performance_profile(ratios: pd.DataFrame, taus: np.ndarray) -> pd.DataFrame:
+    """``rho_s(tau)``: the fraction of problems on which method s is within a factor tau of the best.
+
+    ``ratios``: problems x methods from :func:`performance_ratios`; ``taus``: 1-D, >= 1.
+    Returns a taus x methods table (index named ``tau``).
+    """
+    r = ratios.to_numpy(dtype=float)
+    t = np.asarray(taus, dtype=float)
+    rho = (r[None, :, :] <= t[:, None, None]).mean(axis=1)
+    return pd.DataFrame(rho, index=pd.Index(t, name="tau"), columns=ratios.columns)
+
+
+def profile_taus(ratios: pd.DataFrame, n: int = 200) -> np.ndarray:
+    """A geometric tau grid from 1 to a little past the largest finite ratio."""
+    r = ratios.to_numpy(dtype=float)
+    finite = r[np.isfinite(r)]
+    top = max(2.0, float(finite.max()) * 1.1) if finite.size else 2.0
+    return np.geomspace(1.0, top, n)
+
+
+
+
+def curve_bands(traces: pd.DataFrame, y: str, x: str = "iteration",
+                by: Sequence[str] = ("depth", "width", "method")) -> pd.DataFrame:
+    """Mean and std over seeds of column ``y`` at each iteration, with the mean of axis column ``x``.
+
+    ``traces``: the long trace table; rows with non-finite ``y`` are dropped first (test metrics
+    exist only on evaluation rows, diverged rows have none). Returns ``*by, iteration, x_mean,
+    mean, std, n`` (std is 0 for a single seed).
+    """
+    keys = [*by, "iteration"]
+    cols = list(dict.fromkeys([*keys, x, y]))
+    data = traces[cols]
+    data = data[np.isfinite(data[y].to_numpy(dtype=float))]
+    if data.empty:
+        return pd.DataFrame(columns=[*keys, "x_mean", "mean", "std", "n"])
+    g = data.groupby(keys, sort=True)
+    out = g[y].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
+    out["std"] = out["std"].fillna(0.0)
+    out["x_mean"] = g[x].mean() if x != "iteration" else out.index.get_level_values("iteration").to_numpy(dtype=float)
+    return out.reset_index()[[*keys, "x_mean", "mean", "std", "n"]]
+
+
+def equal_time_pairs(traces: pd.DataFrame, method_a: str, method_b: str) -> pd.DataFrame:
+    """Train CE of two methods at equal wall time, matched by cell and seed (:func:`pair_by_seed`).
+
+    For each depth/width/seed present for both methods, ``t`` is the smaller of the two runs' final
+    wall times and ``a, b`` are :func:`analysis.metrics.f_at_time` of each run at ``t``. Returns columns
+    depth, width, seed, t, a, b.
+    """
+    sub = traces[traces["method"].isin([method_a, method_b])]
+    rows = []
+    for (depth, width), cell in sub.groupby(["depth", "width"], sort=True):
+        ends = cell.groupby(["method", "seed"], as_index=False)["wall_time"].max()
+        ta, tb, seeds = pair_by_seed(ends, method_a, method_b, "wall_time")
+        for seed, t in zip(seeds, np.minimum(ta, tb)):
+            runs = cell[cell["seed"] == seed]
+            rows.append({"depth": depth, "width": width, "seed": seed, "t": float(t),
+                         "a": f_at_time(runs[runs["method"] == method_a], t),
+                         "b": f_at_time(runs[runs["method"] == method_b], t)})
+    return pd.DataFrame(rows, columns=["depth", "width", "seed", "t", "a", "b"])

@@ -95,7 +95,7 @@ def test_the_launcher_runs_this_checkouts_cli(cwd: str, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, env=active_env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage: lysep")
-    for command in ("run", "report", "bench"):
+    for command in ("run", "report", "bench", "check", "methods", "datasets"):
         assert re.search(rf"^\s+{command}\s", proc.stdout, re.MULTILINE), (command, proc.stdout)
 
 

@@ -1,23 +1,29 @@
-"""``lysep`` command line: ``lysep run [SPEC]``, ``lysep report DIR`` and ``lysep bench``.
+"""``lysep`` command line: run, report, bench, check, methods, datasets (``lysep --help``).
 
 Exit codes: 0 success, 1 some runs failed, 2 bad input (spec, data, arguments, unreadable results,
 unreachable scheduler, results directory in use), 130 interrupted (rerun to resume).
+``lysep datasets`` imports no torch; pandas and the store load only for the commands that use them.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
 import sys
 import time
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from lysep.spec import ExperimentSpec, SpecError, default_spec_path, load_spec
-from lysep.store import StoreError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BAD_INPUT = 2
 INTERRUPTED = 130
+#: where ``lysep run`` writes a spec's results unless ``--out`` says otherwise
+RESULTS_ROOT = Path("results")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="a smoke run at tiny sizes (numbers mean little)")
     bench.add_argument("--no-default-run", action="store_true", help="skip timing the default `lysep run`")
     bench.add_argument("--threads", type=int, help="torch threads (default: torch's default)")
+    check = sub.add_parser("check", help="validate a spec and load its data and models without running anything")
+    check.add_argument("spec", nargs="?", help="TOML experiment spec; default: the built-in quick experiment")
+    check.add_argument("--seeds", type=int, help="override grid.seeds")
+    methods = sub.add_parser("methods", help="list every method with its hyperparameters (types, defaults, ranges)")
+    methods.add_argument("--json", action="store_true", help="print one JSON list")
+    datasets = sub.add_parser("datasets", help="list every dataset: samples, classes, [data] keys, CNN or not")
+    datasets.add_argument("--json", action="store_true", help="print one JSON list")
     return p
 
 
@@ -76,25 +89,37 @@ def final_table(runs: pd.DataFrame) -> str:
     return table.to_string(float_format=lambda v: f"{v:.4g}")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    problem = check_run_args(args)
-    if problem:
-        return fail(problem)
+def checked_spec(spec_path: str | None, seeds: int | None) -> ExperimentSpec | None:
+    """The spec validated, with its data loaded and every cell's model built (``preflight``), nothing written;
+    None after printing the problems to stderr (the caller exits with ``BAD_INPUT``). ``run`` and ``check``."""
     try:
-        spec: ExperimentSpec = load_spec(args.spec or default_spec_path())
-        if args.seeds is not None:
-            spec = spec.with_seeds(args.seeds)
+        spec: ExperimentSpec = load_spec(spec_path or default_spec_path())
+        if seeds is not None:
+            spec = spec.with_seeds(seeds)
     except SpecError as e:
         print(str(e), file=sys.stderr)
-        return BAD_INPUT
+        return None
     from lysep.plan import preflight
-    from lysep.runner import run_experiment
 
     try:  # the data and the models, before anything is written: a bad file is bad input, not failed runs
         preflight(spec)
     except ValueError as e:
-        return fail(f"{spec.source}: {e}")
-    out = Path(args.out) if args.out else Path("results") / spec.name
+        fail(f"{spec.source}: {e}")
+        return None
+    return spec
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    problem = check_run_args(args)
+    if problem:
+        return fail(problem)
+    spec = checked_spec(args.spec, args.seeds)
+    if spec is None:
+        return BAD_INPUT
+    from lysep.runner import run_experiment
+    from lysep.store import StoreError
+
+    out = Path(args.out) if args.out else RESULTS_ROOT / spec.name
     t0 = time.perf_counter()
     try:
         res = run_experiment(spec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
@@ -141,7 +166,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name in ("traces.parquet", "runs.parquet", "meta.json"):
         if not (root / name).exists():
             return fail(f"{root / name}: not found (expected the output directory of `lysep run`)")
-    from lysep.store import read_json, read_parquet
+    from lysep.store import StoreError, read_json, read_parquet
 
     try:  # a damaged file is named here, not by a traceback from deep inside the report
         read_parquet(root / "traces.parquet")
@@ -173,11 +198,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "run":
-        return cmd_run(args)
-    if args.command == "bench":
-        return cmd_bench(args)
-    return cmd_report(args)
+    commands = {"run": cmd_run, "report": cmd_report, "bench": cmd_bench, "check": cmd_check,
+                "methods": cmd_methods, "datasets": cmd_datasets}
+    return commands[args.command](args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -192,6 +215,162 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from lysep.bench import main as bench_main
 
     return bench_main(args)
+
+
+# ---------------------------------------------------------------------------- check, methods, datasets
+
+
+def _toml(v: Any) -> str:
+    """A value as a spec would write it (``none`` for an absent default)."""
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(map(_toml, v)) + "]"
+    return repr(v)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _sample_text(shape: tuple[int, ...]) -> str:
+    """(2,) -> "2 features", (1, 8, 8) -> "1x8x8 images"."""
+    return f"{shape[0]} features" if len(shape) == 1 else f"{_shape(shape)} images"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    spec = checked_spec(args.spec, args.seeds)
+    if spec is None:
+        return BAD_INPUT
+    from lysep.datasets import dataset_info
+
+    ds = spec.data.load(images=spec.model.kind == "cnn")  # preflight loaded it once already; cheap next to a run
+    info = dataset_info(spec.data.dataset)
+    keys = ", ".join(f"{k} = {_toml(getattr(spec.data, k))}" for k in info.keys)
+    model = spec.model
+    pool = f", pool = {_toml(model.pool)}" if model.kind == "cnn" else ""
+    cells, methods, seeds = len(spec.grid.cells()), len(spec.methods), spec.grid.seeds
+    budget = ", ".join(f"{k} = {_toml(v)}" for k, v in vars(spec.budget).items() if v is not None)
+    rows = [
+        ("data", f"{spec.data.dataset} ({keys}): {len(ds.y_train)} train / {len(ds.y_test)} test samples, "
+                 f"{_sample_text(ds.x_train.shape[1:])}, {ds.n_classes} classes"),
+        ("model", f"{model.kind}, activation = {_toml(model.activation)}, dtype = {_toml(model.dtype)}{pool}"),
+        ("grid", f"depth {list(spec.grid.depth)} x width {list(spec.grid.width)} = {cells} cells"),
+        ("methods", ", ".join(m.label if m.label == m.name else f"{m.label} ({m.name})" for m in spec.methods)),
+        ("runs", f"{cells} cells x {methods} methods x {seeds} seeds = {cells * methods * seeds} runs"),
+        ("budget", budget),
+        ("results", f"{RESULTS_ROOT / spec.name} (lysep run's default; --out changes it)"),
+    ]
+    print(f"{spec.source}: spec {spec.name!r} is valid; data and models built (nothing run, nothing written)")
+    for label, text in rows:
+        print(f"  {label:<8} {text}")
+    return 0
+
+
+def method_entries() -> list[dict[str, Any]]:
+    """Every method with its one-line description, declarations (family, metrics, where it has them) and
+    hyperparameters (name, type, default, choices, the range an error message would name)."""
+    from lysep.methods import METHODS
+
+    entries = []
+    for name, cls in METHODS.items():
+        entry: dict[str, Any] = {"name": name, "description": (inspect.getdoc(cls) or "").split("\n")[0]}
+        for attr in ("family", "metrics"):
+            value = getattr(cls, attr, None)
+            if value is not None and not callable(value):
+                entry[attr] = _jsonable(value)
+        entry["hparams"] = [
+            {"name": key, "type": " or ".join(k.__name__ for k in (hp.kind if isinstance(hp.kind, tuple) else
+                                                                       (hp.kind,))),
+             "default": hp.default, "choices": None if hp.choices is None else list(hp.choices),
+             "expect": hp.expect or None}
+            for key, hp in cls.HPARAMS.items()]
+        entries.append(entry)
+    return entries
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, dict):
+        return {str(k): _jsonable(i) for k, i in v.items()}
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [_jsonable(i) for i in (sorted(v, key=str) if isinstance(v, (set, frozenset)) else v)]
+    return str(v)
+
+
+def _allowed(hp: dict[str, Any]) -> str:
+    if hp["choices"] is not None:
+        return "one of: " + ", ".join(map(_toml, hp["choices"]))
+    if hp["expect"]:
+        return hp["expect"]
+    return "true or false" if hp["type"] == "bool" else ""
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    entries = method_entries()
+    if args.json:
+        print(json.dumps(entries, indent=1))
+        return 0
+    for i, e in enumerate(entries):
+        print(("\n" if i else "") + f"{e['name']}: {e['description']}")
+        for attr in ("family", "metrics"):
+            if attr in e:
+                value = e[attr]
+                print(f"  {attr}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+        rows = [(h["name"], h["type"], _toml(h["default"]), _allowed(h)) for h in e["hparams"]]
+        widths = [max(len(r[c]) for r in [("hyperparameter", "type", "default", ""), *rows]) for c in range(3)]
+        print(f"  {'hyperparameter':<{widths[0]}}  {'type':<{widths[1]}}  {'default':<{widths[2]}}  allowed")
+        for row in rows:
+            print(f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip())
+    return 0
+
+
+def dataset_entries() -> list[dict[str, Any]]:
+    """Every dataset's declaration (``DatasetInfo.to_dict``), in listing order."""
+    from lysep.datasets import datasets
+
+    return [d.to_dict() for d in datasets()]
+
+
+def _samples(e: dict[str, Any]) -> str:
+    if e["shape"] is None:
+        return "the file's"
+    text = _sample_text(tuple(e["shape"]))
+    return text + (f", or {_sample_text(tuple(e['image_shape']))}" if e["image_shape"] else "")
+
+
+def _classes(e: dict[str, Any]) -> str:
+    if e["n_classes"] is not None:
+        return str(e["n_classes"])
+    if "n_classes" in e["keys"]:
+        from lysep.spec import DATA_KEY_FIELDS
+
+        return f"n_classes (default {DATA_KEY_FIELDS['n_classes'].default})"
+    return "the file's labels" if e["file"] else "varies"
+
+
+def _cnn(e: dict[str, Any]) -> str:
+    if not e["images"]:
+        return "no (2-D or flat features: model.kind = \"fnn\")"
+    return "yes" if e["image_shape"] else f"yes, when the {e['file'] or 'data'} holds images (N, C, H, W)"
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    entries = dataset_entries()
+    if args.json:
+        print(json.dumps(entries, indent=1))
+        return 0
+    for i, e in enumerate(entries):
+        print(("\n" if i else "") + f"{e['name']}: {e['description']}")
+        print(f"  kind: {e['kind']}; samples: {_samples(e)}; classes: {_classes(e)}")
+        print(f"  [data] keys: {', '.join(e['keys'])}{' (of a ' + e['file'] + ')' if e['file'] else ''}")
+        print(f"  CNN: {_cnn(e)}")
+    return 0
 
 
 if __name__ == "__main__":

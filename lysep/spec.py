@@ -22,7 +22,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from lysep.activations import ACTIVATIONS
-from lysep.datasets import DATASETS, NPZ, Dataset, load_dataset
+from lysep.datasets import Dataset, DatasetInfo, dataset_info, dataset_names, datasets, load_dataset
 from lysep.methods import METHODS, check_hparams
 
 #: name of the spec ``lysep run`` uses when given none (``configs/quick.toml``)
@@ -33,8 +33,6 @@ DTYPES: tuple[str, ...] = ("float32", "float64")
 DTYPE_MAX: dict[str, float] = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
 #: budget keys that stop a run (at least one is required; whichever is hit first wins)
 STOPPING_KEYS: tuple[str, ...] = ("iterations", "seconds", "grad_evals")
-#: datasets a CNN can use (image-shaped inputs)
-IMAGE_DATASETS: tuple[str, ...] = ("digits", NPZ)
 SECTIONS: tuple[str, ...] = ("name", "data", "model", "grid", "budget", "method")
 #: experiment names and method labels: they name folders and trace values
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
@@ -324,8 +322,8 @@ def _read_table(pr: _Problems, doc: dict, section: str, fields: dict[str, Field]
 # ---------------------------------------------------------------------------- sections
 
 NAME_FIELD = _field(_name(), required=True)
-DATA_FIELDS: dict[str, Field] = {
-    "dataset": _field(_choice((*DATASETS, NPZ)), required=True),
+#: the [data] keys besides ``dataset`` (which of them apply is each dataset's declaration)
+DATA_KEY_FIELDS: dict[str, Field] = {
     "n_train": _field(_int_min(1), 2000),
     "n_test": _field(_int_min(1), 1000),
     "seed": _field(_int_min(0), 0),
@@ -333,12 +331,28 @@ DATA_FIELDS: dict[str, Field] = {
     "n_classes": _field(_int_min(2), 3),
     "path": _field(_nonempty_str()),
 }
+
+
+def _data_fields() -> dict[str, Field]:
+    """[data]: ``dataset`` is one of the datasets registered now (a user's ``register_dataset`` counts)."""
+    return {"dataset": _field(_choice(dataset_names()), required=True), **DATA_KEY_FIELDS}
+
+
 MODEL_FIELDS: dict[str, Field] = {
     "kind": _field(_choice(MODEL_KINDS), "fnn"),
     "activation": _field(_choice(ACTIVATIONS), "tanh"),
     "dtype": _field(_choice(DTYPES), "float32"),
     "pool": _field(_pool(), False),
 }
+
+
+def __getattr__(name: str) -> Any:
+    """``DATA_FIELDS``, built when asked for: the datasets registered now (see ``_data_fields``)."""
+    if name == "DATA_FIELDS":
+        return _data_fields()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 GRID_FIELDS: dict[str, Field] = {
     "depth": _field(_int_list(), required=True),
     "width": _field(_int_list(), required=True),
@@ -361,17 +375,20 @@ def _base_dir(source: str) -> Path:
 
 
 def _check_data(pr: _Problems, doc: dict, base: Path) -> dict[str, Any] | None:
-    """[data], with ``path`` required iff dataset = "npz" and resolved to an existing absolute file."""
-    data = _read_table(pr, doc, "data", DATA_FIELDS)
+    """[data], with ``path`` required iff the dataset reads a user file (npz) and resolved to an existing
+    absolute file."""
+    data = _read_table(pr, doc, "data", _data_fields())
     if data is None or "dataset" not in data:
         return data
     has_path, given_path = "path" in doc["data"], doc["data"].get("path")
-    if data["dataset"] != NPZ:
+    info: DatasetInfo = dataset_info(data["dataset"])
+    if info.file is None:
         if has_path:
-            pr.bad("data.path", given_path, f'no path unless data.dataset = "{NPZ}"')
+            readers = " or ".join(_show(d.name) for d in datasets() if d.file is not None)
+            pr.bad("data.path", given_path, f"no path unless data.dataset = {readers}")
         return data
     if not has_path:
-        pr.missing("data.path", f'the path of a .npz file (data.dataset = "{NPZ}")')
+        pr.missing("data.path", f"the path of a {info.file} (data.dataset = {_show(info.name)})")
     elif data.get("path") is not None:  # present and a non-empty string
         full = base / data["path"]
         try:
@@ -381,7 +398,7 @@ def _check_data(pr: _Problems, doc: dict, base: Path) -> dict[str, Any] | None:
         if exists:
             data["path"] = str(full)
         else:
-            pr.bad("data.path", given_path, f"an existing .npz file (looked for {_show(str(full))})")
+            pr.bad("data.path", given_path, f"an existing {info.file} (looked for {_show(str(full))})")
     return data
 
 
@@ -394,8 +411,9 @@ def _check_model(pr: _Problems, doc: dict, data: dict[str, Any] | None) -> dict[
     if model.get("pool") not in (False, None) and model.get("kind") == "fnn":
         pr.bad("model.pool", given["pool"], 'pooling only with model.kind = "cnn"')
     dataset = (data or {}).get("dataset")
-    if "kind" in given and model.get("kind") == "cnn" and dataset is not None and dataset not in IMAGE_DATASETS:
-        pr.bad("model.kind", given["kind"], f"a dataset with images for a CNN ({', '.join(IMAGE_DATASETS)}), "
+    if "kind" in given and model.get("kind") == "cnn" and dataset is not None and not dataset_info(dataset).images:
+        images = ", ".join(d.name for d in datasets() if d.images)
+        pr.bad("model.kind", given["kind"], f"a dataset with images for a CNN ({images}), "
                f"not data.dataset = {_show(dataset)}")
     return model
 

@@ -5,9 +5,12 @@
 #   3. a short table last: the paper grid (depth {3,5,10} x width {10,20,50}, 10 seeds, N = 2000)
 #      per iteration on the GPU vs 2 CPU cores, with the card's name.
 # JSON results go to $OUT (the device tool's output folder) or a temporary folder.
+# Python: the project's environment (scripts/_env.sh), else python3 from PATH (a bare GPU image).
 # LYSEP_GPU_CHECK_DEVICE=cpu LYSEP_GPU_CHECK_QUICK=1 runs the same steps without a GPU (a smoke test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/_env.sh
+lysep_env_or_system
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 DEVICE="${LYSEP_GPU_CHECK_DEVICE:-cuda}"
 QUICK=()
@@ -16,15 +19,15 @@ DEST="${OUT:-$(mktemp -d)}"
 mkdir -p "$DEST"
 
 if [[ "$DEVICE" == cuda ]]; then
-  python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu_check: no CUDA device here')"
+  "$LYSEP_PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu_check: no CUDA device here')"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 fi
 
 echo "== CUDA tests"
-if python -c "import pytest" 2>/dev/null; then
-  timeout 180 python -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tail -3
+if "$LYSEP_PYTHON" -c "import pytest" 2>/dev/null; then
+  timeout 180 "$LYSEP_PYTHON" -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tail -3
 else  # a bare GPU image without pytest: call the test functions directly
-  timeout 180 python -c "
+  timeout 180 "$LYSEP_PYTHON" -c "
 import torch, tests.test_cuda as t
 if not torch.cuda.is_available():
     print('CUDA tests skipped: no CUDA device')
@@ -35,13 +38,13 @@ else:
 fi
 
 echo "== lysep bench --device $DEVICE"
-timeout 150 python -m lysep.cli bench --device "$DEVICE" --json --no-default-run "${QUICK[@]}" \
+timeout 150 "$LYSEP_PYTHON" -m lysep.cli bench --device "$DEVICE" --json --no-default-run "${QUICK[@]}" \
   > "$DEST/bench_$DEVICE.json" 2> "$DEST/bench_$DEVICE.log"
 echo "== lysep bench --device cpu --threads 2"
-timeout 150 python -m lysep.cli bench --device cpu --threads 2 --json --no-default-run "${QUICK[@]}" \
+timeout 150 "$LYSEP_PYTHON" -m lysep.cli bench --device cpu --threads 2 --json --no-default-run "${QUICK[@]}" \
   > "$DEST/bench_cpu2.json" 2> "$DEST/bench_cpu2.log"
 
-python - "$DEST/bench_$DEVICE.json" "$DEST/bench_cpu2.json" <<'PY'
+"$LYSEP_PYTHON" - "$DEST/bench_$DEVICE.json" "$DEST/bench_cpu2.json" <<'PY'
 import json, sys
 dev, cpu = (json.load(open(p)) for p in sys.argv[1:3])
 print(f"\ngpu_check: {dev['device_name']} ({dev['device']}), torch {dev['torch']}; "

@@ -1,0 +1,192 @@
+"""The discovery commands: ``lysep check SPEC``, ``lysep methods``, ``lysep datasets`` (and ``lysep --help``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lysep.cli import main
+from lysep.datasets import dataset_names
+from lysep.methods import METHODS
+from lysep.spec import default_spec_path
+
+DATA = Path(__file__).parent / "data"
+BAD_SPECS = sorted((DATA / "bad").glob("*.toml")) + sorted((DATA / "bad_specs").glob("*.toml"))
+COMMANDS = ("run", "report", "bench", "check", "methods", "datasets")
+
+
+def test_help_lists_every_command(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for command in COMMANDS:
+        assert re.search(rf"^\s+{command}\s+\S", out, re.MULTILINE), (command, out)  # listed with its help
+
+
+# ---------------------------------------------------------------------------- check
+
+
+def test_check_summarizes_the_default_spec_and_writes_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (f"{default_spec_path()}: spec 'quick' is valid; data and models built "
+                      "(nothing run, nothing written)")
+    rows = dict(line.split(None, 1) for line in out[1:])
+    assert rows["data"] == ("circle (n_train = 2000, n_test = 1000, seed = 0, noise = 0.0): 2000 train / 1000 test "
+                            "samples, 2 features, 2 classes")
+    assert rows["model"] == 'fnn, activation = "tanh", dtype = "float32"'
+    assert rows["grid"] == "depth [3, 5] x width [10, 20] = 4 cells"
+    assert rows["methods"] == "lysep, adam, sgd"
+    assert rows["runs"] == "4 cells x 3 methods x 5 seeds = 60 runs"
+    assert rows["budget"].startswith("iterations = 300, ")
+    assert rows["results"].startswith(str(Path("results") / "quick") + " ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_takes_seeds_and_shows_images_labels_and_the_cnn(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "cnn.toml"
+    spec.write_text('name = "cnn"\n[data]\ndataset = "digits"\nn_train = 300\nn_test = 200\nnoise = 0.5\n'
+                    '[model]\nkind = "cnn"\npool = [1]\n[grid]\ndepth = [2]\nwidth = [3, 4]\n'
+                    '[budget]\nseconds = 2.0\n[[method]]\nname = "lysep"\n[[method]]\nname = "adam"\nlabel = "fast"\n'
+                    'lr = 0.1\n')
+    assert main(["check", str(spec), "--seeds", "7"]) == 0
+    rows = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines()[1:])
+    # noise does not apply to digits: the summary shows only the keys the dataset declares
+    assert rows["data"] == ("digits (n_train = 300, n_test = 200, seed = 0): 300 train / 200 test samples, "
+                            "1x8x8 images, 10 classes")
+    assert rows["model"] == 'cnn, activation = "tanh", dtype = "float32", pool = [1]'
+    assert rows["methods"] == "lysep, fast (adam)"
+    assert rows["runs"] == "2 cells x 2 methods x 7 seeds = 28 runs"
+    assert rows["budget"] == "seconds = 2.0, eval_every = 10, record_every = 1"
+    assert list(tmp_path.iterdir()) == [spec]
+
+
+@pytest.fixture(scope="module")
+def bad_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every malformed spec of tests/data, next to the bad .npz files that tests/data/bad's specs name."""
+    folder = tmp_path_factory.mktemp("bad")
+    for path in BAD_SPECS:
+        shutil.copy(path, folder / path.name)
+    spec = importlib.util.spec_from_file_location("make_bad_npz", DATA / "bad" / "make_bad_npz.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_all(folder)
+    return folder
+
+
+@pytest.mark.parametrize("name", [p.name for p in BAD_SPECS])
+def test_check_refuses_what_run_refuses_with_the_same_message(bad_corpus: Path, tmp_path: Path, capsys,
+                                                              name: str) -> None:
+    spec, out = bad_corpus / name, tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out), "--quiet", "--no-report"]) == 2
+    run_err = capsys.readouterr().err
+    assert main(["check", str(spec)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == run_err and str(spec) in captured.err
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert not out.exists()
+
+
+def test_check_refuses_bad_seeds_like_run(capsys) -> None:
+    assert main(["check", "--seeds", "0"]) == 2
+    assert capsys.readouterr().err.strip() == f"{default_spec_path()}: grid.seeds = 0: expected an integer >= 1"
+
+
+# ---------------------------------------------------------------------------- methods
+
+
+def methods_json(capsys) -> list[dict]:
+    assert main(["methods", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_methods_json_has_every_method_and_hyperparameter_with_type_default_and_range(capsys) -> None:
+    entries = methods_json(capsys)
+    assert [e["name"] for e in entries] == list(METHODS)
+    for e in entries:
+        cls = METHODS[e["name"]]
+        assert e["description"] and e["description"] == cls.__doc__.strip().splitlines()[0]
+        assert [h["name"] for h in e["hparams"]] == list(cls.HPARAMS)
+        for h in e["hparams"]:
+            hp = cls.HPARAMS[h["name"]]
+            assert h["default"] == hp.default and type(h["default"]) is type(hp.default)
+            assert h["type"] == hp.kind.__name__
+            assert h["choices"] == (list(hp.choices) if hp.choices is not None else None)
+            assert h["expect"] == (hp.expect or None)
+    lysep = {h["name"]: h for h in entries[[e["name"] for e in entries].index("lysep")]["hparams"]}
+    assert lysep["beta"]["type"] == "float" and lysep["u_steps"]["type"] == "int"
+    assert lysep["schedule"]["choices"] and lysep["u_steps"]["expect"] == "an integer >= 1"
+
+
+def test_methods_text_shows_each_hyperparameter_on_its_own_row(capsys) -> None:
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    blocks = out.split("\n\n")
+    assert len(blocks) == len(METHODS)
+    for block, (name, cls) in zip(blocks, METHODS.items()):
+        lines = block.splitlines()
+        assert lines[0] == f"{name}: {cls.__doc__.strip().splitlines()[0]}"
+        rows = {line.split()[0]: line for line in lines[2:]}
+        assert list(rows) == list(cls.HPARAMS)
+    assert re.search(r"^  nesterov +bool +false +true or false$", out, re.MULTILINE)
+    assert re.search(r'^  schedule +str +"fixed" +one of: "fixed", ', out, re.MULTILINE)
+    assert re.search(r"^  batch_size +int +none +an integer >= 1$", out, re.MULTILINE)  # adam: absent by default
+
+
+def test_methods_show_a_family_and_metrics_where_a_method_declares_them(capsys, monkeypatch) -> None:
+    monkeypatch.setattr(METHODS["gd"], "family", "gradient", raising=False)
+    monkeypatch.setattr(METHODS["gd"], "metrics", ("F", "grad_norm"), raising=False)
+    gd = next(e for e in methods_json(capsys) if e["name"] == "gd")
+    assert gd["family"] == "gradient" and gd["metrics"] == ["F", "grad_norm"]
+    assert main(["methods"]) == 0
+    block = next(b for b in capsys.readouterr().out.split("\n\n") if b.startswith("gd:"))
+    assert block.splitlines()[1:3] == ["  family: gradient", "  metrics: F, grad_norm"]
+
+
+# ---------------------------------------------------------------------------- datasets
+
+
+def test_datasets_json_lists_every_declaration(capsys) -> None:
+    assert main(["datasets", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in entries] == list(dataset_names())
+    by_name = {e["name"]: e for e in entries}
+    assert by_name["circle"] == {"name": "circle", "description": by_name["circle"]["description"],
+                                 "kind": "2-D synthetic", "keys": ["n_train", "n_test", "seed", "noise"],
+                                 "images": False, "shape": [2], "image_shape": None, "n_classes": 2, "file": None}
+    assert by_name["gaussians"]["n_classes"] is None and "n_classes" in by_name["gaussians"]["keys"]
+    assert by_name["digits"]["image_shape"] == [1, 8, 8] and by_name["digits"]["images"]
+    assert by_name["npz"]["keys"] == ["path"] and by_name["npz"]["file"] == ".npz file"
+    assert all(e["description"] for e in entries)
+
+
+def test_datasets_text_says_samples_classes_keys_and_cnn(capsys) -> None:
+    assert main(["datasets"]) == 0
+    blocks = {b.split(":", 1)[0]: b.splitlines() for b in capsys.readouterr().out.split("\n\n")}
+    assert list(blocks) == list(dataset_names())
+    assert blocks["gaussians"][1:] == ["  kind: 2-D synthetic; samples: 2 features; classes: n_classes (default 3)",
+                                       "  [data] keys: n_train, n_test, seed, noise, n_classes",
+                                       '  CNN: no (2-D or flat features: model.kind = "fnn")']
+    assert blocks["digits"][1:] == ["  kind: images; samples: 64 features, or 1x8x8 images; classes: 10",
+                                    "  [data] keys: n_train, n_test, seed", "  CNN: yes"]
+    assert blocks["npz"][2:] == ["  [data] keys: path (of a .npz file)",
+                                 "  CNN: yes, when the .npz file holds images (N, C, H, W)"]
+
+
+def test_datasets_imports_no_torch() -> None:
+    code = ("import sys; from lysep.cli import main; rc = main(['datasets']); "
+            "print('torch' in sys.modules, 'pandas' in sys.modules, rc, file=sys.stderr)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.stderr.strip() == "False False 0"
+    assert "circle:" in proc.stdout

@@ -230,7 +230,7 @@ def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselin
 
 
 def cell_outcomes(tests: pd.DataFrame, alpha: float = stats.ALPHA) -> pd.DataFrame:
-    """Per cell: ``lysep`` / ``baseline`` / ``neither``.
+    """Per cell: ``method`` (the judged LySep method wins) / ``baseline`` / ``neither``.
 
     A test favours LySep when ``p_holm < alpha`` and its median cost difference is < 0 (> 0 favours
     the baseline). A cell goes to LySep when at least one of its tests favours LySep and none favours
@@ -239,7 +239,7 @@ def cell_outcomes(tests: pd.DataFrame, alpha: float = stats.ALPHA) -> pd.DataFra
     t = tests.assign(sig=tests["p_holm"] < alpha)
     t = t.assign(pro=t["sig"] & (t["median_diff"] < 0), con=t["sig"] & (t["median_diff"] > 0))
     g = t.groupby(CELL_KEYS)[["pro", "con"]].any().reset_index()
-    g["outcome"] = np.where(g["pro"] & ~g["con"], "lysep", np.where(g["con"] & ~g["pro"], "baseline", "neither"))
+    g["outcome"] = np.where(g["pro"] & ~g["con"], "method", np.where(g["con"] & ~g["pro"], "baseline", "neither"))
     return g[[*CELL_KEYS, "outcome"]]
 
 
@@ -254,7 +254,7 @@ def majority_verdict(tests: pd.DataFrame) -> tuple[str, str]:
         return INCONCLUSIVE, "no testable cell (need >= 2 seed pairs with non-zero differences)"
     out = cell_outcomes(tests)
     n = len(out)
-    k_l, k_b = int((out["outcome"] == "lysep").sum()), int((out["outcome"] == "baseline").sum())
+    k_l, k_b = int((out["outcome"] == "method").sum()), int((out["outcome"] == "baseline").sum())
     ahead = bool((tests["median_diff"] < 0).any())
     text = f"cells {n}: LySep significantly better in {k_l}, baseline in {k_b}, neither in {n - k_l - k_b}"
     if k_l == 0 and k_b == 0:

@@ -1,4 +1,4 @@
-"""Per-run metrics from the long-format trace table (method.md section 6).
+"""Per-run metrics from the long-format trace table (docs/method.md section 6).
 
 Every function takes one run's rows (a DataFrame sorted by ``iteration``) or
 plain arrays and returns numbers; :func:`metrics_table` applies them to every

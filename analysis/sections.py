@@ -16,6 +16,7 @@ from analysis import claims as cl
 from analysis import stats
 from analysis.metrics import CERTIFICATE_TOL, MONOTONE_TOL
 from analysis.render import NA, Fig, Section, Table, display, fmt
+from lysep.datasets import dataset_info
 
 if TYPE_CHECKING:  # pragma: no cover
     from analysis.report import Analysis
@@ -33,14 +34,13 @@ def spec_of(meta: dict) -> dict:
 
 
 def _data_fields(data: dict) -> dict:
-    """The [data] keys that apply to its dataset (n_classes only for gaussians, noise only for 2-D sets)."""
-    name = data.get("dataset")
-    skip = set()
-    if name != "gaussians":
-        skip.add("n_classes")
-    if name in ("digits", "npz"):
-        skip.add("noise")
-    return {k: v for k, v in data.items() if k not in skip}
+    """The [data] keys that apply to its dataset, as the dataset declares them (all keys for one this
+    install does not know)."""
+    try:
+        keys = dataset_info(data.get("dataset")).keys
+    except ValueError:
+        return dict(data)
+    return {k: v for k, v in data.items() if k == "dataset" or k in keys}
 
 
 def header(a: Analysis) -> Section:

@@ -8,7 +8,6 @@ it are then skipped (``NotImplementedError`` in ``setup``) instead of failing di
 
 from __future__ import annotations
 
-import functools
 import importlib
 import math
 import os
@@ -108,24 +107,29 @@ def slowdown() -> float:
     return value
 
 
-@functools.lru_cache(maxsize=8)
-def problem(n_train: int = N_TRAIN, n_test: int = N_TEST, dev: str = "cpu") -> Any:
-    """The circle data as a ``lysep.problem.Problem`` on ``dev`` (built once per process)."""
+def dataset_arrays(name: str = DATASET, **options: Any) -> dict[str, Any]:
+    """A dataset's arrays (x_train, y_train, x_test, y_test, n_classes): what a ``setup_cache`` returns.
+
+    asv runs ``setup_cache`` once per benchmark class and hands its (pickled) result to every
+    ``setup``, so the data are built once per run of the suite, not once per process.
+    """
     load_dataset = need("lysep.datasets", "load_dataset")
+    ds = load_dataset(name, **{"n_train": N_TRAIN, "n_test": N_TEST, **options})
+    return {"x_train": ds.x_train, "y_train": ds.y_train, "x_test": ds.x_test, "y_test": ds.y_test,
+            "n_classes": ds.n_classes}
+
+
+def problem_of(arrays: dict[str, Any], dev: str = "cpu") -> Any:
+    """The cached arrays as a ``lysep.problem.Problem`` on ``dev``."""
     Problem = need("lysep.problem", "Problem")
     if not hasattr(Problem, "from_arrays"):
         raise NotImplementedError("lysep.problem.Problem has no from_arrays at this commit")
-    ds = load_dataset(DATASET, n_train=n_train, n_test=n_test)
-    return Problem.from_arrays(ds.x_train, ds.y_train, ds.x_test, ds.y_test, device=dev)
+    return Problem.from_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
+                               n_classes=arrays["n_classes"], device=dev)
 
 
-@functools.lru_cache(maxsize=64)
-def initial_params(depth: int, width: int, n_seeds: int = N_SEEDS, dev: str = "cpu") -> tuple[Any, Any]:
-    """``(ModelSpec, theta_0)`` of an FNN on the circle data, all seeds batched (built once per process).
-
-    Callers must not modify ``theta_0`` in place; every method's ``init`` clones it.
-    """
+def fnn_params(pb: Any, depth: int, width: int, n_seeds: int = N_SEEDS) -> tuple[Any, Any]:
+    """``(ModelSpec, theta_0)`` of an FNN on ``pb``'s data, all seeds batched (every method's ``init`` clones it)."""
     ModelSpec, init_params = need("lysep.model", "ModelSpec", "init_params")
-    pb = problem(dev=dev)
     spec = ModelSpec.fnn(pb.in_dim, depth=depth, width=width, n_classes=pb.n_classes, activation=ACTIVATION)
     return spec, init_params(spec, list(range(n_seeds)), pb.dtype, pb.device)

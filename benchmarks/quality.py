@@ -3,15 +3,14 @@
 One fixed small grid (circle, N_train = 500, depth {3, 5} x width 10, K = 3 seeds, LySep with its
 default configuration and Adam with lr 1e-2, a budget of ``ITERATIONS`` outer iterations) is trained
 once per commit in ``setup_cache``, always on the CPU; each ``track_`` reads one summary of it. The
-summaries are small pure functions of a trace (the DataFrame of ``lysep.cell.run_cell``), tested alone.
+summaries come from the report's per-run metrics (``analysis.metrics``), so both measure the same thing.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from .common import ACTIVATION, need, problem
+from .common import ACTIVATION, dataset_arrays, need, problem_of
 
 N_TRAIN = 500
 N_TEST = 500
@@ -21,8 +20,6 @@ SEEDS = [0, 1, 2]
 ITERATIONS = 100
 #: train CE that counts as "reached" for the time-to-target metric
 TARGET_CE = 0.1
-#: relative tolerance of the J monotonicity and surrogate checks (the report's, analysis/metrics.py)
-REL_TOL = 1e-7
 METHODS = {"lysep": {}, "adam": {"lr": 1e-2}}
 #: quantities that only LySep has (J, B): skipped for the baselines
 LYSEP_ONLY = [("adam", d) for d in DEPTHS]
@@ -30,63 +27,42 @@ LYSEP_ONLY = [("adam", d) for d in DEPTHS]
 SKIP = "skip"
 
 
-def _tol(reference: np.ndarray) -> np.ndarray:
-    return REL_TOL * np.maximum(1.0, np.abs(reference))
-
-
-def final_rows(trace: pd.DataFrame) -> pd.DataFrame:
-    """The last row of each seed (its budget, or the row where it diverged)."""
-    return trace.sort_values(["seed", "iteration"]).groupby("seed").tail(1)
-
-
-def final_ce(trace: pd.DataFrame) -> float:
-    """Mean over seeds of the final train CE ``F`` (NaN if a seed diverged)."""
-    return float(final_rows(trace)["F"].mean(skipna=False))
-
-
-def seed_std_final_ce(trace: pd.DataFrame) -> float:
-    """Standard deviation over seeds (ddof 1) of the final train CE."""
-    return float(final_rows(trace)["F"].std(ddof=1, skipna=False))
-
-
-def iterations_to_target(trace: pd.DataFrame, target: float, budget: int) -> float:
-    """Median over seeds of the first iteration with ``F <= target``; ``budget + 1`` for a seed never there."""
-    per_seed = []
-    for _, run in trace.groupby("seed"):
-        hit = run.loc[run["F"] <= target, "iteration"]
-        per_seed.append(float(hit.min()) if len(hit) else float(budget + 1))
-    return float(np.median(per_seed))
-
-
-def final_bound_gap(trace: pd.DataFrame) -> float:
-    """Mean over seeds of ``B - F`` at the final row (the certificate's slack; >= 0 when B is valid)."""
-    return float(final_rows(trace)["bound_gap"].mean(skipna=False))
-
-
-def monotonicity_violations(trace: pd.DataFrame) -> int:
-    """Rows (all seeds and iterations) with ``J > J_start + 1e-7 max(1, |J_start|)``."""
-    j, j0 = trace["J"].to_numpy(float), trace["J_start"].to_numpy(float)
-    ok = np.isfinite(j) & np.isfinite(j0)
-    return int(np.sum(j[ok] > j0[ok] + _tol(j0[ok])))
-
-
-def surrogate_violations(trace: pd.DataFrame) -> int:
-    """Rows where the LySep loss is below the true CE: ``J < F - 1e-7 max(1, |F|)``."""
-    j, f = trace["J"].to_numpy(float), trace["F"].to_numpy(float)
-    ok = np.isfinite(j) & np.isfinite(f)
-    return int(np.sum(j[ok] < f[ok] - _tol(f[ok])))
-
-
 def summarize(trace: pd.DataFrame) -> dict[str, float]:
-    """Every tracked quantity of one method on one cell."""
+    """Every tracked quantity of one method on one cell, from the report's per-run metrics
+    (``analysis.metrics.metrics_table``): one definition of each quantity for the report and the benchmarks.
+
+    A diverged seed makes the CE summaries NaN (asv shows them as failed); a seed that never reaches
+    ``TARGET_CE`` counts as ``ITERATIONS + 1`` iterations. The J/B quantities only where the method records J.
+    """
+    metrics_table = need("analysis.metrics", "metrics_table")
+    m = metrics_table(trace, TARGET_CE)
+    final = m["final_F"].where(~m["diverged"].astype(bool))
     out = {
-        "final_ce": final_ce(trace),
-        "iterations_to_target": iterations_to_target(trace, TARGET_CE, ITERATIONS),
-        "seed_std_final_ce": seed_std_final_ce(trace),
+        "final_ce": float(final.mean(skipna=False)),
+        "iterations_to_target": float(m["iters_to_target"].fillna(ITERATIONS + 1).median()),
+        "seed_std_final_ce": float(final.std(ddof=1, skipna=False)),
     }
-    if trace["J"].notna().any():
-        out.update(final_bound_gap=final_bound_gap(trace), monotonicity_violations=monotonicity_violations(trace),
-                   surrogate_violations=surrogate_violations(trace))
+    if m["j_checked"].sum() > 0:
+        out.update(final_bound_gap=float(m["bound_gap_final"].mean(skipna=False)),
+                   monotonicity_violations=int(m["j_violations"].sum()),
+                   surrogate_violations=int(m["surrogate_violations"].sum()))
+    return out
+
+
+def train_grid() -> dict:
+    """Train the fixed grid once and summarize every (method, depth)."""
+    Budget, run_cell = need("lysep.cell", "Budget", "run_cell")
+    make_method = need("lysep.methods", "make_method")
+    ModelSpec = need("lysep.model", "ModelSpec")
+    pb = problem_of(dataset_arrays(n_train=N_TRAIN, n_test=N_TEST))
+    budget = Budget(iterations=ITERATIONS, eval_every=ITERATIONS)
+    out = {}
+    for depth in DEPTHS:
+        spec = ModelSpec.fnn(pb.in_dim, depth=depth, width=WIDTH, n_classes=pb.n_classes, activation=ACTIVATION)
+        methods = {name: make_method(name, activation=ACTIVATION, **hp) for name, hp in METHODS.items()}
+        traces = run_cell(pb, spec, methods, seeds=SEEDS, budget=budget)
+        for name in METHODS:
+            out[(name, depth)] = summarize(traces[traces["method"] == name])
     return out
 
 
@@ -104,21 +80,9 @@ class LySepVsAdam:
         into the NotImplementedError that asv reports as a skip.)
         """
         try:
-            Budget, run_cell = need("lysep.cell", "Budget", "run_cell")
-            make_method = need("lysep.methods", "make_method")
-            ModelSpec = need("lysep.model", "ModelSpec")
-            pb = problem(N_TRAIN, N_TEST)
+            return train_grid()
         except NotImplementedError as e:
             return {SKIP: str(e)}
-        budget = Budget(iterations=ITERATIONS, eval_every=ITERATIONS)
-        out = {}
-        for depth in DEPTHS:
-            spec = ModelSpec.fnn(pb.in_dim, depth=depth, width=WIDTH, n_classes=pb.n_classes, activation=ACTIVATION)
-            methods = {name: make_method(name, activation=ACTIVATION, **hp) for name, hp in METHODS.items()}
-            traces = run_cell(pb, spec, methods, seeds=SEEDS, budget=budget)
-            for name in METHODS:
-                out[(name, depth)] = summarize(traces[traces["method"] == name])
-        return out
 
     def setup(self, cache: dict, method: str, depth: int) -> None:
         if SKIP in cache:

@@ -1,15 +1,16 @@
 """Speed and memory of the solvers: asv ``time_`` and ``peakmem_`` benchmarks.
 
 Data: the circle set (N = 2000), an FNN of the given depth and width (tanh), 10 seeds batched,
-as in one grid cell of an experiment. Everything but the measured work is built in ``setup``;
-asv re-runs ``setup`` before every timed call, so each sample times the same first iteration from
-``theta_0`` (data and ``theta_0`` are built once per process and reused).
+as in one grid cell of an experiment. The data are built once per suite run in each class's
+``setup_cache``; everything else but the measured work in ``setup``. asv re-runs ``setup`` before
+every timed call, so each sample times the same first iteration from ``theta_0``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -20,10 +21,11 @@ from .common import (
     N_SEEDS,
     SEEDS,
     WIDTHS,
+    dataset_arrays,
     device,
-    initial_params,
+    fnn_params,
     need,
-    problem,
+    problem_of,
     slowdown,
     sync,
 )
@@ -32,8 +34,10 @@ from .common import (
 CELL_ITERATIONS = 2
 #: size of the perturbation of U away from the forward pass, so that every residual of J and B is nonzero
 U_NOISE = 0.01
+#: the digits split of the paper's Example 2 (1x8x8 images)
+DIGITS = {"n_train": 1200, "n_test": 597, "seed": 0, "images": True}
 
-#: (method, depth, width, device) whose one-off first-call costs were already paid in this process
+#: (method, model, device) whose one-off first-call costs were already paid in this process
 _warmed: set[tuple] = set()
 
 
@@ -53,6 +57,18 @@ def run_slowed(step: Callable[[], None], factor: float, dev: torch.device) -> No
         time.sleep((factor - whole) * last)
 
 
+def ready_state(method: str, pb: Any, params0: Any, key: tuple) -> tuple[Any, Any]:
+    """The method and its state at ``theta_0``; first-call costs (allocator, kernels) paid once per process."""
+    m = need("lysep.methods", "make_method")(method, activation=ACTIVATION)
+    key = (*key, str(pb.device))
+    if key not in _warmed:
+        m.step(pb, m.init(pb, params0, SEEDS))
+        _warmed.add(key)
+    state = m.init(pb, params0, SEEDS)
+    sync(pb.device)
+    return m, state
+
+
 class MethodStep:
     """Wall time of one outer iteration of each method (LySep: U step + W step), all seeds batched.
 
@@ -67,22 +83,17 @@ class MethodStep:
     warmup_time = 0.0
     timeout = 240
 
-    def setup(self, method: str, depth: int, width: int) -> None:
-        make_method = need("lysep.methods", "make_method")
-        self.dev = device()
-        self.problem = problem(dev=str(self.dev))
-        _, params0 = initial_params(depth, width, dev=str(self.dev))
-        self.method = make_method(method, activation=ACTIVATION)
-        self.factor = slowdown()
-        key = (method, depth, width, str(self.dev))
-        if key not in _warmed:  # pay allocator and first-call costs outside the samples, once per process
-            warm = self.method.init(self.problem, params0, SEEDS)
-            self.method.step(self.problem, warm)
-            _warmed.add(key)
-        self.state = self.method.init(self.problem, params0, SEEDS)
-        sync(self.dev)
+    def setup_cache(self) -> dict[str, Any]:
+        return dataset_arrays()
 
-    def time_step(self, method: str, depth: int, width: int) -> None:
+    def setup(self, cache: dict[str, Any], method: str, depth: int, width: int) -> None:
+        self.dev = device()
+        self.problem = problem_of(cache, str(self.dev))
+        _, params0 = fnn_params(self.problem, depth, width)
+        self.method, self.state = ready_state(method, self.problem, params0, (method, depth, width))
+        self.factor = slowdown()
+
+    def time_step(self, cache: dict[str, Any], method: str, depth: int, width: int) -> None:
         run_slowed(lambda: self.method.step(self.problem, self.state), self.factor, self.dev)
 
 
@@ -99,41 +110,36 @@ class Objectives:
     warmup_time = 0.0
     timeout = 120
 
-    def setup(self, depth: int, width: int) -> None:
+    def setup_cache(self) -> dict[str, Any]:
+        return dataset_arrays()
+
+    def setup(self, cache: dict[str, Any], depth: int, width: int) -> None:
         self.lysep_loss, self.certificate = need("lysep.objectives", "lysep_loss", "certificate")
         self.dev = device()
-        self.problem = problem(dev=str(self.dev))
-        self.params, self.U, self.betas = _point(depth, width, str(self.dev))
+        self.problem = problem_of(cache, str(self.dev))
+        self.params, self.U, self.betas = _point(self.problem, depth, width)
         sync(self.dev)
 
-    def time_lysep_loss(self, depth: int, width: int) -> None:
+    def time_lysep_loss(self, cache: dict[str, Any], depth: int, width: int) -> None:
         with torch.no_grad():
             self.lysep_loss(self.params, self.U, self.problem.x_train, self.problem.y_train, self.betas, ACTIVATION)
         sync(self.dev)
 
-    def time_certificate(self, depth: int, width: int) -> None:
+    def time_certificate(self, cache: dict[str, Any], depth: int, width: int) -> None:
         with torch.no_grad():
             self.certificate(self.params, self.U, self.problem.x_train, self.problem.y_train, ACTIVATION, "spectral")
         sync(self.dev)
 
 
-_points: dict[tuple, tuple] = {}
-
-
-def _point(depth: int, width: int, dev: str) -> tuple:
-    """``(theta_0, U, betas)`` for ``Objectives``, built once per process."""
-    key = (depth, width, dev)
-    if key not in _points:
-        forward = need("lysep.model", "forward")
-        pb = problem(dev=dev)
-        _, params0 = initial_params(depth, width, dev=dev)
-        with torch.no_grad():
-            hidden, _ = forward(params0, pb.x_train, ACTIVATION)
-        gen = torch.Generator().manual_seed(0)
-        U = [h + U_NOISE * torch.randn(h.shape, generator=gen, dtype=h.dtype).to(h.device) for h in hidden]
-        betas = torch.ones(N_SEEDS, depth, dtype=pb.dtype, device=pb.device)
-        _points[key] = (params0, U, betas)
-    return _points[key]
+def _point(pb: Any, depth: int, width: int) -> tuple:
+    """``(theta_0, U, betas)`` for ``Objectives``: U off the forward pass by fixed noise."""
+    forward = need("lysep.model", "forward")
+    _, params0 = fnn_params(pb, depth, width)
+    with torch.no_grad():
+        hidden, _ = forward(params0, pb.x_train, ACTIVATION)
+    gen = torch.Generator().manual_seed(0)
+    U = [h + U_NOISE * torch.randn(h.shape, generator=gen, dtype=h.dtype).to(h.device) for h in hidden]
+    return params0, U, torch.ones(N_SEEDS, depth, dtype=pb.dtype, device=pb.device)
 
 
 class CellMemory:
@@ -147,14 +153,17 @@ class CellMemory:
     param_names = ["depth", "width"]
     timeout = 240
 
-    def setup(self, depth: int, width: int) -> None:
+    def setup_cache(self) -> dict[str, Any]:
+        return dataset_arrays()
+
+    def setup(self, cache: dict[str, Any], depth: int, width: int) -> None:
         self.run_cell, self.Budget = need("lysep.cell", "run_cell", "Budget")
         self.make_method = need("lysep.methods", "make_method")
         self.dev = device()
-        self.problem = problem(dev=str(self.dev))
-        self.spec, _ = initial_params(depth, width, dev=str(self.dev))
+        self.problem = problem_of(cache, str(self.dev))
+        self.spec, _ = fnn_params(self.problem, depth, width)
 
-    def peakmem_lysep_cell(self, depth: int, width: int) -> None:
+    def peakmem_lysep_cell(self, cache: dict[str, Any], depth: int, width: int) -> None:
         methods = {"lysep": self.make_method("lysep", activation=ACTIVATION)}
         self.run_cell(self.problem, self.spec, methods, SEEDS, self.Budget(iterations=CELL_ITERATIONS))
 
@@ -163,7 +172,7 @@ class CnnStep:
     """Wall time of one iteration of LySep-CNN and Adam on digits images (N = 1200, 1x8x8), 10 seeds batched.
 
     The paper's Example 2 grid: L1 conv layers of C channels (3x3, padding 1), then a dense classifier.
-    Skipped at commits without ``lysep.model.ConvSpec``.
+    Skipped at commits without ``lysep.model.ConvSpec``; ``LYSEP_BENCH_SLOWDOWN`` scales it like ``MethodStep``.
     """
 
     params = (["lysep", "adam"], [2, 4], [4, 8])
@@ -173,36 +182,17 @@ class CnnStep:
     warmup_time = 0.0
     timeout = 300
 
-    def setup(self, method: str, conv_layers: int, channels: int) -> None:
-        make_method = need("lysep.methods", "make_method")
+    def setup_cache(self) -> dict[str, Any]:
+        return dataset_arrays("digits", **DIGITS)
+
+    def setup(self, cache: dict[str, Any], method: str, conv_layers: int, channels: int) -> None:
         ConvSpec, init_params = need("lysep.model", "ConvSpec", "init_params")
         self.dev = device()
-        self.problem = _digits(str(self.dev))
+        self.problem = problem_of(cache, str(self.dev))
         spec = ConvSpec.cnn((1, 8, 8), conv_layers, channels, 10, ACTIVATION)
         params0 = init_params(spec, SEEDS, self.problem.dtype, self.problem.device)
-        self.method = make_method(method, activation=ACTIVATION)
-        key = ("cnn", method, conv_layers, channels, str(self.dev))
-        if key not in _warmed:
-            warm = self.method.init(self.problem, params0, SEEDS)
-            self.method.step(self.problem, warm)
-            _warmed.add(key)
-        self.state = self.method.init(self.problem, params0, SEEDS)
-        sync(self.dev)
+        self.method, self.state = ready_state(method, self.problem, params0, ("cnn", conv_layers, channels))
+        self.factor = slowdown()
 
-    def time_step(self, method: str, conv_layers: int, channels: int) -> None:
-        self.method.step(self.problem, self.state)
-        sync(self.dev)
-
-
-_digit_problems: dict[str, object] = {}
-
-
-def _digits(dev: str) -> object:
-    """scikit-learn's digits as standardized 1x8x8 images (1200 train / 597 test), built once per process."""
-    if dev not in _digit_problems:
-        load_dataset = need("lysep.datasets", "load_dataset")
-        Problem = need("lysep.problem", "Problem")
-        ds = load_dataset("digits", n_train=1200, n_test=597, seed=0, images=True)
-        _digit_problems[dev] = Problem.from_arrays(ds.x_train, ds.y_train, ds.x_test, ds.y_test, n_classes=10,
-                                                   device=dev)
-    return _digit_problems[dev]
+    def time_step(self, cache: dict[str, Any], method: str, conv_layers: int, channels: int) -> None:
+        run_slowed(lambda: self.method.step(self.problem, self.state), self.factor, self.dev)

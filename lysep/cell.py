@@ -7,7 +7,7 @@ This is the documented Python entry point below the experiment runner::
                       {"lysep": make_method("lysep"), "adam": make_method("adam", lr=1e-2)},
                       seeds=[0, 1, 2], budget=Budget(iterations=100))
 
-The trace has one row per (method, seed, iteration) with the columns of method.md section 6.
+The trace has one row per (method, seed, iteration) with the columns of docs/method.md section 6.
 """
 
 from __future__ import annotations

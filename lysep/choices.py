@@ -1,4 +1,5 @@
-"""The named choices a spec makes for the solver's parts: weight schedules, norms and inner solvers.
+"""The named choices a spec makes for the solver's parts (weight schedules, norms, inner solvers) and the
+step rule's constant.
 
 The single home of these names, torch-free so that specs validate without loading torch; the
 torch-side modules (``lysep.schedules``, ``lysep.objectives``, ``lysep.inner``) map each name to its
@@ -15,3 +16,5 @@ NORMS: tuple[str, ...] = ("spectral", "frobenius")
 SOLVERS: tuple[str, ...] = ("gd", "adam", "gauss_newton", "newton")
 #: solvers that accept only steps that do not increase their block objective (docs/method.md)
 MONOTONE_SOLVERS: frozenset[str] = frozenset({"gd", "gauss_newton", "newton"})
+#: Armijo sufficient-decrease constant of the ``gd`` block solver (docs/method.md section 4)
+ARMIJO_C = 1e-4

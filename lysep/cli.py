@@ -8,12 +8,11 @@ unreachable scheduler, results directory in use), 130 interrupted (rerun to resu
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lysep.spec import ExperimentSpec, SpecError, default_spec_path, load_spec
 
@@ -217,159 +216,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
-# ---------------------------------------------------------------------------- check, methods, datasets
-
-
-def _toml(v: Any) -> str:
-    """A value as a spec would write it (``none`` for an absent default)."""
-    if v is None:
-        return "none"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(map(_toml, v)) + "]"
-    return repr(v)
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape))
-
-
-def _sample_text(shape: tuple[int, ...]) -> str:
-    """(2,) -> "2 features", (1, 8, 8) -> "1x8x8 images"."""
-    return f"{shape[0]} features" if len(shape) == 1 else f"{_shape(shape)} images"
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     spec = checked_spec(args.spec, args.seeds)
     if spec is None:
         return BAD_INPUT
-    from lysep.datasets import dataset_info
+    from lysep.listing import print_check
 
-    ds = spec.data.load(images=spec.model.kind == "cnn")  # preflight loaded it once already; cheap next to a run
-    info = dataset_info(spec.data.dataset)
-    keys = ", ".join(f"{k} = {_toml(getattr(spec.data, k))}" for k in info.keys)
-    model = spec.model
-    pool = f", pool = {_toml(model.pool)}" if model.kind == "cnn" else ""
-    cells, methods, seeds = len(spec.grid.cells()), len(spec.methods), spec.grid.seeds
-    budget = ", ".join(f"{k} = {_toml(v)}" for k, v in vars(spec.budget).items() if v is not None)
-    rows = [
-        ("data", f"{spec.data.dataset} ({keys}): {len(ds.y_train)} train / {len(ds.y_test)} test samples, "
-                 f"{_sample_text(ds.x_train.shape[1:])}, {ds.n_classes} classes"),
-        ("model", f"{model.kind}, activation = {_toml(model.activation)}, dtype = {_toml(model.dtype)}{pool}"),
-        ("grid", f"depth {list(spec.grid.depth)} x width {list(spec.grid.width)} = {cells} cells"),
-        ("methods", ", ".join(m.label if m.label == m.name else f"{m.label} ({m.name})" for m in spec.methods)),
-        ("runs", f"{cells} cells x {methods} methods x {seeds} seeds = {cells * methods * seeds} runs"),
-        ("budget", budget),
-        ("results", f"{RESULTS_ROOT / spec.name} (lysep run's default; --out changes it)"),
-    ]
-    print(f"{spec.source}: spec {spec.name!r} is valid; data and models built (nothing run, nothing written)")
-    for label, text in rows:
-        print(f"  {label:<8} {text}")
+    print_check(spec, RESULTS_ROOT / spec.name)
     return 0
-
-
-def method_entries() -> list[dict[str, Any]]:
-    """Every method with its one-line description, declarations (family, metrics, where it has them) and
-    hyperparameters (name, type, default, choices, the range an error message would name)."""
-    from lysep.methods import METHODS
-
-    entries = []
-    for name, cls in METHODS.items():
-        entry: dict[str, Any] = {"name": name, "description": (inspect.getdoc(cls) or "").split("\n")[0]}
-        for attr in ("family", "metrics"):
-            value = getattr(cls, attr, None)
-            if value is not None and not callable(value):
-                entry[attr] = _jsonable(value)
-        entry["hparams"] = [
-            {"name": key, "type": " or ".join(k.__name__ for k in (hp.kind if isinstance(hp.kind, tuple) else
-                                                                       (hp.kind,))),
-             "default": hp.default, "choices": None if hp.choices is None else list(hp.choices),
-             "expect": hp.expect or None}
-            for key, hp in cls.HPARAMS.items()]
-        entries.append(entry)
-    return entries
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v
-    if isinstance(v, dict):
-        return {str(k): _jsonable(i) for k, i in v.items()}
-    if isinstance(v, (list, tuple, set, frozenset)):
-        return [_jsonable(i) for i in (sorted(v, key=str) if isinstance(v, (set, frozenset)) else v)]
-    return str(v)
-
-
-def _allowed(hp: dict[str, Any]) -> str:
-    if hp["choices"] is not None:
-        return "one of: " + ", ".join(map(_toml, hp["choices"]))
-    if hp["expect"]:
-        return hp["expect"]
-    return "true or false" if hp["type"] == "bool" else ""
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
+    from lysep.listing import method_entries, print_methods
+
     entries = method_entries()
     if args.json:
         print(json.dumps(entries, indent=1))
-        return 0
-    for i, e in enumerate(entries):
-        print(("\n" if i else "") + f"{e['name']}: {e['description']}")
-        for attr in ("family", "metrics"):
-            if attr in e:
-                value = e[attr]
-                print(f"  {attr}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
-        rows = [(h["name"], h["type"], _toml(h["default"]), _allowed(h)) for h in e["hparams"]]
-        widths = [max(len(r[c]) for r in [("hyperparameter", "type", "default", ""), *rows]) for c in range(3)]
-        print(f"  {'hyperparameter':<{widths[0]}}  {'type':<{widths[1]}}  {'default':<{widths[2]}}  allowed")
-        for row in rows:
-            print(f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip())
+    else:
+        print_methods(entries)
     return 0
 
 
-def dataset_entries() -> list[dict[str, Any]]:
-    """Every dataset's declaration (``DatasetInfo.to_dict``), in listing order."""
-    from lysep.datasets import datasets
-
-    return [d.to_dict() for d in datasets()]
-
-
-def _samples(e: dict[str, Any]) -> str:
-    if e["shape"] is None:
-        return "the file's"
-    text = _sample_text(tuple(e["shape"]))
-    return text + (f", or {_sample_text(tuple(e['image_shape']))}" if e["image_shape"] else "")
-
-
-def _classes(e: dict[str, Any]) -> str:
-    if e["n_classes"] is not None:
-        return str(e["n_classes"])
-    if "n_classes" in e["keys"]:
-        from lysep.spec import DATA_KEY_FIELDS
-
-        return f"n_classes (default {DATA_KEY_FIELDS['n_classes'].default})"
-    return "the file's labels" if e["file"] else "varies"
-
-
-def _cnn(e: dict[str, Any]) -> str:
-    if not e["images"]:
-        return "no (2-D or flat features: model.kind = \"fnn\")"
-    return "yes" if e["image_shape"] else f"yes, when the {e['file'] or 'data'} holds images (N, C, H, W)"
-
-
 def cmd_datasets(args: argparse.Namespace) -> int:
+    from lysep.listing import dataset_entries, print_datasets
+
     entries = dataset_entries()
     if args.json:
         print(json.dumps(entries, indent=1))
-        return 0
-    for i, e in enumerate(entries):
-        print(("\n" if i else "") + f"{e['name']}: {e['description']}")
-        print(f"  kind: {e['kind']}; samples: {_samples(e)}; classes: {_classes(e)}")
-        print(f"  [data] keys: {', '.join(e['keys'])}{' (of a ' + e['file'] + ')' if e['file'] else ''}")
-        print(f"  CNN: {_cnn(e)}")
+    else:
+        print_datasets(entries)
     return 0
 
 

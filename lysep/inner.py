@@ -1,4 +1,4 @@
-"""Inner block solvers of the alternating minimization (method.md section 4).
+"""Inner block solvers of the alternating minimization (docs/method.md section 4).
 
 A block is a list of tensors with a leading seed dimension; its objective maps the block
 to per-seed values (S,). Each solver is a small function over tensors, batched over seeds,
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
+from lysep.choices import ARMIJO_C
+
 BlockObjective = Callable[[list[torch.Tensor]], torch.Tensor]
 
-#: Armijo sufficient-decrease constant of method.md section 4
-ARMIJO_C = 1e-4
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Fully connected and convolutional networks with every parameter batched over seeds (leading dimension S).
 
 ``Params`` is a list of ``(W_l, b_l)`` for ``l = 1..D+1``. A dense layer has ``W_l`` of shape
-``(S, M_l, M_{l-1})`` and ``b_l`` of shape ``(S, M_l)``. A convolutional layer (method.md
+``(S, M_l, M_{l-1})`` and ``b_l`` of shape ``(S, M_l)``. A convolutional layer (docs/method.md
 section 5: 3x3 kernel, padding 1, stride 1) has ``W_l`` of shape ``(S, C_l, C_{l-1}, 3, 3)``;
 its bias is ``(S, C_l)``, or ``(S, C_l, 1, 1)`` when the layer ends with a 2x2 average pooling
 (a fixed linear map applied before the bias and the activation). The layer kind is read from
@@ -71,13 +71,13 @@ class ModelSpec:
         return (self.in_dim,)
 
 
-#: kernel size of every convolution (method.md section 5)
+#: kernel size of every convolution (docs/method.md section 5)
 KERNEL = 3
 
 
 @dataclass(frozen=True)
 class ConvSpec:
-    """A CNN (method.md section 5): ``L1 = len(channels)`` conv layers, then a dense classifier.
+    """A CNN (docs/method.md section 5): ``L1 = len(channels)`` conv layers, then a dense classifier.
 
     ``image_shape`` is ``(C_0, H, W)`` of one input; ``pool[l]`` says whether layer ``l + 1``
     ends with a 2x2 average pooling. In an experiment spec the grid's depth is ``L1`` and its

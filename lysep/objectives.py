@@ -1,4 +1,4 @@
-"""The losses of method.md sections 1-3, per seed: F, G, J, residuals and the certificate B.
+"""The losses of docs/method.md sections 1-3, per seed: F, G, J, residuals and the certificate B.
 
 Every function takes parameters batched over seeds and returns a tensor of shape (S,)
 (or (S, D) for per-layer values). ``U`` is the list ``[u_1..u_D]`` of auxiliary
@@ -102,7 +102,7 @@ def layer_norms(params: Params, norm: str = "spectral",
                 sizes: list[tuple[int, int] | None] | None = None) -> torch.Tensor:
     """||W_l|| for l = 1..D+1 per seed -> (S, D+1): an upper bound of each layer's linear map's norm.
 
-    Dense: spectral (ord 2) or Frobenius. Conv (method.md section 5): ``spectral`` is the
+    Dense: spectral (ord 2) or Frobenius. Conv (docs/method.md section 5): ``spectral`` is the
     circulant (FFT) bound on the layer's input size from ``sizes`` (falling back to the
     Frobenius bound where no size is given), ``frobenius`` is sqrt(kh kw) ||K||_F; a pooled
     layer multiplies either by the pooling's norm 1/2.

@@ -59,7 +59,7 @@ class Guarded:
     """A method whose overflow inside ``init`` or ``step`` makes every seed still running diverge.
 
     The parameters become NaN, so the next trace row records the divergence like any NaN loss
-    (method.md "Divergence"); ``fault`` keeps the message for the runs table.
+    (docs/method.md "Divergence"); ``fault`` keeps the message for the runs table.
     """
 
     def __init__(self, method: Method) -> None:

@@ -1,4 +1,4 @@
-"""Experiment specs: a TOML file (format in ``configs/README.md``) validated into frozen dataclasses.
+"""Experiment specs: a TOML file (format in ``docs/spec.md``) validated into frozen dataclasses.
 
 Everything is checked before any work starts and every problem is reported at once: one
 ``SpecError`` whose lines each name the file, the dotted key (``grid.width``, ``method[1].lr``,

@@ -2,7 +2,7 @@
 
 Layout of a results directory::
 
-    traces.parquet   one row per method/depth/width/seed/iteration (method.md section 6)
+    traces.parquet   one row per method/depth/width/seed/iteration (docs/method.md section 6)
     runs.parquet     one row per method/depth/width/seed: config_hash, status, final metrics
     meta.json        spec, git commit, versions, device, host, start and end times
     params/          final parameters per run (safetensors; read back without pickle)

@@ -131,34 +131,38 @@ def test_need_rejects_a_module_served_from_another_tree(tmp_path, monkeypatch):
 
 
 def _trace(F, J=None, J_start=None, B=None) -> pd.DataFrame:
-    """A one-seed trace with the given per-iteration values."""
+    """A one-seed trace with the given per-iteration values (J and B absent: a baseline)."""
     n = len(F)
     nan = [math.nan] * n
     J = nan if J is None else J
     B = nan if B is None else B
-    df = pd.DataFrame({"seed": 0, "iteration": np.arange(n), "F": F, "J": J,
-                       "J_start": J if J_start is None else J_start, "B": B})
+    df = pd.DataFrame({"method": "m", "depth": 2, "width": 4, "seed": 0, "iteration": np.arange(n), "F": F, "J": J,
+                       "J_start": J if J_start is None else J_start, "B": B, "diverged": False})
     df["bound_gap"] = df["B"] - df["F"]
+    df["surrogate_gap"] = df["J"] - df["F"]
     return df
 
 
-def test_quality_summaries():
+def test_quality_summaries_are_the_reports_metrics():
     a = _trace([0.7, 0.3, 0.09, 0.05], J=[0.7, 0.5, 0.2, 0.2000001], J_start=[0.7, 0.7, 0.5, 0.2],
                B=[0.7, 1.0, 1.0, 0.5])
     b = _trace([0.7, 0.6, 0.5, 0.4]).assign(seed=1)
-    both = pd.concat([a, b], ignore_index=True)
-    assert quality.final_ce(both) == pytest.approx(0.225)
-    assert quality.seed_std_final_ce(both) == pytest.approx(np.std([0.05, 0.4], ddof=1))
-    # seed 0 reaches 0.1 at iteration 2, seed 1 never within a budget of 3 -> 4; median of (2, 4)
-    assert quality.iterations_to_target(both, 0.1, budget=3) == 3.0
-    assert quality.iterations_to_target(a, 0.1, budget=3) == 2.0
-    assert quality.final_bound_gap(a) == pytest.approx(0.45)
+    both = quality.summarize(pd.concat([a, b], ignore_index=True))
+    assert both["final_ce"] == pytest.approx(0.225)
+    assert both["seed_std_final_ce"] == pytest.approx(np.std([0.05, 0.4], ddof=1))
+    # seed 0 reaches 0.1 at iteration 2, seed 1 never: it counts as the budget + 1
+    assert both["iterations_to_target"] == np.median([2, quality.ITERATIONS + 1])
+    alone = quality.summarize(a)
+    assert alone["iterations_to_target"] == 2.0 and alone["final_bound_gap"] == pytest.approx(0.45)
     # J rises by 1e-7 at the last row: within the tolerance 1e-7 * max(1, |J_start|)
-    assert quality.monotonicity_violations(a) == 0
-    assert quality.monotonicity_violations(a.assign(J=[0.7, 0.5, 0.2, 0.3])) == 1
-    # J >= F on every row; lowering F above J at iterations 1 and 2 makes two violations
-    assert quality.surrogate_violations(a) == 0
-    assert quality.surrogate_violations(a.assign(F=[0.7, 0.6, 0.3, 0.05])) == 2
+    assert alone["monotonicity_violations"] == 0
+    assert quality.summarize(a.assign(J=[0.7, 0.5, 0.2, 0.3]))["monotonicity_violations"] == 1
+    # J >= F on every row; raising F above J at iterations 1 and 2 makes two violations
+    assert alone["surrogate_violations"] == 0
+    raised = a.assign(F=[0.7, 0.6, 0.3, 0.05])
+    assert quality.summarize(raised.assign(surrogate_gap=raised.J - raised.F))["surrogate_violations"] == 2
     summary = quality.summarize(b)
     assert set(summary) == {"final_ce", "iterations_to_target", "seed_std_final_ce"}
     assert math.isnan(summary["seed_std_final_ce"])  # one seed
+    diverged = b.assign(diverged=[False, False, False, True], F=[0.7, 0.6, 0.5, math.nan])
+    assert math.isnan(quality.summarize(diverged)["final_ce"])  # asv shows a divergence as a failure

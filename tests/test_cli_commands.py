@@ -123,6 +123,10 @@ def test_methods_json_has_every_method_and_hyperparameter_with_type_default_and_
             assert h["type"] == hp.kind.__name__
             assert h["choices"] == (list(hp.choices) if hp.choices is not None else None)
             assert h["expect"] == (hp.expect or None)
+            assert h["help"] == (hp.help or None)
+        assert e["family"] == cls.family
+        assert [m["name"] for m in e["metrics"]] == list(cls.METRICS)
+        assert e["decrease_guaranteed_by_default"] == cls().decrease_guaranteed
     lysep = {h["name"]: h for h in entries[[e["name"] for e in entries].index("lysep")]["hparams"]}
     assert lysep["beta"]["type"] == "float" and lysep["u_steps"]["type"] == "int"
     assert lysep["schedule"]["choices"] and lysep["u_steps"]["expect"] == "an integer >= 1"
@@ -136,21 +140,25 @@ def test_methods_text_shows_each_hyperparameter_on_its_own_row(capsys) -> None:
     for block, (name, cls) in zip(blocks, METHODS.items()):
         lines = block.splitlines()
         assert lines[0] == f"{name}: {cls.__doc__.strip().splitlines()[0]}"
-        rows = {line.split()[0]: line for line in lines[2:]}
+        assert lines[1].startswith(f"  family: {cls.family}; decrease of J guaranteed with the defaults: ")
+        assert lines[2].split() == ["hyperparameter", "type", "default", "allowed", "what"]
+        rows = {line.split()[0]: line for line in lines[3:]}
         assert list(rows) == list(cls.HPARAMS)
-    assert re.search(r"^  nesterov +bool +false +true or false$", out, re.MULTILINE)
+    assert re.search(r"^  nesterov +bool +false +true or false +Nesterov momentum", out, re.MULTILINE)
     assert re.search(r'^  schedule +str +"fixed" +one of: "fixed", ', out, re.MULTILINE)
-    assert re.search(r"^  batch_size +int +none +an integer >= 1$", out, re.MULTILINE)  # adam: absent by default
+    assert re.search(r"^  batch_size +int +none +an integer >= 1 +samples per minibatch", out, re.MULTILINE)
 
 
-def test_methods_show_a_family_and_metrics_where_a_method_declares_them(capsys, monkeypatch) -> None:
-    monkeypatch.setattr(METHODS["gd"], "family", "gradient", raising=False)
-    monkeypatch.setattr(METHODS["gd"], "metrics", ("F", "grad_norm"), raising=False)
-    gd = next(e for e in methods_json(capsys) if e["name"] == "gd")
-    assert gd["family"] == "gradient" and gd["metrics"] == ["F", "grad_norm"]
+def test_methods_show_what_each_method_declares(capsys) -> None:
+    lysep = next(e for e in methods_json(capsys) if e["name"] == "lysep")
+    assert lysep["family"] == "alternating" and lysep["decrease_guaranteed_by_default"] is True
+    assert {"name": "residual", "description": METHODS["lysep"].METRICS["residual"].description,
+            "per_layer": True} in lysep["metrics"]
     assert main(["methods"]) == 0
-    block = next(b for b in capsys.readouterr().out.split("\n\n") if b.startswith("gd:"))
-    assert block.splitlines()[1:3] == ["  family: gradient", "  metrics: F, grad_norm"]
+    out = capsys.readouterr().out
+    assert ("  family: alternating; decrease of J guaranteed with the defaults: yes; metrics: J, J_start, B, "
+            "residual (per layer), beta (per layer)") in out
+    assert "  family: baseline; decrease of J guaranteed with the defaults: no; metrics: none" in out
 
 
 # ---------------------------------------------------------------------------- datasets

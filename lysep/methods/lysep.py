@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lysep.activations import DERIVATIVES, check_activation
-from lysep.choices import MONOTONE_SOLVERS, NORMS, SCHEDULES
+from lysep.choices import ARMIJO_C, MONOTONE_SOLVERS, NORMS, SCHEDULES
 from lysep.methods.base import (
     ALTERNATING,
     HParam,
@@ -32,8 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 U_SOLVERS: tuple[str, ...] = ("gd", "adam")
 W_SOLVERS: tuple[str, ...] = ("gd", "adam", "gauss_newton")
 OUT_SOLVERS: tuple[str, ...] = ("gd", "adam", "newton")
-#: Armijo sufficient-decrease constant (docs/method.md, "Step sizes")
-ARMIJO_C = 1e-4
 
 #: the metrics every layer-separation method records (lysep and lysep-joint)
 AUXILIARY_METRICS: dict[str, Metric] = {

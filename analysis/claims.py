@@ -7,7 +7,7 @@ verdict rules are written in each docstring and repeated in the report. Signific
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +22,7 @@ SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 INCONCLUSIVE = "inconclusive"
 CLAIM_COLUMNS = ["id", "claim", "verdict", "numbers", "how_tested"]
+NEEDS_BOTH = "needs a LySep method and a baseline"
 
 
 @dataclass
@@ -70,6 +71,12 @@ def spec_order(meta: dict | None) -> list[str]:
     return [str(m.get("label", m.get("name"))) for m in spec.get("method") or spec.get("methods") or []]
 
 
+def roles(metrics: pd.DataFrame, order: Sequence[str] = ()) -> tuple[str | None, list[str]]:
+    """(the subject of the comparative claims, the baselines); (None, []) unless both exist."""
+    subject, baselines = subject_method(metrics, order), baseline_methods(metrics)
+    return (subject, baselines) if subject is not None and baselines else (None, [])
+
+
 def subject_method(metrics: pd.DataFrame, order: Sequence[str] = ()) -> str | None:
     """The layer-separation method the comparative claims (c3-c6) judge.
 
@@ -92,24 +99,40 @@ def subject_method(metrics: pd.DataFrame, order: Sequence[str] = ()) -> str | No
 # c1 / c1b: bounds
 
 
+def _bound_claim(cid: str, claim: str, how: str, metrics: pd.DataFrame, check: str, nothing: str,
+                 numbers: Callable[[pd.DataFrame, int, int], str]) -> Claim:
+    """A claim that a bound holds on every checked trace row: supported iff no row violates it, inconclusive
+    when no row was checked. ``check``: the metrics' ``<check>_checked`` / ``<check>_violations`` counts."""
+    runs = metrics[metrics[f"{check}_checked"] > 0] if not metrics.empty else metrics
+    checked = int(runs[f"{check}_checked"].sum()) if not runs.empty else 0
+    if checked == 0:
+        return Claim(cid, claim, INCONCLUSIVE, nothing, how)
+    viol = int(runs[f"{check}_violations"].sum())
+    return Claim(cid, claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers(runs, checked, viol), how)
+
+
+def _certificate_numbers(runs: pd.DataFrame, checked: int, viol: int) -> str:
+    runs_bad = int((runs["certificate_violations"] > 0).sum())
+    return (f"rows checked {checked}; violations {viol} (in {runs_bad} runs); "
+            f"min bound_gap {_fmt(float(runs['min_bound_gap'].min()))}")
+
+
+def _surrogate_numbers(runs: pd.DataFrame, checked: int, viol: int) -> str:
+    per = runs.groupby("method")[["surrogate_violations", "surrogate_checked"]].sum()
+    parts = [f"{m}: {int(r.surrogate_violations)}/{int(r.surrogate_checked)}" for m, r in per.iterrows()]
+    return f"violations/rows {viol}/{checked} ({'; '.join(parts)})"
+
+
 def certificate_claim(metrics: pd.DataFrame) -> Claim:
     """c1: the certified bound B is above the train CE on every recorded LySep row.
 
     Supported iff there is no certificate violation (``bound_gap < -1e-6 max(1,|F|)``) over all
     LySep rows with a finite bound; not supported if there is any; inconclusive if no row was checked.
     """
-    claim = "The certified bound B bounds the training CE from above (B >= F)"
     how = ("Every trace row of every LySep run with finite B and F: a violation is bound_gap = B - F < "
            "-1e-6 * max(1, |F|) (rounding tolerance). Supported iff zero violations.")
-    lys = metrics[metrics["certificate_checked"] > 0] if not metrics.empty else metrics
-    checked = int(lys["certificate_checked"].sum()) if not lys.empty else 0
-    if checked == 0:
-        return Claim("c1", claim, INCONCLUSIVE, "no LySep rows with a finite bound", how)
-    viol = int(lys["certificate_violations"].sum())
-    min_gap = float(lys["min_bound_gap"].min())
-    runs_bad = int((lys["certificate_violations"] > 0).sum())
-    numbers = f"rows checked {checked}; violations {viol} (in {runs_bad} runs); min bound_gap {_fmt(min_gap)}"
-    return Claim("c1", claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers, how)
+    return _bound_claim("c1", "The certified bound B bounds the training CE from above (B >= F)", how, metrics,
+                        "certificate", "no LySep rows with a finite bound", _certificate_numbers)
 
 
 def surrogate_claim(metrics: pd.DataFrame) -> Claim:
@@ -118,18 +141,10 @@ def surrogate_claim(metrics: pd.DataFrame) -> Claim:
     Supported iff zero surrogate violations (``J - F < -1e-7 max(1,|F|)``) over all LySep rows;
     not supported otherwise; inconclusive if no row was checked. The numbers give the count per method.
     """
-    claim = "The LySep loss J bounds the training CE from above (J >= F)"
     how = ("Every trace row of every LySep run with finite J and F: a violation is surrogate_gap = J - F < "
            "-1e-7 * max(1, |F|). Supported iff zero violations over all LySep methods.")
-    lys = metrics[metrics["surrogate_checked"] > 0] if not metrics.empty else metrics
-    checked = int(lys["surrogate_checked"].sum()) if not lys.empty else 0
-    if checked == 0:
-        return Claim("c1b", claim, INCONCLUSIVE, "no LySep rows with finite J", how)
-    per = lys.groupby("method")[["surrogate_violations", "surrogate_checked"]].sum()
-    parts = [f"{m}: {int(r.surrogate_violations)}/{int(r.surrogate_checked)}" for m, r in per.iterrows()]
-    viol = int(per["surrogate_violations"].sum())
-    numbers = f"violations/rows {viol}/{checked} ({'; '.join(parts)})"
-    return Claim("c1b", claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers, how)
+    return _bound_claim("c1b", "The LySep loss J bounds the training CE from above (J >= F)", how, metrics,
+                        "surrogate", "no LySep rows with finite J", _surrogate_numbers)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -321,10 +336,9 @@ def _versus_claim(cid: str, claim: str, how: str, traces: pd.DataFrame, metrics:
                   target_ce: float | None, extra: Sequence[tuple[str, bool]],
                   order: Sequence[str] = ()) -> Claim:
     """Shared body of c3 and c6."""
-    lysep = subject_method(metrics, order)
-    baselines = baseline_methods(metrics)
-    if lysep is None or not baselines:
-        return Claim(cid, claim, INCONCLUSIVE, "needs a LySep method and a baseline", how)
+    lysep, baselines = roles(metrics, order)
+    if lysep is None:
+        return Claim(cid, claim, INCONCLUSIVE, NEEDS_BOTH, how)
     tests = speed_tests(traces, metrics, lysep, baselines, target_ce, extra)
     verdict, text = majority_verdict(tests)
     numbers = f"method {lysep}; {text}; {_test_summary(tests)}" if not tests.empty else f"method {lysep}; {text}"
@@ -349,10 +363,9 @@ def variance_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
            "(scipy levene, center='median'), Holm over cells; direction from the mean absolute deviation from "
            "the median. Supported if LySep is significantly less spread in > half the cells; not supported "
            "if the baseline is in > half or LySep is never less spread; otherwise inconclusive.")
-    lysep = subject_method(metrics, order)
-    baselines = baseline_methods(metrics)
-    if lysep is None or not baselines:
-        return Claim("c4", claim, INCONCLUSIVE, "needs a LySep method and a baseline", how)
+    lysep, baselines = roles(metrics, order)
+    if lysep is None:
+        return Claim("c4", claim, INCONCLUSIVE, NEEDS_BOTH, how)
     best = cmp.best_per_cell(metrics, "final_F", baselines)
     parts = []
     for depth, width, b in best.itertuples(index=False):
@@ -415,10 +428,9 @@ def depth_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
     how = ("Spearman correlation over cells between depth and log(median final CE of LySep / median final CE of "
            "the best baseline). Supported iff rho < 0 with p < 0.05; not supported iff rho > 0 with p < 0.05; "
            "otherwise inconclusive (also with one depth or < 3 cells).")
-    lysep = subject_method(metrics, order)
-    baselines = baseline_methods(metrics)
-    if lysep is None or not baselines:
-        return Claim("c5", claim, INCONCLUSIVE, "needs a LySep method and a baseline", how)
+    lysep, baselines = roles(metrics, order)
+    if lysep is None:
+        return Claim("c5", claim, INCONCLUSIVE, NEEDS_BOTH, how)
     table = ratio_by_cell(metrics, lysep, baselines)
     depths = table["depth"].nunique()
     if depths < 2:

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lysep.spec import ExperimentSpec, SpecError, default_spec_path, load_spec
 
@@ -229,22 +229,21 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_methods(args: argparse.Namespace) -> int:
     from lysep.listing import method_entries, print_methods
 
-    entries = method_entries()
-    if args.json:
-        print(json.dumps(entries, indent=1))
-    else:
-        print_methods(entries)
-    return 0
+    return _listing(args, method_entries(), print_methods)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
     from lysep.listing import dataset_entries, print_datasets
 
-    entries = dataset_entries()
+    return _listing(args, dataset_entries(), print_datasets)
+
+
+def _listing(args: argparse.Namespace, entries: list[dict[str, Any]], show: Any) -> int:
+    """Print declarations as JSON (``--json``) or as text."""
     if args.json:
         print(json.dumps(entries, indent=1))
     else:
-        print_datasets(entries)
+        show(entries)
     return 0
 
 

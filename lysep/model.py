@@ -26,6 +26,19 @@ from lysep.activations import GAINS, get_activation
 Params = list[tuple[torch.Tensor, torch.Tensor]]
 
 
+def _check_layers(n_classes: int, sizes: tuple[int, ...], activation: str, empty: str, bad_size) -> None:
+    """ValueError for a class count below 2, no layers, a layer size that is not an integer >= 1, or an
+    unknown activation (messages in the caller's terms)."""
+    if not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"n_classes={n_classes!r} must be an integer >= 2")
+    if len(sizes) < 1:
+        raise ValueError(empty)
+    for v in sizes:
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(bad_size(v))
+    get_activation(activation)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """An FNN: ``in_dim`` inputs, hidden ``widths`` (D = len(widths)), ``n_classes`` logits."""
@@ -38,14 +51,9 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.in_dim, int) or self.in_dim < 1:
             raise ValueError(f"in_dim={self.in_dim!r} must be an integer >= 1")
-        if not isinstance(self.n_classes, int) or self.n_classes < 2:
-            raise ValueError(f"n_classes={self.n_classes!r} must be an integer >= 2")
-        if len(self.widths) < 1:
-            raise ValueError(f"depth={len(self.widths)} must be >= 1 (widths={self.widths!r})")
-        for w in self.widths:
-            if not isinstance(w, int) or isinstance(w, bool) or w < 1:
-                raise ValueError(f"width={w!r} must be an integer >= 1 (widths={self.widths!r})")
-        get_activation(self.activation)
+        _check_layers(self.n_classes, self.widths, self.activation,
+                      f"depth={len(self.widths)} must be >= 1 (widths={self.widths!r})",
+                      lambda w: f"width={w!r} must be an integer >= 1 (widths={self.widths!r})")
 
     @classmethod
     def fnn(cls, in_dim: int, depth: int, width: int, n_classes: int, activation: str = "tanh") -> ModelSpec:
@@ -93,16 +101,11 @@ class ConvSpec:
     def __post_init__(self) -> None:
         if len(self.image_shape) != 3 or not all(isinstance(v, int) and v >= 1 for v in self.image_shape):
             raise ValueError(f"image_shape={self.image_shape!r} must be (channels, height, width), each >= 1")
-        if not isinstance(self.n_classes, int) or self.n_classes < 2:
-            raise ValueError(f"n_classes={self.n_classes!r} must be an integer >= 2")
-        if len(self.channels) < 1:
-            raise ValueError(f"depth (conv layers) = {len(self.channels)} must be >= 1")
-        for c in self.channels:
-            if not isinstance(c, int) or isinstance(c, bool) or c < 1:
-                raise ValueError(f"channels = {c!r} must be an integer >= 1 (width of a CNN = channels per layer)")
+        _check_layers(self.n_classes, self.channels, self.activation,
+                      f"depth (conv layers) = {len(self.channels)} must be >= 1",
+                      lambda c: f"channels = {c!r} must be an integer >= 1 (width of a CNN = channels per layer)")
         if len(self.pool) not in (0, len(self.channels)):
             raise ValueError(f"pool={self.pool!r} must have one entry per conv layer ({len(self.channels)})")
-        get_activation(self.activation)
         _, h, w = self.image_shape
         for layer, pooled in enumerate(self.pools, start=1):
             if min(h, w) < KERNEL:

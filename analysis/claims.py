@@ -162,7 +162,8 @@ def monotone_claim(metrics: pd.DataFrame) -> Claim:
     not judged.
     """
     claim = "The LySep loss J decreases monotonically under alternating minimization at fixed weights"
-    how = ("Per iteration, J at the end vs J_start at the start with the same beta; violation if J > J_start + "
+    how = ("Per iteration, J at the end vs J_start at the start with the same beta (for a minibatch method: "
+           "J_batch vs J_batch_start, J on the iteration's batch); violation if J > J_start + "
            "1e-7 * max(1, |J_start|). Judged on the runs whose method declares the decrease guarantee for its "
            "hyperparameters (every block solver monotone); supported iff zero violations there.")
     if metrics.empty:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -38,3 +40,9 @@ def batch(problem: Problem, sampler: MinibatchSampler | None) -> tuple[torch.Ten
         return problem.x_train, problem.y_train, 1.0
     idx = sampler.next()
     return problem.x_train[idx], problem.y_train[idx], data_passes(idx.shape[1], problem.n_train)
+
+
+def steps_per_epoch(n: int, batch_size: int | None) -> int:
+    """Iterations of one pass over ``n`` samples: ``ceil(n / batch_size)`` (the sampler's last batch of an
+    epoch holds the rest), or 1 for a full-batch method (``batch_size`` None)."""
+    return 1 if batch_size is None else math.ceil(n / min(batch_size, n))

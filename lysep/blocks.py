@@ -128,8 +128,11 @@ class OutputWeightBlock(_Tracked):
         self.onehot: torch.Tensor | None = None
 
     def _onehot(self, z: torch.Tensor) -> torch.Tensor:
+        """One-hot labels shaped like the logits: (1, N, K) for labels (N,) shared by the seeds, (S, N, K) for
+        per-seed labels (S, N) (each seed's own minibatch)."""
         if self.onehot is None:
-            self.onehot = torch.zeros_like(z[:1]).scatter_(2, self.y.view(1, -1, 1), 1.0)
+            y = self.y.view(1, -1) if self.y.dim() == 1 else self.y
+            self.onehot = torch.zeros_like(z[:y.shape[0]]).scatter_(2, y.unsqueeze(2), 1.0)
         return self.onehot
 
     def _eval(self, x: Tensors) -> tuple:

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lysep.batches import steps_per_epoch
+from lysep.chunks import chunked_mean, eval_slices
 from lysep.methods.base import Method
 from lysep.model import ConvSpec, ModelSpec, Params, forward, init_params
 from lysep.objectives import accuracy, cross_entropy
@@ -46,14 +48,24 @@ class Budget:
     grad_evals: float | None = None
     eval_every: int = 10
     record_every: int = 1
+    #: passes over the training set: ceil(N / batch_size) iterations each for a minibatch method, 1 for a full-batch one
+    epochs: float | None = None
 
     def __post_init__(self) -> None:
-        if self.iterations is None and self.seconds is None and self.grad_evals is None:
-            raise ValueError("budget needs at least one of iterations, seconds, grad_evals")
-        for key in ("iterations", "seconds", "grad_evals", "eval_every", "record_every"):
+        if self.iterations is None and self.seconds is None and self.grad_evals is None and self.epochs is None:
+            raise ValueError("budget needs at least one of iterations, epochs, seconds, grad_evals")
+        for key in ("iterations", "seconds", "grad_evals", "eval_every", "record_every", "epochs"):
             v = getattr(self, key)
             if v is not None and not (v > 0 and math.isfinite(v)):
                 raise ValueError(f"budget {key}={v!r} must be > 0")
+
+    def iteration_limit(self, per_epoch: int) -> int | None:
+        """The iterations a method may take: ``iterations`` and ``epochs`` (at ``per_epoch`` iterations an
+        epoch), whichever is fewer; None if neither is set."""
+        limits = [self.iterations] if self.iterations is not None else []
+        if self.epochs is not None:
+            limits.append(max(1, math.ceil(self.epochs * per_epoch - 1e-9)))
+        return min(limits) if limits else None
 
 
 @dataclass
@@ -72,9 +84,13 @@ def _sync(device: torch.device) -> None:
 
 
 def _evaluate(params: Params, x: torch.Tensor, y: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """CE and accuracy per seed on all rows of ``x``, in row chunks of bounded memory (``lysep.chunks``)."""
+    def score(rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = forward(params, x[rows], activation)[1]
+        return cross_entropy(logits, y[rows]), accuracy(logits, y[rows])
+
     with torch.no_grad():
-        logits = forward(params, x, activation)[1]
-        return cross_entropy(logits, y), accuracy(logits, y)
+        return chunked_mean(score, x.shape[0], eval_slices(params, x, activation))
 
 
 def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, seeds: list[int],
@@ -85,13 +101,14 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
     if params0 is None:
         params0 = init_params(model, seeds, problem.dtype, device)
     s = len(seeds)
+    iterations = budget.iteration_limit(steps_per_epoch(problem.n_train, method.batch_size))
     state = method.init(problem, params0, seeds)
     alive = np.ones(s, dtype=bool)  # still producing rows
     records: list[dict[str, np.ndarray]] = []
     wall, k = 0.0, 0
     step_time, step_ge = 0.0, np.zeros(s)
     while True:
-        last = (budget.iterations is not None and k >= budget.iterations) or \
+        last = (iterations is not None and k >= iterations) or \
                (budget.seconds is not None and wall >= budget.seconds)
         ge = state.grad_evals.numpy().copy()
         over = np.zeros(s, dtype=bool) if budget.grad_evals is None else ge >= budget.grad_evals
@@ -105,7 +122,7 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
             break
         # tell the method whether the coming iteration will be recorded (it may skip bookkeeping if not)
         state.record = ((k + 1) % budget.record_every == 0
-                        or (budget.iterations is not None and k + 1 >= budget.iterations)
+                        or (iterations is not None and k + 1 >= iterations)
                         or (budget.seconds is not None and wall + step_time >= budget.seconds)
                         or (budget.grad_evals is not None and bool((ge + step_ge >= budget.grad_evals).any())))
         _sync(device)

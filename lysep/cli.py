@@ -1,4 +1,4 @@
-"""``lysep`` command line: run, report, bench, check, methods, datasets (``lysep --help``).
+"""``lysep`` command line: run, report, bench, check, methods, datasets, data (``lysep --help``).
 
 Exit codes: 0 success, 1 some runs failed, 2 bad input (spec, data, arguments, unreadable results,
 unreachable scheduler, results directory in use), 130 interrupted (rerun to resume).
@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     methods.add_argument("--json", action="store_true", help="print one JSON list")
     datasets = sub.add_parser("datasets", help="list every dataset: samples, classes, [data] keys, CNN or not")
     datasets.add_argument("--json", action="store_true", help="print one JSON list")
+    data = sub.add_parser("data", help="data sets read from files: `lysep data fetch NAME` downloads one")
+    fetch = data.add_subparsers(dest="action", required=True).add_parser(
+        "fetch", help="download a data set's files into the data root (resumable, checksums verified)")
+    fetch.add_argument("name", help="mnist, fashion_mnist or cifar10")
+    fetch.add_argument("--root", help="data root (default: $LYSEP_DATA, else ~/.cache/lysep)")
+    fetch.add_argument("--mirror", help="download the same file names from this URL instead")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -88,7 +95,7 @@ def final_table(runs: pd.DataFrame) -> str:
     return table.to_string(float_format=lambda v: f"{v:.4g}")
 
 
-def checked_spec(spec_path: str | None, seeds: int | None) -> ExperimentSpec | None:
+def checked_spec(spec_path: str | None, seeds: int | None, device: str = "cpu") -> ExperimentSpec | None:
     """The spec validated, with its data loaded and every cell's model built (``preflight``), nothing written;
     None after printing the problems to stderr (the caller exits with ``BAD_INPUT``). ``run`` and ``check``."""
     try:
@@ -101,7 +108,7 @@ def checked_spec(spec_path: str | None, seeds: int | None) -> ExperimentSpec | N
     from lysep.plan import preflight
 
     try:  # the data and the models, before anything is written: a bad file is bad input, not failed runs
-        preflight(spec)
+        preflight(spec, device)
     except ValueError as e:
         fail(f"{spec.source}: {e}")
         return None
@@ -112,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = check_run_args(args)
     if problem:
         return fail(problem)
-    spec = checked_spec(args.spec, args.seeds)
+    spec = checked_spec(args.spec, args.seeds, args.device)
     if spec is None:
         return BAD_INPUT
     from lysep.runner import run_experiment
@@ -198,7 +205,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": cmd_run, "report": cmd_report, "bench": cmd_bench, "check": cmd_check,
-                "methods": cmd_methods, "datasets": cmd_datasets}
+                "methods": cmd_methods, "datasets": cmd_datasets, "data": cmd_data}
     return commands[args.command](args)
 
 
@@ -236,6 +243,18 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     from lysep.listing import dataset_entries, print_datasets
 
     return _listing(args, dataset_entries(), print_datasets)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """``lysep data fetch NAME``: exit 2 for an unknown data set or a download that failed (offline, checksum)."""
+    from lysep.datasets.fetch import FetchError, fetch
+    from lysep.datasets.files import data_root
+
+    try:
+        fetch(args.name, data_root(args.root), args.mirror, quiet=args.quiet)
+    except (ValueError, FetchError) as e:
+        return fail(str(e))
+    return 0
 
 
 def _listing(args: argparse.Namespace, entries: list[dict[str, Any]], show: Any) -> int:

@@ -215,7 +215,7 @@ def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: di
             z = torch.baddbmm(b.unsqueeze(1), A[..., :m], w.transpose(1, 2))
             lse = torch.logsumexp(z, dim=2, keepdim=True)
             p = torch.exp(z - lse)
-            onehot = torch.zeros_like(p).scatter_(2, block.y.view(1, -1, 1).expand(s, -1, -1), 1.0)
+            onehot = block._onehot(p)  # labels shared by the seeds, or each seed's own minibatch
             f0 = (lse.squeeze(2) - (z * onehot).sum(2)).mean(1)
             start = f0 if start is None else start
             live = torch.isfinite(f0)

@@ -62,7 +62,12 @@ def separated_loss(params: Params, U: list[torch.Tensor], y: torch.Tensor) -> to
 
 def lysep_loss_of(G: torch.Tensor, rs: list[torch.Tensor], betas: torch.Tensor) -> torch.Tensor:
     """J from its parts: G + sum_l (beta_l / 2) (1/N) sum_i ||r_l^i||^2; ``betas`` is (S, D) -> (S,)."""
-    return G + sum(betas[:, i] / 2 * mean_sq(r) for i, r in enumerate(rs))
+    return lysep_loss_of_means(G, [mean_sq(r) for r in rs], betas)
+
+
+def lysep_loss_of_means(G: torch.Tensor, msqs: list[torch.Tensor], betas: torch.Tensor) -> torch.Tensor:
+    """J from G and each layer's ``msq(r_l)`` (S,), e.g. accumulated over row chunks -> (S,)."""
+    return G + sum(betas[:, i] / 2 * m for i, m in enumerate(msqs))
 
 
 def lysep_loss(params: Params, U: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lysep.memory import available_bytes, check_fits, largest_unit
 from lysep.methods import PROPERTY_COLUMNS, Method, make_method
 from lysep.spec import ExperimentSpec, MethodSpec
 from lysep.store import atomic_write, parquet_bytes, read_json, read_parquet, safe_name
@@ -50,7 +51,8 @@ def build_method(spec: ExperimentSpec, label: str) -> Method:
 def config_hash(spec: ExperimentSpec, depth: int, width: int, label: str, seed: int) -> str:
     """What makes a run what it is: data, model, cell, method and its full hyperparameters, budget, seed."""
     whole = spec.to_dict()
-    doc = {"data": whole["data"], "model": whole["model"], "depth": depth, "width": width,
+    data = {k: v for k, v in whole["data"].items() if k != "root"}  # where the files are is not what they are
+    doc = {"data": data, "model": whole["model"], "depth": depth, "width": width,
            "method": method_spec(spec, label).name, "hparams": build_method(spec, label).hp,
            "budget": whole["budget"], "seed": seed}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -96,13 +98,13 @@ def build_model(spec: ExperimentSpec, problem: Any, depth: int, width: int) -> A
     return ModelSpec.fnn(problem.in_dim, depth, width, problem.n_classes, spec.model.activation)
 
 
-def preflight(spec: ExperimentSpec) -> None:
+def preflight(spec: ExperimentSpec, device: str = "cpu") -> None:
     """Load and validate the dataset, build the model of every cell and check every method against it,
-    before any work starts.
+    and check that the largest unit fits in the memory available on ``device``, before any work starts.
 
-    A ValueError starting with ``data:``, ``model:`` or ``method:`` names what is wrong (the file, key
-    and row of a bad .npz); the CLI turns it into exit code 2 with nothing written, instead of one
-    failed run per unit.
+    A ValueError starting with ``data:``, ``model:``, ``method:`` or ``memory:`` names what is wrong (the
+    file, key and row of a bad .npz; the memory estimate); the CLI turns it into exit code 2 with nothing
+    written, instead of one failed run per unit.
     """
     import torch
 
@@ -129,9 +131,10 @@ def preflight(spec: ExperimentSpec) -> None:
             methods[m.label] = build_method(spec, m.label)
         except ValueError as e:
             raise ValueError(f"method: {m.label!r}: {e}") from e
+    models = {}
     for depth, width in spec.grid.cells():
         try:
-            model = build_model(spec, problem, depth, width)
+            models[depth, width] = model = build_model(spec, problem, depth, width)
         except ValueError as e:
             raise ValueError(f"model: {e}") from e
         for label, method in methods.items():
@@ -139,6 +142,9 @@ def preflight(spec: ExperimentSpec) -> None:
                 method.check_model(model)
             except ValueError as e:
                 raise ValueError(f"model: method {label!r} with model.kind = \"{spec.model.kind}\": {e}") from e
+    arrays = (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+    check_fits(largest_unit(methods, models, arrays, len(ds.x_train), spec.grid.seeds, spec.model.dtype),
+               available_bytes(device))
 
 
 def add_properties(root: str | Path) -> bool:

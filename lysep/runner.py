@@ -104,7 +104,7 @@ class Guarded:
 def budget_of(spec: ExperimentSpec) -> Budget:
     b = spec.budget
     return Budget(iterations=b.iterations, seconds=b.seconds, grad_evals=b.grad_evals, eval_every=b.eval_every,
-                  record_every=b.record_every)
+                  record_every=b.record_every, epochs=b.epochs)
 
 
 def run_unit(spec_doc: dict, source: str, unit: Unit, device: str = "cpu",

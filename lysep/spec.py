@@ -32,7 +32,7 @@ DTYPES: tuple[str, ...] = ("float32", "float64")
 #: largest finite value of each dtype: a float hyperparameter beyond it cannot even be stored in the run's tensors
 DTYPE_MAX: dict[str, float] = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
 #: budget keys that stop a run (at least one is required; whichever is hit first wins)
-STOPPING_KEYS: tuple[str, ...] = ("iterations", "seconds", "grad_evals")
+STOPPING_KEYS: tuple[str, ...] = ("iterations", "epochs", "seconds", "grad_evals")
 SECTIONS: tuple[str, ...] = ("name", "data", "model", "grid", "budget", "method")
 #: experiment names and method labels: they name folders and trace values
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
@@ -71,11 +71,13 @@ class DataSpec:
     noise: float = 0.0
     n_classes: int = 3
     path: str | None = None
+    root: str | None = None  # folder of the data sets read from files (absolute); None: LYSEP_DATA or the cache
 
     def load(self, images: bool = False) -> Dataset:
         """The dataset itself (``images=True`` for a CNN on digits)."""
         return load_dataset(self.dataset, n_train=self.n_train, n_test=self.n_test, seed=self.seed,
-                            noise=self.noise, n_classes=self.n_classes, images=images, path=self.path)
+                            noise=self.noise, n_classes=self.n_classes, images=images, path=self.path,
+                            root=self.root)
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,10 @@ class GridSpec:
 
 @dataclass(frozen=True)
 class BudgetSpec:
-    """``[budget]``: a run stops at whichever of iterations / seconds / grad_evals is hit first."""
+    """``[budget]``: a run stops at whichever of iterations / epochs / seconds / grad_evals is hit first."""
 
     iterations: int | None = None
+    epochs: float | None = None
     seconds: float | None = None
     grad_evals: float | None = None
     target_ce: float | None = None
@@ -330,6 +333,7 @@ DATA_KEY_FIELDS: dict[str, Field] = {
     "noise": _field(_float_min(0.0, strict=False), 0.0),
     "n_classes": _field(_int_min(2), 3),
     "path": _field(_nonempty_str()),
+    "root": _field(_nonempty_str()),
 }
 
 
@@ -360,6 +364,7 @@ GRID_FIELDS: dict[str, Field] = {
 }
 BUDGET_FIELDS: dict[str, Field] = {
     "iterations": _field(_int_min(1)),
+    "epochs": _field(_float_min(0.0, strict=True)),
     "seconds": _field(_float_min(0.0, strict=True)),
     "grad_evals": _field(_float_min(0.0, strict=True)),
     "target_ce": _field(_float_min(0.0, strict=True)),
@@ -381,6 +386,8 @@ def _check_data(pr: _Problems, doc: dict, base: Path) -> dict[str, Any] | None:
     if data is None or "dataset" not in data:
         return data
     has_path, given_path = "path" in doc["data"], doc["data"].get("path")
+    if data.get("root") is not None:  # the data sets read from files look here (relative: to the spec's folder)
+        data["root"] = str(base / Path(data["root"]).expanduser())
     info: DatasetInfo = dataset_info(data["dataset"])
     if info.file is None:
         if has_path:

@@ -17,7 +17,7 @@ import numpy as np
 SYNTHETIC_2D, IMAGES, USER_FILE = "2-D synthetic", "images", "user file"
 KINDS: tuple[str, ...] = (SYNTHETIC_2D, IMAGES, USER_FILE)
 #: every ``[data]`` key besides ``dataset``; a dataset declares which of them apply to it
-DATA_KEYS: tuple[str, ...] = ("n_train", "n_test", "seed", "noise", "n_classes", "path")
+DATA_KEYS: tuple[str, ...] = ("n_train", "n_test", "seed", "noise", "n_classes", "path", "root")
 #: dataset names: they are spec values and module names
 DATASET_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 #: where a declaration lands in listings and error messages when it gives no ``order`` (after the built-ins)
@@ -56,6 +56,7 @@ class DatasetInfo:
     n_classes: int | None = None  # a fixed class count; None: the n_classes key or the file
     file: str | None = None  # what ``path`` names ("a .npz file" without the article), iff "path" in keys
     order: int = USER_ORDER  # position in listings and error messages (the built-ins count from 0)
+    files: tuple = ()  # files read below the data root (``lysep.datasets.files.RemoteFile``), for `lysep data fetch`
 
     def __post_init__(self) -> None:
         def bad(field: str, expect: str) -> ValueError:
@@ -88,12 +89,14 @@ class DatasetInfo:
             raise bad("file", "what the path names (e.g. '.npz file') exactly when 'path' is in keys")
         if not isinstance(self.order, int):
             raise bad("order", "an integer")
+        if not isinstance(self.files, tuple) or (self.files and "root" not in self.keys):
+            raise bad("files", "a tuple of the files read below the data root ('root' in keys), or ()")
 
     def to_dict(self) -> dict:
         """The declaration as a JSON-able dict (``load`` left out)."""
         return {"name": self.name, "description": self.description, "kind": self.kind, "keys": list(self.keys),
                 "images": self.images, "shape": _listed(self.shape), "image_shape": _listed(self.image_shape),
-                "n_classes": self.n_classes, "file": self.file}
+                "n_classes": self.n_classes, "file": self.file, "files": [f.path for f in self.files]}
 
 
 def _listed(shape: tuple[int, ...] | None) -> list[int] | None:

@@ -77,7 +77,7 @@ def _is_finite_number(v: object) -> bool:
 
 
 def _check_args(name: str, n_train: int, n_test: int, seed: int, noise: float, n_classes: int,
-                images: bool, path: str | Path | None) -> DatasetInfo:
+                images: bool, path: str | Path | None, root: str | Path | None = None) -> DatasetInfo:
     """The declaration of ``name``; ValueError naming the first bad argument and its value."""
     info = dataset_info(name)
     for arg, value, low in (("n_train", n_train, 1), ("n_test", n_test, 1), ("seed", seed, 0),
@@ -93,6 +93,8 @@ def _check_args(name: str, n_train: int, n_test: int, seed: int, noise: float, n
         raise ValueError(f"images=True is not available for name={name!r} (only for {makers})")
     if info.file is not None and not isinstance(path, (str, Path)):
         raise ValueError(f"path={path!r} is invalid (name={name!r} needs the path of a {info.file})")
+    if root is not None and not isinstance(root, (str, Path)):
+        raise ValueError(f"root={root!r} is invalid (expected the path of a folder, or None)")
     return info
 
 
@@ -100,16 +102,17 @@ def _check_args(name: str, n_train: int, n_test: int, seed: int, noise: float, n
 
 
 def load_dataset(name: str, *, n_train: int = 2000, n_test: int = 1000, seed: int = 0, noise: float = 0.0,
-                 n_classes: int = 3, images: bool = False, path: str | Path | None = None) -> Dataset:
+                 n_classes: int = 3, images: bool = False, path: str | Path | None = None,
+                 root: str | Path | None = None) -> Dataset:
     """The dataset ``name`` (see ``lysep datasets``); ValueError naming a bad argument.
 
     Every argument is checked; the dataset's ``load`` then gets only the keys it declares
     (``n_classes`` only shapes ``gaussians``, ``path`` only names the ``npz`` file, ...) and
     ``images`` when it can give images (an ``npz`` keeps its file's shape).
     """
-    info = _check_args(name, n_train, n_test, seed, noise, n_classes, images, path)
+    info = _check_args(name, n_train, n_test, seed, noise, n_classes, images, path, root)
     values = {"n_train": int(n_train), "n_test": int(n_test), "seed": int(seed), "noise": float(noise),
-              "n_classes": int(n_classes), "path": path}
+              "n_classes": int(n_classes), "path": path, "root": root}
     kwargs = {key: values[key] for key in info.keys}
     if info.images:
         kwargs["images"] = images

@@ -133,6 +133,21 @@ def check_hparams(method: str, schema: dict[str, HParam], given: dict[str, Any])
     return {k: out.get(k, hp.default) for k, hp in schema.items()}
 
 
+#: copies of the parameters a method holds (theta, a gradient, two moments, the update's temporaries)
+PARAM_COPIES = 6
+#: activation-sized tensors autograd keeps per layer for a backward pass (pre-activation, output, gradient)
+AUTOGRAD_COPIES = 3
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Per-seed sizes of a network, in tensor elements: ``params`` in theta; ``per_sample``: one sample's hidden
+    outputs summed over the layers (the size of one row of U) plus its logits."""
+
+    params: int
+    per_sample: int
+
+
 @dataclass
 class State:
     """Per-method training state for all seeds of a cell; ``params`` is what the network uses."""
@@ -160,8 +175,23 @@ class Method:
     @property
     def decrease_guaranteed(self) -> bool:
         """Whether ``J`` at the end of every iteration is <= ``J`` at its start (same weights) for these
-        hyperparameters. Only a method that declares a ``J`` metric can guarantee it."""
+        hyperparameters, on the data the iteration uses: the training set (metrics ``J_start``, ``J``), or
+        the iteration's minibatch for a minibatch method (``J_batch_start``, ``J_batch``). Only a method
+        that declares such a pair of metrics can guarantee it."""
         return False
+
+    @property
+    def batch_size(self) -> int | None:
+        """Samples per iteration (per seed), or None for the whole training set: one epoch is
+        ``ceil(N / batch_size)`` iterations of a minibatch method and 1 of a full-batch one."""
+        return self.hp.get("batch_size")
+
+    def memory(self, n_train: int, footprint: Footprint) -> float:
+        """Tensor elements per seed that the method's state and one iteration hold at most (an estimate for
+        the memory check before any work, ``lysep.memory``). This default is a gradient method on F:
+        parameters, their gradient and two moments, and autograd's activations of the rows it touches."""
+        rows = min(self.batch_size or n_train, n_train)
+        return PARAM_COPIES * footprint.params + AUTOGRAD_COPIES * rows * footprint.per_sample
 
     @property
     def default_config(self) -> bool:

@@ -8,8 +8,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from lysep.methods.base import JOINT, HParam, Method, Metric, State, nonnegative, positive, unit_interval
+from lysep.methods.base import (
+    JOINT,
+    PARAM_COPIES,
+    Footprint,
+    HParam,
+    Method,
+    Metric,
+    State,
+    nonnegative,
+    positive,
+    unit_interval,
+)
 from lysep.methods.lysep import AUXILIARY_METRICS, make_schedule_of, schedule_hparams
+
+#: U-sized tensors a step holds: U, its gradient, two moments, the update, and autograd's three of J's graph
+JOINT_COPIES = 8
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -32,6 +46,10 @@ class LySepJoint(Method):
         "beta2": HParam(float, 0.999, **unit_interval(), help="decay of the second moment"),
         "eps": HParam(float, 1e-8, **nonnegative(), help="added to the root of the second moment"),
     }
+
+    def memory(self, n_train: int, footprint: Footprint) -> float:
+        """U, its gradient, two Adam moments and the update, plus autograd's activations of J (``JOINT_COPIES``)."""
+        return JOINT_COPIES * n_train * footprint.per_sample + PARAM_COPIES * footprint.params
 
     def init(self, problem: Problem, params: Params, seeds: list[int]) -> State:
         import torch

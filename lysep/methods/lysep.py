@@ -13,6 +13,8 @@ from lysep.activations import DERIVATIVES, check_activation
 from lysep.choices import ARMIJO_C, MONOTONE_SOLVERS, NORMS, SCHEDULES
 from lysep.methods.base import (
     ALTERNATING,
+    PARAM_COPIES,
+    Footprint,
     HParam,
     Method,
     Metric,
@@ -32,6 +34,10 @@ if TYPE_CHECKING:  # pragma: no cover
 U_SOLVERS: tuple[str, ...] = ("gd", "adam")
 W_SOLVERS: tuple[str, ...] = ("gd", "adam", "gauss_newton")
 OUT_SOLVERS: tuple[str, ...] = ("gd", "adam", "newton")
+
+#: U-sized tensors a full-batch AM iteration holds at once: U, each layer's cached pre-activation and output,
+#: a trial's two, a block gradient and a candidate
+SWEEP_COPIES = 7
 
 #: the metrics every layer-separation method records (lysep and lysep-joint)
 AUXILIARY_METRICS: dict[str, Metric] = {
@@ -105,6 +111,10 @@ class LySep(Method):
 
     def check_model(self, model: ModelSpec | ConvSpec) -> None:
         self._check_conv(len(model.input_shape) == 3)
+
+    def memory(self, n_train: int, footprint: Footprint) -> float:
+        """U and the fused sweep's full-set temporaries (``SWEEP_COPIES`` U-sized tensors), and the parameters."""
+        return SWEEP_COPIES * n_train * footprint.per_sample + PARAM_COPIES * footprint.params
 
     def _check_conv(self, conv: bool) -> None:
         if conv and self.hp["w_solver"] == "gauss_newton":

@@ -1,0 +1,8 @@
+"""fashion_mnist: Zalando's clothing images, 60000 training and 10000 test images of 28x28, from IDX files."""
+
+from __future__ import annotations
+
+from lysep.datasets.idx import idx_dataset
+
+DATASET = idx_dataset("fashion_mnist", "Fashion-MNIST clothing images (28x28, 60000/10000) from your IDX files "
+                      "in [data] root", order=8)

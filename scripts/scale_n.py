@@ -1,0 +1,180 @@
+"""Scale in N: configs/scale_n.toml at every data set and size, and the summary of how the gap to Adam changes.
+
+    python scripts/scale_n.py run      # every (data set, N) into results/scale_n/<dataset>_n<N>/, then the summary
+    python scripts/scale_n.py summary  # the summary again: results/scale_n/report.md, report.html, tables, figures
+    python scripts/scale_n.py table    # the Markdown table of docs/findings.md "Scale in N"
+
+Each (data set, N) is an ordinary results directory with its own report. The summary compares the
+minibatch LySep of the spec with minibatch Adam, paired by seed: at equal epochs (every method's
+final row) and at equal wall time (LySep's train CE at the time Adam needed for its epochs, from the
+trace rows, one per epoch). Every number in the summary and the table comes from the stored runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from analysis import stats  # noqa: E402
+from analysis.metrics import f_at_time  # noqa: E402
+from analysis.render import Fig, Section, Table, render_html, render_markdown  # noqa: E402
+from lysep.batches import steps_per_epoch  # noqa: E402
+
+SPEC = ROOT / "configs" / "scale_n.toml"
+OUT = ROOT / "results" / "scale_n"
+DATASETS: tuple[str, ...] = ("circle", "spirals")
+SIZES: tuple[int, ...] = (2000, 6000, 20000, 60000, 200000)
+#: the compared labels of the spec: the layer-separation method and its reference
+SUBJECT, REFERENCE = "lysep-minibatch", "adam-mb"
+#: the minibatch size of every method of the spec
+METHOD_BATCH = 128
+
+
+def sub_spec(dataset: str, n: int):
+    """configs/scale_n.toml at one data set and size, one trace row (and test score) per epoch."""
+    import tomllib
+
+    from lysep.spec import parse_spec
+
+    doc = tomllib.loads(SPEC.read_text())
+    doc["name"] = f"scale_n_{dataset}_n{n}"
+    doc["data"].update(dataset=dataset, n_train=n)
+    doc["budget"].update(record_every=steps_per_epoch(n, METHOD_BATCH),
+                         eval_every=steps_per_epoch(n, METHOD_BATCH))
+    return parse_spec(doc, str(SPEC))
+
+
+def run_all() -> None:
+    """Run every (data set, N) not stored yet and write its report."""
+    from analysis.report import make_report
+    from lysep.runner import run_experiment
+
+    for dataset in DATASETS:
+        for n in SIZES:
+            t0 = time.perf_counter()
+            res = run_experiment(sub_spec(dataset, n), OUT / f"{dataset}_n{n}", quiet=True)
+            make_report(res.root)
+            print(f"{dataset} N={n}: {res.ran} runs in {time.perf_counter() - t0:.0f} s -> {res.root}", flush=True)
+
+
+def compare(dataset: str, n: int) -> dict:
+    """The paired comparison of SUBJECT with REFERENCE at one (data set, N), from its stored runs and traces."""
+    d = OUT / f"{dataset}_n{n}"
+    runs = pd.read_parquet(d / "runs.parquet").set_index(["method", "seed"])
+    traces = pd.read_parquet(d / "traces.parquet")
+    seeds = sorted(set(runs.loc[SUBJECT].index) & set(runs.loc[REFERENCE].index))
+    subj = runs.loc[SUBJECT].loc[seeds]
+    ref = runs.loc[REFERENCE].loc[seeds]
+    at_time = np.array([f_at_time(traces[(traces.method == SUBJECT) & (traces.seed == s)], ref.wall_time[s])
+                        for s in seeds])
+    md, lo, hi = stats.median_difference(subj.final_F.to_numpy(), ref.final_F.to_numpy())
+    epochs = runs.loc[REFERENCE].iterations.max() / steps_per_epoch(n, int(METHOD_BATCH))
+    return {"dataset": dataset, "N": n, "seeds": len(seeds), "epochs": float(epochs),
+            "adam CE": float(ref.final_F.median()), "lysep CE": float(subj.final_F.median()),
+            "ratio": float(subj.final_F.median() / ref.final_F.median()),
+            "difference": md, "ci low": lo, "ci high": hi, "p": stats.wilcoxon_p(subj.final_F, ref.final_F),
+            "adam test acc": float(ref.final_test_acc.median()), "lysep test acc": float(subj.final_test_acc.median()),
+            "adam s": float(ref.wall_time.median()), "lysep s": float(subj.wall_time.median()),
+            "lysep CE at adam's time": float(np.median(at_time)),
+            "ratio at equal time": float(np.median(at_time) / ref.final_F.median())}
+
+
+def summary_table() -> pd.DataFrame:
+    """One row per (data set, N) that is stored."""
+    return pd.DataFrame([compare(ds, n) for ds in DATASETS for n in SIZES
+                         if (OUT / f"{ds}_n{n}" / "runs.parquet").is_file()])
+
+
+def findings_table(t: pd.DataFrame) -> str:
+    """The Markdown table docs/findings.md holds verbatim (medians over the seeds)."""
+    rows = ["| data set | N | Adam train CE | LySep train CE | ratio, equal epochs | LySep CE at Adam's time | "
+            "ratio, equal time | Adam test acc | LySep test acc |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in t.to_dict("records"):
+        rows.append(f"| {r['dataset']} | {r['N']} | {r['adam CE']:.3g} | {r['lysep CE']:.3g} | {r['ratio']:.3g} | "
+                    f"{r['lysep CE at adam' + chr(39) + 's time']:.3g} | {r['ratio at equal time']:.3g} | "
+                    f"{100 * r['adam test acc']:.2f}% | {100 * r['lysep test acc']:.2f}% |")
+    return "\n".join(rows)
+
+
+def trend(t: pd.DataFrame) -> str:
+    """How the ratio to Adam moves with N, per data set (Spearman's rho of ratio against N)."""
+    parts = []
+    for dataset, g in t.groupby("dataset", sort=False):
+        rho, p, _ = stats.spearman(g["N"].to_numpy(float), g["ratio"].to_numpy(float))
+        first, last = g.iloc[0], g.iloc[-1]
+        parts.append(f"{dataset}: LySep/Adam train-CE ratio {first['ratio']:.3g} at N = {first['N']} and "
+                     f"{last['ratio']:.3g} at N = {last['N']} (equal epochs; Spearman rho over N {rho:.2f}, "
+                     f"p = {p:.2g}); at equal wall time {first['ratio at equal time']:.3g} and "
+                     f"{last['ratio at equal time']:.3g}")
+    return "; ".join(parts) + "."
+
+
+def figure(t: pd.DataFrame) -> bytes:
+    """The LySep/Adam ratio of median train CE against N, per data set, at equal epochs and equal time."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for dataset, g in t.groupby("dataset", sort=False):
+        line = ax.plot(g["N"], g["ratio"], marker="o", label=f"{dataset}, equal epochs")[0]
+        ax.plot(g["N"], g["ratio at equal time"], marker="s", ls="--", color=line.get_color(),
+                label=f"{dataset}, equal wall time")
+    ax.set(xscale="log", yscale="log", xlabel="N (training samples)", ylabel="median train CE: LySep / Adam")
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.legend(fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_summary() -> Path:
+    """results/scale_n/report.md and report.html, tables/scale_n.csv, figures/ratio_vs_n.png."""
+    t = summary_table()
+    (OUT / "tables").mkdir(parents=True, exist_ok=True)
+    (OUT / "figures").mkdir(exist_ok=True)
+    t.to_csv(OUT / "tables" / "scale_n.csv", index=False)
+    png = figure(t)
+    (OUT / "figures" / "ratio_vs_n.png").write_bytes(png)
+    links = ", ".join(f"[{ds} N={n}]({ds}_n{n}/report.md)" for ds in DATASETS for n in SIZES)
+    intro = (f"configs/scale_n.toml (minibatch LySep, minibatch Adam and SGD, batch 128, FNN depth 5 x width 20, "
+             f"tanh, 5 seeds, the same epochs for every method) on {', '.join(DATASETS)} at N = "
+             f"{', '.join(map(str, SIZES))}, made by `python scripts/scale_n.py run`. Medians over seeds; the "
+             "difference is LySep - Adam in final train CE, paired by seed, with a bootstrap 95% interval and "
+             f"the Wilcoxon p-value. Reports of each run: {links}.")
+    sections = [Section("What was run", [intro]), Section("Finding", [trend(t)]),
+                Section("LySep against Adam as N grows", [Table(t), Fig("ratio_vs_n", "LySep / Adam train CE "
+                                                                        "against N", png)])]
+    title = "Scale in N: minibatch LySep against minibatch Adam"
+    (OUT / "report.md").write_text(render_markdown(title, sections))
+    (OUT / "report.html").write_text(render_html(title, sections))
+    return OUT / "report.md"
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "summary"
+    if command == "run":
+        run_all()
+    if command in ("run", "summary"):
+        print(f"summary: {write_summary()}")
+    elif command == "table":
+        print(findings_table(summary_table()))
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

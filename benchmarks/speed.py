@@ -196,3 +196,37 @@ class CnnStep:
 
     def time_step(self, cache: dict[str, Any], method: str, conv_layers: int, channels: int) -> None:
         run_slowed(lambda: self.method.step(self.problem, self.state), self.factor, self.dev)
+
+
+#: training-set sizes of the minibatch cell whose peak memory is measured (U grows linearly with N)
+MINIBATCH_N = [20000, 100000]
+
+
+class MinibatchCellMemory:
+    """Peak resident memory (of the whole process) while one minibatch LySep cell runs through ``run_cell``.
+
+    Circle data at N = 20000 and 100000, an FNN of depth 5 and width 20, 10 seeds batched, minibatches
+    of 128: ``U`` is stored for all N rows (N x 100 x 10 seeds x 4 bytes), each iteration touches one
+    batch of it, and the trace's F, J and B are computed on the full training set in row chunks after
+    each of the two iterations. Skipped at commits without the ``lysep-minibatch`` method.
+    """
+
+    params = (MINIBATCH_N,)
+    param_names = ["n_train"]
+    timeout = 300
+
+    def setup_cache(self) -> dict[int, dict[str, Any]]:
+        return {n: dataset_arrays(n_train=n) for n in MINIBATCH_N}
+
+    def setup(self, cache: dict[int, dict[str, Any]], n_train: int) -> None:
+        self.run_cell, self.Budget = need("lysep.cell", "run_cell", "Budget")
+        methods = need("lysep.methods", "METHODS")
+        if "lysep-minibatch" not in methods:
+            raise NotImplementedError("no lysep-minibatch method at this commit")
+        self.make_method = need("lysep.methods", "make_method")
+        self.problem = problem_of(cache[n_train], str(device()))
+        self.spec, _ = fnn_params(self.problem, 5, 20)
+
+    def peakmem_minibatch_lysep_cell(self, cache: dict[int, dict[str, Any]], n_train: int) -> None:
+        methods = {"lysep-minibatch": self.make_method("lysep-minibatch", activation=ACTIVATION, batch_size=128)}
+        self.run_cell(self.problem, self.spec, methods, SEEDS, self.Budget(iterations=CELL_ITERATIONS))

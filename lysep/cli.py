@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("spec", nargs="?", help="TOML experiment spec; default: the built-in quick experiment")
     run.add_argument("--out", help="results directory (default: results/<spec name>)")
     run.add_argument("--seeds", type=int, help="override grid.seeds")
+    run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override one key of the spec, e.g. --set data.n_train=6000 (repeatable)")
     run.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in-process)")
     run.add_argument("--scheduler", help="address of a Dask scheduler, e.g. tcp://head:8786")
@@ -50,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a spec and load its data and models without running anything")
     check.add_argument("spec", nargs="?", help="TOML experiment spec; default: the built-in quick experiment")
     check.add_argument("--seeds", type=int, help="override grid.seeds")
+    check.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override one key of the spec, e.g. --set data.n_train=6000 (repeatable)")
     methods = sub.add_parser("methods", help="list every method with its hyperparameters (types, defaults, ranges)")
     methods.add_argument("--json", action="store_true", help="print one JSON list")
     datasets = sub.add_parser("datasets", help="list every dataset: samples, classes, [data] keys, CNN or not")
@@ -95,11 +99,12 @@ def final_table(runs: pd.DataFrame) -> str:
     return table.to_string(float_format=lambda v: f"{v:.4g}")
 
 
-def checked_spec(spec_path: str | None, seeds: int | None, device: str = "cpu") -> ExperimentSpec | None:
+def checked_spec(spec_path: str | None, seeds: int | None, device: str = "cpu",
+                 overrides: list[str] | None = None) -> ExperimentSpec | None:
     """The spec validated, with its data loaded and every cell's model built (``preflight``), nothing written;
     None after printing the problems to stderr (the caller exits with ``BAD_INPUT``). ``run`` and ``check``."""
     try:
-        spec: ExperimentSpec = load_spec(spec_path or default_spec_path())
+        spec: ExperimentSpec = load_spec(spec_path or default_spec_path(), overrides)
         if seeds is not None:
             spec = spec.with_seeds(seeds)
     except SpecError as e:
@@ -119,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = check_run_args(args)
     if problem:
         return fail(problem)
-    spec = checked_spec(args.spec, args.seeds, args.device)
+    spec = checked_spec(args.spec, args.seeds, args.device, args.set)
     if spec is None:
         return BAD_INPUT
     from lysep.runner import run_experiment
@@ -224,7 +229,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    spec = checked_spec(args.spec, args.seeds)
+    spec = checked_spec(args.spec, args.seeds, overrides=args.set)
     if spec is None:
         return BAD_INPUT
     from lysep.listing import print_check

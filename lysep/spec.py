@@ -537,8 +537,37 @@ def parse_spec(doc: Any, source: str = "<dict>", base_dir: str | Path | None = N
                           tuple(methods), source)
 
 
-def load_spec(path: str | Path) -> ExperimentSpec:
-    """Read and validate a TOML spec; SpecError naming the file (and line, for TOML syntax errors)."""
+#: the sections whose keys ``--set`` may change
+SETTABLE: tuple[str, ...] = ("data", "model", "grid", "budget")
+
+
+def apply_overrides(doc: dict, source: str, overrides: list[str]) -> dict:
+    """``doc`` with every ``SECTION.KEY=VALUE`` of ``overrides`` set (VALUE in TOML syntax, e.g. ``data.n_train=6000``,
+    ``model.kind="cnn"``); SpecError naming the override for one that is not of that form. The result is
+    validated like the file itself."""
+    problems = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"] if sep else None
+        except tomllib.TOMLDecodeError:
+            value = None
+        if not (sep and dot and name and section in SETTABLE and value is not None):
+            problems.append(f"{source}: --set {item!r}: expected SECTION.KEY=VALUE with SECTION one of "
+                            f"{', '.join(SETTABLE)} and a TOML value (e.g. data.n_train=6000, model.kind=\"cnn\")")
+            continue
+        table = doc.setdefault(section, {})
+        if isinstance(table, dict):
+            table[name.strip()] = value
+    if problems:
+        raise SpecError(problems)
+    return doc
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None) -> ExperimentSpec:
+    """Read and validate a TOML spec, with ``overrides`` (``--set``) applied; SpecError naming the file (and
+    line, for TOML syntax errors)."""
     source = str(path)
     try:
         with open(path, "rb") as f:
@@ -551,7 +580,7 @@ def load_spec(path: str | Path) -> ExperimentSpec:
         raise SpecError([f"{source}: not UTF-8 text ({e})"]) from None
     except RecursionError:
         raise SpecError([f"{source}: invalid TOML: arrays or tables nested too deeply"]) from None
-    return parse_spec(doc, source, Path(path).resolve().parent)
+    return parse_spec(apply_overrides(doc, source, overrides or []), source, Path(path).resolve().parent)
 
 
 __all__ = [

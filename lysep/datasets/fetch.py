@@ -7,13 +7,14 @@ renamed to its name. The only code in lysep that uses the network.
 
 from __future__ import annotations
 
+import http.client
 import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from lysep.datasets.files import RemoteFile, file_digest
+from lysep.datasets.files import PUBLISHED, RemoteFile, file_digest
 from lysep.datasets.registry import dataset_info, datasets
 
 #: seconds to wait for a server before calling it unreachable
@@ -51,11 +52,14 @@ def download(url: str, part: Path, progress: Callable[[int, int | None], None]) 
                     out.write(block)
                     done += len(block)
                     progress(done, total)
+        if total is not None and done < total:
+            raise FetchError(f"{url}: the connection closed after {done} of {total} bytes; they are kept in "
+                             f"{part} (rerun to resume)")
     except urllib.error.HTTPError as e:
         if e.code == 416 and offset:  # the part is already whole
             return
         raise FetchError(f"{url}: the server answered {e.code} {e.reason}") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
+    except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
         reason = getattr(e, "reason", e)
         kept = f" (the {part.stat().st_size} bytes downloaded so far are kept in {part.name}: rerun to resume)" \
             if part.exists() and part.stat().st_size else ""
@@ -92,7 +96,8 @@ def fetch(name: str, root: Path, mirror: str | None = None, log: Callable[[str],
         raise ValueError(f"data set {name!r} has no files to download (those with files: {with_files})")
     from tqdm.auto import tqdm
 
-    for file in info.files:
+    for declared in info.files:
+        file = PUBLISHED.get(declared.path, declared)
         with tqdm(desc=file.name, unit="B", unit_scale=True, disable=quiet, leave=False) as bar:
             def progress(done: int, total: int | None) -> None:
                 bar.total = total

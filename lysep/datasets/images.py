@@ -29,12 +29,16 @@ def stratified_subset(y: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
 
 
 def standardize_channels(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(x - mean_c) / std_c per channel c of images (N, C, H, W), with the training images' statistics."""
-    train = train.astype(np.float64)
-    mean = train.mean(axis=(0, 2, 3), keepdims=True)
-    std = train.std(axis=(0, 2, 3), keepdims=True)
-    std = np.where(std < STD_FLOOR, 1.0, std)
-    return ((train - mean) / std).astype(np.float32), ((test.astype(np.float64) - mean) / std).astype(np.float32)
+    """(x - mean_c) / std_c per channel c of images (N, C, H, W), with the training images' statistics (float64
+    sums), as float32; one channel at a time, so no float64 copy of the whole set is made."""
+    out = np.empty(train.shape, np.float32), np.empty(test.shape, np.float32)
+    for c in range(train.shape[1]):
+        mean = float(np.mean(train[:, c], dtype=np.float64))
+        std = float(np.std(train[:, c], dtype=np.float64))
+        std = 1.0 if std < STD_FLOOR else std
+        for src, dst in zip((train, test), out):
+            dst[:, c] = (src[:, c].astype(np.float32) - np.float32(mean)) / np.float32(std)
+    return out
 
 
 def prepare(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], *, n_train: int,

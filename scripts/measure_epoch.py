@@ -1,0 +1,106 @@
+"""Peak memory and time per epoch at MNIST/CIFAR-10 scale, on data of the same shape (no download needed).
+
+    python scripts/measure_epoch.py            # every case below, each in a fresh process -> a Markdown table
+    python scripts/measure_epoch.py --json     # the same as JSON lines
+
+The data are standardized Gaussian features of the real data sets' shapes (60000 x 784 like MNIST and
+Fashion-MNIST, 50000 x 3x32x32 like CIFAR-10) with random labels in 10 classes: the cost of an
+iteration does not depend on the pixel values. Each case runs one method on one grid cell with its
+seeds batched, in a process of its own with 2 torch threads, through ``lysep.cell.run_method``: ``wall
+s/epoch`` is the training time of the iterations run (``iterations``) scaled to one epoch, ``peak RSS`` the
+process's maximum resident memory (``ru_maxrss``) and ``estimate`` what ``lysep check`` estimates for
+that unit (``lysep.memory``). docs/benchmarks.md quotes the table; configs/README.md the expected times.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+THREADS = 2
+BATCH = 128
+#: (case, data shape per sample, N, kind, depth, width, pool, method, seeds, iterations (None: one epoch))
+CASES = [
+    ("mnist-shape FNN 10x256", (784,), 60000, "fnn", 10, 256, (), "lysep-minibatch", 1, None),
+    ("mnist-shape FNN 10x256", (784,), 60000, "fnn", 10, 256, (), "lysep-minibatch", 3, None),
+    ("mnist-shape FNN 10x256", (784,), 60000, "fnn", 10, 256, (), "adam", 3, None),
+    ("mnist-shape FNN 10x256", (784,), 60000, "fnn", 10, 256, (), "sgd", 3, None),
+    ("fashion-shape CNN 4x16", (1, 28, 28), 60000, "cnn", 4, 16, (1, 2), "lysep-minibatch", 3, 47),
+    ("fashion-shape CNN 4x16", (1, 28, 28), 60000, "cnn", 4, 16, (1, 2), "adam", 3, 47),
+    ("fashion-shape CNN 4x16", (1, 28, 28), 60000, "cnn", 4, 16, (1, 2), "sgd", 3, 47),
+    ("cifar-shape CNN 4x32", (3, 32, 32), 50000, "cnn", 4, 32, (1, 2), "lysep-minibatch", 3, 20),
+    ("cifar-shape CNN 4x32", (3, 32, 32), 50000, "cnn", 4, 32, (1, 2), "adam", 3, 20),
+    ("cifar-shape CNN 4x32", (3, 32, 32), 50000, "cnn", 4, 32, (1, 2), "sgd", 3, 20),
+]
+
+
+def measure(case: list) -> dict:
+    """Run one case in this process and return its numbers."""
+    import numpy as np
+    import torch
+
+    from lysep.batches import steps_per_epoch
+    from lysep.cell import Budget, run_method
+    from lysep.memory import largest_unit
+    from lysep.methods import make_method
+    from lysep.model import ConvSpec, ModelSpec
+    from lysep.problem import Problem
+
+    name, shape, n, kind, depth, width, pool, method_name, seeds, iterations = case
+    torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(0)
+    x, xt = rng.standard_normal((n, *shape), np.float32), rng.standard_normal((10000, *shape), np.float32)
+    y, yt = rng.integers(0, 10, n), rng.integers(0, 10, 10000)
+    problem = Problem.from_arrays(x, y, xt, yt, n_classes=10)
+    model = (ConvSpec.cnn(tuple(shape), depth, width, 10, "relu", tuple(pool)) if kind == "cnn"
+             else ModelSpec.fnn(shape[0], depth, width, 10, "relu"))
+    method = make_method(method_name, activation="relu", batch_size=BATCH)
+    per_epoch = steps_per_epoch(n, BATCH)
+    steps = iterations or per_epoch
+    t0 = time.perf_counter()
+    run = run_method(problem, model, method_name, method, list(range(seeds)), Budget(iterations=steps,
+                                                                                    record_every=steps))
+    total = time.perf_counter() - t0
+    estimate = largest_unit({method_name: method}, {(depth, width): model}, (x, y, xt, yt), n, seeds, "float32")
+    return {"case": name, "method": method_name, "seeds": seeds, "N": n, "iterations": steps,
+            "s_per_epoch": run.wall_time * per_epoch / steps, "total_s": total,
+            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            "estimate_gib": estimate.total / 2**30}
+
+
+def table(rows: list[dict]) -> str:
+    out = ["| case | method | seeds | iterations timed | s per epoch | peak RSS (GiB) | estimate (GiB) |",
+           "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r['case']} | {r['method']} | {r['seeds']} | {r['iterations']} | {r['s_per_epoch']:.3g} | "
+                   f"{r['peak_rss_gib']:.2f} | {r['estimate_gib']:.2f} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--case"]:
+        print(json.dumps(measure(json.loads(argv[1]))))
+        return 0
+    rows = []
+    for case in CASES:
+        proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True, text=True,
+                              cwd=ROOT, env={"OMP_NUM_THREADS": str(THREADS), "PATH": "/usr/bin:/bin"})
+        if proc.returncode:
+            print(proc.stderr, file=sys.stderr)
+            return 1
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]) if "--json" in argv else f"{case[0]} {case[7]} S={case[8]}: done",
+              file=sys.stdout if "--json" in argv else sys.stderr, flush=True)
+    if "--json" not in argv:
+        print(table(rows))
+    return 0 if all(math.isfinite(r["s_per_epoch"]) for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

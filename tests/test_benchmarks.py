@@ -84,10 +84,11 @@ def test_quick_run_of_a_time_and_a_track_benchmark(asv_env):
 def test_suite_names_and_parameters():
     assert speed.MethodStep.param_names == ["method", "depth", "width"]
     assert speed.MethodStep.params == (["lysep", "adam", "sgd", "gd"], [3, 5, 10], [10, 20, 50])
-    for cls in (speed.MethodStep, speed.Objectives, speed.CellMemory, quality.LySepVsAdam):
+    for cls in (speed.MethodStep, speed.Objectives, speed.CellMemory, speed.MinibatchCellMemory, quality.LySepVsAdam):
         assert cls.timeout > 0
     assert speed.MethodStep.number == 1
     assert quality.LySepVsAdam.track_final_train_ce.unit == "nats"
+    assert speed.MinibatchCellMemory.params == ([20000, 100000],)
 
 
 def test_slowdown_parsing(monkeypatch):

@@ -165,8 +165,8 @@ def test_truncated_parquet_is_named_and_repair_recomputes(tmp_path: Path, capsys
 @pytest.mark.parametrize("replace,key", [
     ({"width = [4]": "width = [0]"}, "grid.width"),
     ({'lr = 0.01': 'lr = -0.01'}, "lr"),
-    ({'dataset = "circle"': 'dataset = "mnist"'}, "data.dataset"),
-    ({"iterations = 6": "iterations = 6\nepochs = 3"}, "epochs"),
+    ({'dataset = "circle"': 'dataset = "imagenet"'}, "data.dataset"),
+    ({"iterations = 6": "iterations = 6\npasses = 3"}, "passes"),
 ])
 def test_bad_spec_exits_2_naming_the_key_and_writes_nothing(tmp_path: Path, capsys, replace, key) -> None:
     spec, out = write_spec(tmp_path, **replace), tmp_path / "out"

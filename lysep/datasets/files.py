@@ -38,29 +38,26 @@ class RemoteFile:
 #: where the digests below come from (they could not be checked against the real files here: no network)
 SOURCE = ("MD5 sums as published with the data sets: the MNIST and Fashion-MNIST sums as listed by torchvision's "
           "dataset classes, the CIFAR-10 binary archive's on the CIFAR-10 page (Krizhevsky)")
-_MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-_FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+#: where each data set's files are published
+URLS = {"mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "fashion_mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "cifar10": "https://www.cs.toronto.edu/~kriz/"}
+#: the published MD5 of every file, by its path below the data root
+DIGESTS = {
+    "mnist/train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "mnist/train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "mnist/t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "mnist/t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    "fashion_mnist/train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "fashion_mnist/train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "fashion_mnist/t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "fashion_mnist/t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    "cifar10/cifar-10-binary.tar.gz": "c32a1d4ab5d03f1284b67883e8d87530",
+}
 #: every downloadable file: its path below the root -> the declaration (tests replace entries to check generated files)
-PUBLISHED: dict[str, RemoteFile] = {f.path: f for f in (
-    RemoteFile("mnist/train-images-idx3-ubyte.gz", _MNIST_URL + "train-images-idx3-ubyte.gz",
-               "f68b3c2dcbeaaa9fbdd348bbdeb94873", "md5"),
-    RemoteFile("mnist/train-labels-idx1-ubyte.gz", _MNIST_URL + "train-labels-idx1-ubyte.gz",
-               "d53e105ee54ea40749a09fcbcd1e9432", "md5"),
-    RemoteFile("mnist/t10k-images-idx3-ubyte.gz", _MNIST_URL + "t10k-images-idx3-ubyte.gz",
-               "9fb629c4189551a2d022fa330f9573f3", "md5"),
-    RemoteFile("mnist/t10k-labels-idx1-ubyte.gz", _MNIST_URL + "t10k-labels-idx1-ubyte.gz",
-               "ec29112dd5afa0611ce80d1b7f02629c", "md5"),
-    RemoteFile("fashion_mnist/train-images-idx3-ubyte.gz", _FASHION_URL + "train-images-idx3-ubyte.gz",
-               "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "md5"),
-    RemoteFile("fashion_mnist/train-labels-idx1-ubyte.gz", _FASHION_URL + "train-labels-idx1-ubyte.gz",
-               "25c81989df183df01b3e8a0aad5dffbe", "md5"),
-    RemoteFile("fashion_mnist/t10k-images-idx3-ubyte.gz", _FASHION_URL + "t10k-images-idx3-ubyte.gz",
-               "bef4ecab320f06d8554ea6380940ec79", "md5"),
-    RemoteFile("fashion_mnist/t10k-labels-idx1-ubyte.gz", _FASHION_URL + "t10k-labels-idx1-ubyte.gz",
-               "bb300cfdad3c16e7a12a480ee83cd310", "md5"),
-    RemoteFile("cifar10/cifar-10-binary.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-               "c32a1d4ab5d03f1284b67883e8d87530", "md5"),
-)}
+PUBLISHED: dict[str, RemoteFile] = {
+    path: RemoteFile(path, URLS[path.split("/")[0]] + path.split("/")[1], digest, "md5")
+    for path, digest in DIGESTS.items()}
 
 
 def data_root(root: str | Path | None = None) -> Path:

@@ -8,19 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from lysep.methods.base import (
-    JOINT,
-    PARAM_COPIES,
-    Footprint,
-    HParam,
-    Method,
-    Metric,
-    State,
-    nonnegative,
-    positive,
-    unit_interval,
-)
-from lysep.methods.lysep import AUXILIARY_METRICS, make_schedule_of, schedule_hparams
+from lysep.methods.base import JOINT, HParam, Method, Metric, State, nonnegative, positive, unit_interval
+from lysep.methods.lysep import AUXILIARY_METRICS, PARAM_COPIES, make_schedule_of, schedule_hparams
 
 #: U-sized tensors a step holds: U, its gradient, two moments, the update, and autograd's three of J's graph
 JOINT_COPIES = 8
@@ -28,6 +17,7 @@ JOINT_COPIES = 8
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from lysep.methods.base import Footprint
     from lysep.model import Params
     from lysep.problem import Problem
 

@@ -122,12 +122,16 @@ class LySep(Method):
                              "w_solver = 'gd' or 'adam'")
 
     def engine(self):
-        """The torch-side outer iteration (``lysep.am``), built on first use."""
+        """The torch-side outer iteration (``build_engine``), built on first use."""
         if self._engine is None:
-            from lysep.am import AlternatingMinimization
-
-            self._engine = AlternatingMinimization(self.activation, self.hp, make_schedule_of(self.hp, self.activation))
+            self._engine = self.build_engine()
         return self._engine
+
+    def build_engine(self):
+        """The full-batch outer iteration, ``lysep.am``."""
+        from lysep.am import AlternatingMinimization
+
+        return AlternatingMinimization(self.activation, self.hp, make_schedule_of(self.hp, self.activation))
 
     def init(self, problem: Problem, params: Params, seeds: list[int]) -> State:
         """theta_0 as given; U_0 by a forward pass, so r_l = 0 and J = F at iteration 0."""

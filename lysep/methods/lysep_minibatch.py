@@ -62,13 +62,11 @@ class LySepMinibatch(LySep):
         return (n_train * footprint.per_sample + BATCH_COPIES * rows * footprint.per_sample
                 + PARAM_COPIES * footprint.params)
 
-    def engine(self):
-        """The torch-side minibatch iteration (``lysep.am_minibatch``), built on first use."""
-        if self._engine is None:
-            from lysep.am_minibatch import MinibatchAM
+    def build_engine(self):
+        """The minibatch iteration, ``lysep.am_minibatch``."""
+        from lysep.am_minibatch import MinibatchAM
 
-            self._engine = MinibatchAM(self.activation, self.hp, make_schedule_of(self.hp, self.activation))
-        return self._engine
+        return MinibatchAM(self.activation, self.hp, make_schedule_of(self.hp, self.activation))
 
     def init(self, problem: Problem, params: Params, seeds: list[int]) -> State:
         """theta_0 as given; U_0 by a forward pass over all N rows; the per-seed batch order of the baselines."""

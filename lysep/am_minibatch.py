@@ -21,7 +21,7 @@ import torch
 
 from lysep.am import AlternatingMinimization
 from lysep.batches import MinibatchSampler
-from lysep.chunks import chunked_mean, eval_slices, row_slices
+from lysep.chunks import TEMPORARIES, chunked_mean, eval_slices, row_slices
 from lysep.methods.base import State
 from lysep.model import Params, forward
 from lysep.objectives import (
@@ -134,7 +134,7 @@ def full_set_metrics(problem: Problem, state: State, activation: str, bound_norm
         return (separated_loss(params, [U[-1][:, rows]], y[rows]), *map(mean_sq, rs), *map(mean_norm, rs))
 
     with torch.no_grad():
-        per_row = params[0][0].shape[0] * 2 * sum(u[0, 0].numel() for u in U) * x.element_size()
+        per_row = TEMPORARIES * params[0][0].shape[0] * sum(u[0, 0].numel() for u in U) * x.element_size()
         parts = chunked_mean(score, n, row_slices(n, per_row))
         G, msqs, norms = parts[0], list(parts[1:depth + 1]), list(parts[depth + 1:])
         J = lysep_loss_of_means(G, msqs, betas)

@@ -15,6 +15,10 @@ import torch
 from lysep.memory import EVAL_BYTES
 from lysep.model import Params, forward
 
+#: tensors an evaluation holds per layer output it keeps (pre-activation, output, a residual or a copy made to batch
+#: the seeds' convolutions, a pooled convolution's output before pooling): a chunk is sized for this many
+TEMPORARIES = 4
+
 
 def per_sample_sizes(params: Params, x: torch.Tensor, activation: str) -> list[int]:
     """Elements of one sample's output of every layer (hidden layers, then the logits), per seed."""
@@ -34,7 +38,7 @@ def eval_slices(params: Params, x: torch.Tensor, activation: str, extra_rows: in
     """The row chunks of ``x`` for a forward pass of all seeds (``extra_rows``: further per-sample
     tensors the caller holds per chunk, in elements per seed)."""
     s = params[0][0].shape[0]
-    per_row = s * (sum(per_sample_sizes(params, x, activation)) + extra_rows) * x.element_size()
+    per_row = TEMPORARIES * s * (sum(per_sample_sizes(params, x, activation)) + extra_rows) * x.element_size()
     return row_slices(x.shape[0], per_row)
 
 

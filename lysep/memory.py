@@ -20,9 +20,6 @@ EVAL_BYTES = 2**27
 
 #: bytes of the process itself before any tensor: the Python interpreter, torch's libraries, pandas
 RUNTIME_BYTES = 600 * 2**20
-#: more of it once torch has run a convolution on the CPU (its kernels and their work space: about 0.6 GiB measured
-#: by scripts/measure_epoch.py for a small CNN against a small FNN)
-CONV_RUNTIME_BYTES = 800 * 2**20
 #: copies of the data a run holds: the loaded arrays and the tensors made from them
 DATA_COPIES = 2
 BYTES_PER_ITEM = {"float32": 4, "float64": 8}
@@ -39,7 +36,6 @@ class Estimate:
     depth: int
     width: int
     seeds: int
-    runtime: int = RUNTIME_BYTES
 
 
 def footprint(model) -> Footprint:
@@ -96,7 +92,7 @@ def check_fits(estimate: Estimate, available: int) -> None:
     raise ValueError(
         f"memory: the largest unit of work (method {estimate.label!r} at depth {estimate.depth}, width "
         f"{estimate.width}, {estimate.seeds} seeds batched) needs about {gib(estimate.total)} (data "
-        f"{gib(estimate.data)}, method state {gib(estimate.method)}, runtime {gib(estimate.runtime)}), but "
+        f"{gib(estimate.data)}, method state {gib(estimate.method)}, runtime {gib(RUNTIME_BYTES)}), but "
         f"{gib(available)} are available; use fewer seeds (grid.seeds or --seeds), a smaller data.n_train, "
         "a smaller network, or a minibatch method (docs/spec.md, \"Memory\")")
 
@@ -109,5 +105,4 @@ def largest_unit(methods: dict[str, Method], models: dict[tuple[int, int], objec
     need = [(unit_bytes(m, model, n_train, seeds, itemsize), label, cell)
             for cell, model in models.items() for label, m in methods.items()]
     most, label, (depth, width) = max(need, key=lambda t: t[0])
-    runtime = RUNTIME_BYTES + (CONV_RUNTIME_BYTES if any(hasattr(m, "map_shapes") for m in models.values()) else 0)
-    return Estimate(runtime + data + most, data, most, label, depth, width, seeds, runtime)
+    return Estimate(RUNTIME_BYTES + data + most, data, most, label, depth, width, seeds)

@@ -83,7 +83,8 @@ def test_the_estimate_bounds_the_measured_peak_of_a_minibatch_run() -> None:
 
 
 def test_set_overrides_a_key_and_is_checked_like_the_file() -> None:
-    spec = load_spec(ROOT / "configs" / "quick.toml", ["data.n_train=300", "budget.epochs=2", 'model.activation="relu"'])
+    quick = ROOT / "configs" / "quick.toml"
+    spec = load_spec(quick, ["data.n_train=300", "budget.epochs=2", 'model.activation="relu"'])
     assert spec.data.n_train == 300 and spec.budget.epochs == 2.0 and spec.model.activation == "relu"
     with pytest.raises(SpecError, match=r"data.n_train = -1: expected an integer >= 1"):
         load_spec(ROOT / "configs" / "quick.toml", ["data.n_train=-1"])

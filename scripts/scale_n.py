@@ -82,6 +82,8 @@ def compare(dataset: str, n: int) -> dict:
             "difference": md, "ci low": lo, "ci high": hi, "p": stats.wilcoxon_p(subj.final_F, ref.final_F),
             "adam test acc": float(ref.final_test_acc.median()), "lysep test acc": float(subj.final_test_acc.median()),
             "adam s": float(ref.wall_time.median()), "lysep s": float(subj.wall_time.median()),
+            "lysep J": float(subj.final_J.median()),
+            "time ratio": float(subj.wall_time.median() / ref.wall_time.median()),
             "lysep CE at adam's time": float(np.median(at_time)),
             "ratio at equal time": float(np.median(at_time) / ref.final_F.median())}
 
@@ -95,17 +97,23 @@ def summary_table() -> pd.DataFrame:
 def findings_table(t: pd.DataFrame) -> str:
     """The Markdown table docs/findings.md holds verbatim (medians over the seeds)."""
     rows = ["| data set | N | Adam train CE | LySep train CE | ratio, equal epochs | LySep CE at Adam's time | "
-            "ratio, equal time | Adam test acc | LySep test acc |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "ratio, equal time | Adam test acc | LySep test acc | LySep full J | wall time LySep / Adam |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in t.to_dict("records"):
         rows.append(f"| {r['dataset']} | {r['N']} | {r['adam CE']:.3g} | {r['lysep CE']:.3g} | {r['ratio']:.3g} | "
                     f"{r['lysep CE at adam' + chr(39) + 's time']:.3g} | {r['ratio at equal time']:.3g} | "
-                    f"{100 * r['adam test acc']:.2f}% | {100 * r['lysep test acc']:.2f}% |")
+                    f"{100 * r['adam test acc']:.2f}% | {100 * r['lysep test acc']:.2f}% | {r['lysep J']:.3g} | "
+                    f"{r['time ratio']:.3g} |")
     return "\n".join(rows)
 
 
 def trend(t: pd.DataFrame) -> str:
-    """How the ratio to Adam moves with N, per data set (Spearman's rho of ratio against N)."""
-    parts = []
+    """How LySep and Adam and their ratio move with N, per data set (Spearman's rho of ratio against N)."""
+    parts = [f"LySep's median final train CE stays between {t['lysep CE'].min():.3g} and {t['lysep CE'].max():.3g} "
+             f"at every N (ln 2 = {np.log(2):.3g} is the CE of predicting 1/2 for each of two classes), its test "
+             f"accuracy between {100 * t['lysep test acc'].min():.2f}% and {100 * t['lysep test acc'].max():.2f}%; "
+             f"Adam's train CE is {t['adam CE'].min():.3g}-{t['adam CE'].max():.3g}, its test accuracy "
+             f"{100 * t['adam test acc'].min():.2f}%-{100 * t['adam test acc'].max():.2f}%. Per data set"]
     for dataset, g in t.groupby("dataset", sort=False):
         rho, p, _ = stats.spearman(g["N"].to_numpy(float), g["ratio"].to_numpy(float))
         first, last = g.iloc[0], g.iloc[-1]

@@ -73,3 +73,20 @@ def test_the_committed_results_are_complete_and_their_verdicts_are_the_reports()
         report = (d / "report.md").read_text()
         for _, c in claims.iterrows():
             assert f"| {c.id} | {c.claim} | {c.verdict} |" in report
+
+
+def test_the_scale_in_n_table_of_the_findings_page_is_the_scripts() -> None:
+    """docs/findings.md "Scale in N" holds scripts/scale_n.py's table, from the committed results/scale_n/."""
+    proc = subprocess.run([sys.executable, "scripts/scale_n.py", "table"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    table = proc.stdout.strip()
+    assert table.count("\n") == 11 and table in FINDINGS.read_text()  # header, rule, 2 data sets x 5 sizes
+    report = (ROOT / "results" / "scale_n" / "report.md").read_text()
+    for dataset in ("circle", "spirals"):
+        for n in (2000, 6000, 20000, 60000, 200000):
+            runs = pd.read_parquet(ROOT / "results" / "scale_n" / f"{dataset}_n{n}" / "runs.parquet")
+            assert len(runs) == 15 and set(runs.status) == {"completed"}
+            assert f"{dataset}_n{n}/report.md" in report
+            claims = pd.read_csv(ROOT / "results" / "scale_n" / f"{dataset}_n{n}" / "tables" / "claims.csv")
+            assert claims.set_index("id").verdict["c2"] == "supported"  # the batch-level decrease, as the page says

@@ -2,6 +2,7 @@
 
     python scripts/measure_epoch.py            # every case below, each in a fresh process -> a Markdown table
     python scripts/measure_epoch.py --json     # the same as JSON lines
+    python scripts/measure_epoch.py --from FILE  # the tables again from the JSON lines of a run
 
 The data are standardized Gaussian features of the real data sets' shapes (60000 x 784 like MNIST and
 Fashion-MNIST, 50000 x 3x32x32 like CIFAR-10) with random labels in 10 classes: the cost of an
@@ -86,9 +87,31 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+#: the configs whose expected times the measured cases bound: (config, case measured at its largest cell, cells,
+#: epochs, the subset's n_train, the full n_train)
+CONFIGS = [("mnist_mlp.toml", "mnist-shape FNN 10x256", 6, 5, 6000, 60000),
+           ("fashion_mnist_cnn.toml", "fashion-shape CNN 4x16", 4, 5, 6000, 60000),
+           ("cifar10_cnn.toml", "cifar-shape CNN 4x32", 4, 5, 5000, 50000)]
+
+
+def expected(rows: list[dict]) -> str:
+    """Upper bounds of each config's training time on 2 cores: every cell as slow as its largest, 3 seeds."""
+    out = ["| config | per epoch, largest cell, all methods (s) | full size (h) | "
+           "the subset of the config's comment (min) |", "|---|---:|---:|---:|"]
+    for config, case, cells, epochs, subset, full in CONFIGS:
+        per_epoch = sum(r["s_per_epoch"] for r in rows if r["case"] == case and r["seeds"] == 3)
+        hours = cells * epochs * per_epoch / 3600
+        out.append(f"| {config} | {per_epoch:.3g} | {hours:.2g} | {60 * hours * subset / full:.2g} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--case"]:
         print(json.dumps(measure(json.loads(argv[1]))))
+        return 0
+    if argv[:1] == ["--from"]:
+        rows = [json.loads(line) for line in Path(argv[1]).read_text().splitlines() if line.strip()]
+        print(table(rows) + "\n\n" + expected(rows))
         return 0
     rows = []
     for case in CASES:
@@ -102,6 +125,8 @@ def main(argv: list[str]) -> int:
               file=sys.stdout if "--json" in argv else sys.stderr, flush=True)
     if "--json" not in argv:
         print(table(rows))
+        print()
+        print(expected(rows))
     return 0 if all(math.isfinite(r["s_per_epoch"]) for r in rows) else 1
 
 

@@ -90,3 +90,20 @@ def test_the_scale_in_n_table_of_the_findings_page_is_the_scripts() -> None:
             assert f"{dataset}_n{n}/report.md" in report
             claims = pd.read_csv(ROOT / "results" / "scale_n" / f"{dataset}_n{n}" / "tables" / "claims.csv")
             assert claims.set_index("id").verdict["c2"] == "supported"  # the batch-level decrease, as the page says
+
+
+def test_the_measured_tables_of_the_benchmarks_page_are_the_scripts() -> None:
+    """docs/benchmarks.md "Memory and time at N = 60000" and configs/README.md's times, from the committed lines."""
+    proc = subprocess.run([sys.executable, "scripts/measure_epoch.py", "--from", "results/measure_epoch.jsonl"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    measured, expected = proc.stdout.strip().split("\n\n")
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    assert measured in page and expected in page
+    rows = [line.split("|") for line in measured.splitlines()[2:]]
+    assert all(float(r[7]) <= float(r[8]) for r in rows)  # the estimate is above every measured peak
+    index = (ROOT / "configs" / "README.md").read_text()
+    for line in expected.splitlines()[2:]:
+        config, _, hours, minutes = (c.strip() for c in line.strip("|").split("|"))
+        assert f"at most {hours} h on 2 cores" in index and f"subset {minutes} min" in index or \
+            f"subset at most {minutes} min" in index, config

@@ -60,7 +60,7 @@ def test_seconds_budget_stops_the_method(circle64) -> None:
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"iterations": None}, "at least one of iterations, seconds, grad_evals"),
+    ({"iterations": None}, "at least one of iterations, epochs, seconds, grad_evals"),
     ({"iterations": 0}, "iterations=0"),
     ({"iterations": 5, "eval_every": -1}, "eval_every=-1"),
     ({"iterations": None, "seconds": float("inf")}, "seconds=inf"),

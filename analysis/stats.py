@@ -148,6 +148,38 @@ def wilcoxon_p(x: np.ndarray, y: np.ndarray) -> float:
         return float(sps.wilcoxon(d, zero_method="wilcox").pvalue)
 
 
+def wilcoxon_min_pairs(alpha: float = ALPHA, two_sided: bool = True) -> int:
+    """The fewest non-zero pairs with which the exact signed-rank test can reach p < ``alpha``: with n pairs
+    all of one sign its p is 2 / 2^n (two-sided) or 1 / 2^n (one-sided)."""
+    n = 1
+    while (2.0 if two_sided else 1.0) / 2.0**n >= alpha:
+        n += 1
+    return n
+
+
+def _one_sided_wilcoxon(d: np.ndarray, alternative: str) -> float:
+    d = d[d != 0]
+    if d.size == 0:
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(sps.wilcoxon(d, zero_method="wilcox", alternative=alternative).pvalue)
+
+
+def tost_paired(x: np.ndarray, y: np.ndarray, margin: float) -> float:
+    """p-value of equivalence (two one-sided Wilcoxon signed-rank tests) of the paired differences ``x - y``:
+    small when they lie within ``(-margin, margin)``. H0: the median difference is <= -margin or >=
+    margin; the p-value is the larger of the two one-sided tests'. NaN for a margin that is not a positive
+    number or with no pairs; 1 when a difference is infinite (a failure on one side only)."""
+    d = paired_differences(x, y)
+    d = d[~np.isnan(d)]
+    if not (np.isfinite(margin) and margin > 0) or d.size == 0:
+        return np.nan
+    if np.isinf(d).any():
+        return 1.0
+    return max(_one_sided_wilcoxon(d + margin, "greater"), _one_sided_wilcoxon(d - margin, "less"))
+
+
 def win_rate(x: np.ndarray, y: np.ndarray) -> float:
     """Fraction of pairs where ``x`` is strictly better (lower) than ``y``; ties count one half."""
     d = paired_differences(x, y)

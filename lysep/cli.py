@@ -54,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     methods.add_argument("--json", action="store_true", help="print one JSON list")
     datasets = sub.add_parser("datasets", help="list every dataset: samples, classes, [data] keys, CNN or not")
     datasets.add_argument("--json", action="store_true", help="print one JSON list")
+    cmp = sub.add_parser("compare", help="paired verdicts of the runs of NEW against BASE (same spec): "
+                                         "worse, better, equivalent, identical or inconclusive")
+    cmp.add_argument("base", help="results directory of the base (lysep run --out)")
+    cmp.add_argument("new", help="results directory of the new code, same spec")
+    cmp.add_argument("--out", help="where the report goes (default: NEW/compare)")
+    cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    track = sub.add_parser("track", help="is the working tree a regression against a base commit? counted work, "
+                                         "in-process timing ratios and quality (exit 1 on a regression)")
+    track.add_argument("--base", default="main", help="base commit or branch (default: main)")
+    track.add_argument("--out", help="where the report goes (default: results/track)")
+    track.add_argument("--alpha", type=float, default=0.05, help="significance level of the quality tests")
+    track.add_argument("--fresh", action="store_true", help="measure the base again instead of using the cache")
     return p
 
 
@@ -198,7 +210,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": cmd_run, "report": cmd_report, "bench": cmd_bench, "check": cmd_check,
-                "methods": cmd_methods, "datasets": cmd_datasets}
+                "methods": cmd_methods, "datasets": cmd_datasets, "compare": cmd_compare, "track": cmd_track}
     return commands[args.command](args)
 
 
@@ -224,6 +236,18 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     print_check(spec, RESULTS_ROOT / spec.name)
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from lysep.track import compare_command
+
+    return compare_command(args)
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from lysep.track import track_command
+
+    return track_command(args)
 
 
 def cmd_methods(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ from lysep.plan import (
 )
 from lysep.problem import Problem
 from lysep.spec import ExperimentSpec, parse_spec
-from lysep.store import ResultsStore, save_arrays, save_npz, write_json
+from lysep.store import ResultsStore, fingerprint, save_arrays, save_npz, write_json
 
 #: resolution of the decision-region grid saved for 2-D datasets
 DECISION_GRID = 150
@@ -126,6 +126,7 @@ def run_unit(spec_doc: dict, source: str, unit: Unit, device: str = "cpu",
     params = {int(s): {f"{kind}{i + 1}": t[j].detach().cpu().numpy()
                        for i, (w, b) in enumerate(result.params) for kind, t in (("W", w), ("b", b))}
               for j, s in enumerate(seeds)}
+    runs["fingerprint"] = [fingerprint(traces[traces.seed == s], params[int(s)]) for s in runs.seed]
     planar = problem.x_train.dim() == 2 and problem.in_dim == 2
     decision = decision_grid(problem, model, result.params, unit) if planar else None
     return {"traces": traces, "runs": runs, "params": params, "decision": decision}

@@ -22,6 +22,7 @@ Nothing here unpickles: tables are Parquet, parameters safetensors, arrays ``.np
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -40,6 +41,27 @@ RUNS_KEY = b"lysep.runs"
 LOCK_NAME = ".lysep.lock"
 #: run statuses of runs that are done (a failed run is retried by the next sweep)
 DONE = ("completed", "diverged")
+
+
+#: trace rows of a run that enter its fingerprint (with its final parameters)
+FINGERPRINT_ROWS = 20
+#: trace columns that never enter a fingerprint: timings and labels, which differ between identical runs
+FINGERPRINT_EXCLUDED = frozenset({"wall_time", "config_hash", "method", "algorithm"})
+
+
+def fingerprint(rows: pd.DataFrame, arrays: dict[str, np.ndarray] | None = None) -> str:
+    """A run's identity for regression tracking: a hash of its first ``FINGERPRINT_ROWS`` trace rows (every
+    column but timings and labels, in name order, exact bytes) and of its final parameters, if given.
+    Two runs with equal fingerprints computed the same numbers bit for bit."""
+    h = hashlib.sha256()
+    rows = rows.sort_values("iteration").head(FINGERPRINT_ROWS)
+    for column in sorted(c for c in rows.columns if c not in FINGERPRINT_EXCLUDED):
+        h.update(column.encode())
+        h.update(np.ascontiguousarray(rows[column].to_numpy(dtype=np.float64)).tobytes())
+    for name in sorted(arrays or {}):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
+    return h.hexdigest()[:16]
 
 
 class StoreError(RuntimeError):

@@ -25,15 +25,17 @@ def _models(kind: str, pb: Any) -> dict[tuple[int, int], Any]:
     return {(d, w): ModelSpec.fnn(pb.in_dim, d, w, pb.n_classes) for d in DEPTHS for w in WIDTHS}
 
 
-def _problem(kind: str) -> Any:
+def _problem(kind: str, counting: bool = False) -> Any:
+    """The data: Example 1's circle (N = 2000) or Example 2's digits (N = 1200); for counting, fewer samples
+    (counted work is proportional to N, and counting is slow), as ``lysep track`` counts."""
     if kind == "cnn":
-        return problem_of(dataset_arrays("digits", n_train=1200, n_test=597, images=True))
-    return problem_of(dataset_arrays())
+        return problem_of(dataset_arrays("digits", n_train=300 if counting else 1200, n_test=100, images=True))
+    return problem_of(dataset_arrays(n_train=500 if counting else 2000, n_test=100))
 
 
 def _counts(kind: str, methods: list[str]) -> dict:
     count_cell = need("lysep.counters", "count_cell")
-    pb = _problem(kind)
+    pb = _problem(kind, counting=True)
     return {(m, *cell): count_cell(m, {}, pb, model, SEEDS) for cell, model in _models(kind, pb).items()
             for m in methods}
 

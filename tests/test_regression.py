@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -175,3 +177,77 @@ def test_the_measuring_scripts_run_as_track_runs_them(tmp_path) -> None:
     (ratio,) = track.probe(track.ROOT, "ratios.py", cfg, lambda *_: None)
     assert ratio["lysep_over_adam"] > 0 and ratio["adam_over_reference"] > 0
     assert json.dumps(ratios.interleaved({"a": lambda: None}, 3, torch.device("cpu")))
+
+
+# ---------------------------------------------------------------------------------- lysep track
+
+TINY_SPEC = """
+name = "tiny-track"
+[data]
+dataset = "circle"
+n_train = 80
+n_test = 40
+[model]
+[grid]
+depth = [2]
+width = [4]
+seeds = 6
+[budget]
+iterations = 8
+target_ce = 0.5
+[[method]]
+name = "lysep"
+[[method]]
+name = "adam"
+"""
+TINY_PROBE = {"dataset": {"name": "circle", "n_train": 60, "n_test": 20}, "cells": [[2, 4]], "seeds": [0, 1],
+              "methods": {"lysep": {"name": "lysep"}, "adam": {"name": "adam"}}, "warmup": 1, "rounds": 3}
+
+
+@pytest.fixture
+def tiny_track(tmp_path, monkeypatch):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY_SPEC)
+    monkeypatch.setattr(track, "TRACK_SPEC", str(spec))
+    monkeypatch.setattr(track, "COUNT_PROBES", (TINY_PROBE,))
+    monkeypatch.setattr(track, "RATIO_PROBES", (TINY_PROBE,))
+    monkeypatch.setenv("LYSEP_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_the_same_tree_measured_twice_is_the_same_in_counts_and_identical_in_quality(tiny_track) -> None:
+    a = track.measure(track.ROOT, tiny_track / "a", lambda *_: None)
+    b = track.measure(track.ROOT, tiny_track / "b", lambda *_: None)
+    assert set(track.judge_counters(a["counters"], b["counters"]).verdict) == {"same"}
+    table, html = track.compare_dirs(tiny_track / "a" / "quality", tiny_track / "b" / "quality",
+                                     tiny_track / "cmp", 0.05)
+    assert set(table[table.counts].verdict) == {"identical"} and html.is_file()
+    assert {r["method"] for r in a["counters"]} == {"lysep", "adam"} and a["ratios"][0]["lysep_over_adam"] > 0
+
+
+def test_track_measures_the_base_once_in_a_worktree_and_exits_one_on_more_work(tiny_track, monkeypatch, capsys):
+    calls = []
+
+    def fake_measure(tree, out, log):
+        calls.append(Path(tree))
+        work = 2.0 if Path(tree) == track.ROOT and len(calls) > 2 else 1.0
+        counts = [{"method": "lysep", "depth": 2, "width": 4, **dict.fromkeys(counters.COUNTS, 10.0 * work)}]
+        result = {"counters": counts, "ratios": [{"kind": "fnn", "depth": 2, "width": 4, "lysep_over_adam": 5.0}]}
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "quality").mkdir(exist_ok=True)
+        (out / "quality" / "runs.parquet").write_bytes(b"")
+        (out / "measurements.json").write_text(json.dumps(result))
+        return result
+
+    monkeypatch.setattr(track, "measure", fake_measure)
+    monkeypatch.setattr(track, "compare_dirs", lambda *a: (pd.DataFrame({"verdict": [], "regression": []}), None))
+    args = argparse.Namespace(base="HEAD", out=str(tiny_track / "out"), alpha=0.05, fresh=False)
+    assert track.track_command(args) == 0
+    head = track.resolve("HEAD")
+    assert calls[0] == track.cache_root() / "worktrees" / head[:12] and (calls[0] / "lysep").is_dir()
+    assert track.track_command(args) == 1  # the working tree now does twice the work: every count is worse
+    assert len(calls) == 3 and calls[1:] == [track.ROOT, track.ROOT]  # the base came from the cache
+    assert "counted work: 6 worse" in capsys.readouterr().out  # the six counts of the one (method, cell)
+    args.base = "no-such-ref-anywhere"
+    assert track.track_command(args) == 2
+    assert "--base no-such-ref-anywhere: not a commit" in capsys.readouterr().err

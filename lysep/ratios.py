@@ -2,7 +2,8 @@
 
 Two workloads timed alternately over many rounds see the same machine state (load, frequency, cache
 pressure), so the ratio of their median times holds on a busy machine where each absolute time does
-not (docs/benchmarks.md). Per cell:
+not (docs/benchmarks.md). On the CPU the times are the thread's CPU time (one torch thread), which a
+competing process cannot inflate by taking the core away. Per cell:
 
 - ``lysep_over_adam``: one steady-state LySep outer iteration over one Adam step (same cell, seeds, data);
 - ``<method>_over_reference``: one step of each method over a fixed pure-torch reference workload
@@ -34,17 +35,24 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def clock(device: torch.device) -> Callable[[], float]:
+    """The clock of the timings: on the CPU the calling thread's CPU time (torch runs one thread here), which
+    a process competing for the cores cannot inflate, as it does wall time; on a GPU the wall clock."""
+    return time.thread_time if device.type == "cpu" else time.perf_counter
+
+
 def interleaved(workloads: dict[str, Callable[[], None]], rounds: int, device: torch.device) -> dict[str, float]:
     """Median seconds of each workload, timed alternately: round r runs them forwards, round r+1 backwards."""
+    now = clock(device)
     times: dict[str, list[float]] = {name: [] for name in workloads}
     names = list(workloads)
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
             sync(device)
-            t0 = time.perf_counter()
+            t0 = now()
             workloads[name]()
             sync(device)
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(now() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

@@ -32,8 +32,12 @@ import pandas as pd
 #: relative increase of a counted quantity that is a regression (counts are exact: this only absorbs
 #: float-rounding differences in the number of Armijo trials)
 COUNTER_TOL = 0.01
-#: factor by which a timing ratio must grow (or shrink) to count as a change; measured spread under load: ~20%
-RATIO_TOL = 1.35
+#: factor by which a timing ratio must grow (or shrink) to count as a change; measured spread of the ratios
+#: (CPU-time based) on this 2-core machine beside a second lysep run: within about 0.72-1.2
+RATIO_TOL = 1.5
+#: extra measurements of a cell whose ratio crossed the tolerance, on both sides, alternately: the verdict
+#: then rests on the median of three measurements per side
+CONFIRM_RUNS = 2
 #: the pinned quality spec, relative to the repository root
 TRACK_SPEC = "configs/track.toml"
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,6 +140,32 @@ def judge_counters(base: list[dict], new: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def confirm_ratios(base: list[dict], new: list[dict], commit: str, log: Any) -> tuple[list[dict], list[dict]]:
+    """Measure every cell with a ratio beyond the tolerance ``CONFIRM_RUNS`` more times on both trees
+    (alternately) and keep, per side, the median of its measurements of that cell."""
+    judged = judge_ratios(base, new)
+    flagged = judged.loc[judged["verdict"] != "same", ["kind", "depth", "width"]].drop_duplicates()
+    if flagged.empty:
+        return base, new
+    log(f"confirming {len(flagged)} cells whose timing ratios moved beyond x{RATIO_TOL:g}")
+    base_path = base_tree(commit)
+    runs: dict[str, list[list[dict]]] = {"base": [base], "new": [new]}
+    for cfg in RATIO_PROBES:
+        cells = [[int(d), int(w)] for k, d, w in flagged.itertuples(index=False) if k == cfg.get("kind", "fnn")]
+        for _ in range(CONFIRM_RUNS if cells else 0):
+            for side, tree in (("base", base_path), ("new", ROOT)):
+                rows = probe(tree, "ratios.py", {**cfg, "cells": cells}, log)
+                runs[side].append([{**r, "kind": cfg.get("kind", "fnn")} for r in rows])
+    return tuple(_median_rows(runs[side]) for side in ("base", "new"))
+
+
+def _median_rows(measurements: list[list[dict]]) -> list[dict]:
+    """Per (kind, depth, width), the median of every ratio over the measurements that have the cell."""
+    keys = ["kind", "depth", "width"]
+    table = pd.concat([pd.DataFrame(m) for m in measurements], ignore_index=True)
+    return table.groupby(keys, as_index=False).median(numeric_only=True).to_dict("records")
+
+
 def judge_ratios(base: list[dict], new: list[dict]) -> pd.DataFrame:
     """Per cell and timing ratio: base, new, their quotient and the verdict (worse / better / same)."""
     keys = ["kind", "depth", "width"]
@@ -226,16 +256,23 @@ def track_command(args: Any) -> int:
     except TrackError as e:
         print(f"lysep: error: {e}", file=sys.stderr)
         return 2
-    counters, ratios = judge_counters(base["counters"], new["counters"]), judge_ratios(base["ratios"], new["ratios"])
+    try:
+        base_ratios, new_ratios = confirm_ratios(base["ratios"], new["ratios"], commit, log)
+    except TrackError as e:
+        print(f"lysep: error: {e}", file=sys.stderr)
+        return 2
+    counters, ratios = judge_counters(base["counters"], new["counters"]), judge_ratios(base_ratios, new_ratios)
     html = write_track_report(out, commit, counters, ratios, quality)
     worse = {"counted work": counters[counters["verdict"] == "worse"],
              "timing ratios": ratios[ratios["verdict"] == "worse"],
              "quality": quality[quality["regression"]] if not quality.empty else quality}
+    shown = {"counted work": ["method", "depth", "width", "count", "base", "new", "change"],
+             "timing ratios": ["kind", "depth", "width", "ratio", "base", "new", "change"],
+             "quality": ["depth", "width", "method", "label", "n_pairs", "base_median", "new_median", "p_holm"]}
     for name, rows in worse.items():
         print(f"\n{name}: {len(rows)} worse")
         if len(rows):
-            print(terminal_table(rows, [c for c in rows.columns if c not in
-                                        ("why", "label", "identical", "counts", "regression")]))
+            print(terminal_table(rows.assign(verdict="worse"), ["verdict", *shown[name]]))
     print(f"\nreport: {html}")
     return 1 if any(len(rows) for rows in worse.values()) else 0
 

@@ -251,3 +251,23 @@ def test_track_measures_the_base_once_in_a_worktree_and_exits_one_on_more_work(t
     args.base = "no-such-ref-anywhere"
     assert track.track_command(args) == 2
     assert "--base no-such-ref-anywhere: not a commit" in capsys.readouterr().err
+
+
+def test_a_ratio_beyond_the_tolerance_is_measured_again_and_judged_on_medians(monkeypatch) -> None:
+    """One noisy measurement does not make a regression: the flagged cell is measured twice more per side."""
+    probes = []
+
+    def fake_probe(tree, script, cfg, log):
+        probes.append((tree, cfg["cells"]))
+        return [{"depth": d, "width": w, "lysep_over_adam": 5.0} for d, w in cfg["cells"]]
+
+    monkeypatch.setattr(track, "probe", fake_probe)
+    monkeypatch.setattr(track, "base_tree", lambda commit: Path("/base"))
+    base = [{"kind": "fnn", "depth": 3, "width": 10, "lysep_over_adam": 5.0},
+            {"kind": "fnn", "depth": 5, "width": 20, "lysep_over_adam": 5.0}]
+    noisy = [{**base[0], "lysep_over_adam": 9.0}, base[1]]  # one outlier in cell (3, 10)
+    b, n = track.confirm_ratios(base, noisy, "abc", lambda *_: None)
+    assert set(track.judge_ratios(b, n).verdict) == {"same"}  # median of (9, 5, 5)
+    assert [cells for _, cells in probes] == [[[3, 10]]] * (2 * track.CONFIRM_RUNS)  # only the flagged cell
+    probes.clear()
+    assert track.confirm_ratios(base, base, "abc", lambda *_: None) == (base, base) and not probes

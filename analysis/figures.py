@@ -200,9 +200,10 @@ def _wide_spread(bands: pd.DataFrame) -> bool:
 def gap_curves(traces: pd.DataFrame, gap: str = "bound_gap", styles: Mapping[str, Style] | None = None) -> Figure:
     """``bound_gap`` (B - F) or ``surrogate_gap`` (J - F) vs iteration for the methods that record it, symlog y.
 
-    The median over seeds with a band of seed quantiles (:data:`BAND_TEXT`) per cell; a line at 0
-    separates valid bounds (above) from violations. The band stays in the range of the seeds'
-    values, so it enters the violation region only where some seed's gap does.
+    The median over seeds with a band of seed quantiles (:data:`BAND_TEXT`) per cell, each panel on its own
+    symlog axis (:func:`_symlog_threshold`); a line at 0 separates valid bounds (above) from violations.
+    The band stays in the range of the seeds' values, so it enters the violation region only where
+    some seed's gap does.
     """
     if gap not in traces or not np.isfinite(traces[gap].to_numpy(dtype=float)).any():
         return _empty_figure(f"no LySep rows with a finite {gap}")
@@ -212,13 +213,10 @@ def gap_curves(traces: pd.DataFrame, gap: str = "bound_gap", styles: Mapping[str
     styles = _styles_for(methods, styles)
     what = "Certified bound gap B - F (below 0 = certificate violation)" if gap == "bound_gap" \
         else "Surrogate gap J - F (below 0 = J is not an upper bound)"
-    fig, axes = _cell_figure(_cells(bands), f"{what}, {BAND_TEXT}", sharey=True)
-    absvals = np.abs(bands["median"].to_numpy())
-    pos = absvals[absvals > 0]
-    # linear within the smallest gap, but never more than 6 decades below the largest one
-    linthresh = float(max(np.min(pos), 1e-6 * np.max(pos), 1e-12)) if pos.size else 1e-6
+    fig, axes = _cell_figure(_cells(bands), f"{what}, {BAND_TEXT}", sharey=False)
     for (depth, width), ax in axes.items():
         sub = bands[(bands["depth"] == depth) & (bands["width"] == width)]
+        linthresh = _symlog_threshold(sub)
         ax.axhspan(-1e30, 0, color="#d62728", alpha=0.06, lw=0)
         ax.axhline(0, color="0.2", lw=0.8)
         for m in [m for m in styles if m in set(sub["method"])]:
@@ -238,6 +236,15 @@ def gap_curves(traces: pd.DataFrame, gap: str = "bound_gap", styles: Mapping[str
     _method_legend(fig, styles, [m for m in styles if m in methods],
                    [Patch(color="#d62728", alpha=0.15, label="violation region")])
     return fig
+
+
+def _symlog_threshold(bands: pd.DataFrame) -> float:
+    """The linear range of a panel's symlog axis: a tenth of the smallest typical gap of its methods (the median over
+    iterations of each method's |median| curve), so that every method's curve lies on the log part even when one
+    method's gap is many decades above the others' (each panel has its own axis)."""
+    typical = [float(np.median(v[v > 0])) for _, g in bands.groupby("method")
+               if (v := np.abs(g["median"].to_numpy(dtype=float))).size and (v > 0).any()]
+    return max(0.1 * min(typical), 1e-12) if typical else 1e-6
 
 
 def ratio_heatmap(comparisons: pd.DataFrame, what: str = "median final train CE", alpha: float = ALPHA) -> Figure:

@@ -289,8 +289,8 @@ def f_at_time(run: pd.DataFrame, t: float) -> float:
 # timing reliability
 
 #: CPU time / (wall time x torch threads) below which a run's wall time counts as measured under contention. On the
-#: 2-core machine of scripts/measure_contention.py a unit alone measured 0.97-1.00 (1 or 2 threads), beside a second
-#: torch process that overcommits the cores 0.49-0.63 (docs/reliability.md, "Timings").
+#: 2-core machine of scripts/measure_contention.py a unit alone measured 0.99-1.00 (1 or 2 threads), beside a second
+#: torch process that overcommits the cores 0.50-0.75 (docs/reliability.md, "Timings under load").
 CONTENTION_BELOW = 0.8
 #: runs with less training time than this are not judged (too short for a stable ratio; and cheap to rerun)
 CONTENTION_MIN_SECONDS = 0.5

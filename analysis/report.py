@@ -163,9 +163,11 @@ def figure_specs(a: Analysis, results_dir: Path) -> list[tuple[str, str, object]
         specs.append(("ratio_heatmap_final_ce", "Median final train CE ratio LySep / baseline per cell.",
                       lambda: fg.ratio_heatmap(ce)))
     if a.lysep:
-        specs.append(("bound_gap", f"Certified bound gap B - F over iterations (LySep methods; {band}).",
+        specs.append(("bound_gap", f"Certified bound gap B - F over iterations (LySep methods; {band}; "
+                      "each panel its own symlog axis).",
                       lambda: fg.gap_curves(t, "bound_gap", styles)))
-        specs.append(("surrogate_gap", f"Surrogate gap J - F over iterations (LySep methods; {band}).",
+        specs.append(("surrogate_gap", f"Surrogate gap J - F over iterations (LySep methods; {band}; "
+                      "each panel its own symlog axis).",
                       lambda: fg.gap_curves(t, "surrogate_gap", styles)))
 
     def profile(column: str, what: str):

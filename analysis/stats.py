@@ -476,10 +476,12 @@ def spearman(x: np.ndarray, y: np.ndarray, unit: str = "cells") -> Outcome:
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     n, needed = int(ok.sum()), min_n_spearman(ALPHA)
-    if n < needed:
+    if n < 2:
         return _untested(n, needed, unit)
     if np.all(x == x[0]) or np.all(y == y[0]):
         return Outcome(None, n, needed, "degenerate: one of the two variables is constant")
+    if n < needed:  # rho is still the sample's rank correlation; only its p-value cannot reach alpha
+        return Outcome(None, n, needed, not_enough(n, needed, unit), float(sps.spearmanr(x, y).statistic))
     if n > SPEARMAN_EXACT_MAX:
         res = sps.spearmanr(x, y)
         return Outcome(float(res.pvalue), n, needed, statistic=float(res.statistic))

@@ -119,7 +119,7 @@ def row_verdict(p_holm: float, diff: float, tost_p: float, n: int, alpha: float)
         return (WORSE if diff > 0 else BETTER), f"Holm p {p_holm:.3g} < {alpha:g}"
     if np.isfinite(tost_p) and tost_p < alpha:
         return EQUIVALENT, f"TOST p {tost_p:.3g} < {alpha:g}: within the margin"
-    need = stats.wilcoxon_min_pairs(alpha)
+    need = stats.min_n_wilcoxon(alpha)
     if n < need:
         return INCONCLUSIVE, f"add seeds: {n} pairs, the tests need >= {need}"
     return INCONCLUSIVE, "neither a significant change nor shown within the margin: add seeds or widen the margin"
@@ -141,7 +141,14 @@ def compare_cell(pair: pd.DataFrame, m: Margin) -> dict:
             "median_diff": sign * float(np.median(d)) if d.size else np.nan, "margin": margin,
             "cost_diff": float(np.median(d)) if d.size else np.nan,
             "changed_pairs": int(np.count_nonzero(finite)) + int(np.isinf(d).sum()),
-            "p_value": stats.wilcoxon_p(y, x), "tost_p": stats.tost_paired(y, x, margin)}
+            "p_value": stats.wilcoxon(y, x).p_value, "tost_p": _tost_p(y, x, margin)}
+
+
+def _tost_p(y: np.ndarray, x: np.ndarray, margin: float) -> float:
+    """TOST p of ``y`` equivalent to ``x`` within ``margin``; NaN where no margin can be set (base median 0)."""
+    if not (np.isfinite(margin) and margin > 0):
+        return float("nan")
+    return stats.tost_paired(y, x, margin).p_value
 
 
 def compare(base: Side, new: Side, alpha: float = stats.ALPHA, margins: tuple[Margin, ...] = MARGINS) -> pd.DataFrame:

@@ -74,13 +74,25 @@ def fail(message: str) -> int:
     return BAD_INPUT
 
 
-def check_run_args(args: argparse.Namespace) -> str | None:
-    import torch
+def check_device(device: str) -> str | None:
+    """The problem with a ``--device`` value, or None; imports torch only to ask for a CUDA device."""
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        return f"--device {device!r}: expected cpu or cuda"
+    if device.startswith("cuda"):
+        import torch
 
-    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-        return f"--device {args.device!r}: expected cpu or cuda"
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        return f"--device {args.device}: no CUDA device is available on this machine"
+        if not torch.cuda.is_available():
+            return f"--device {device}: no CUDA device is available on this machine"
+    return None
+
+
+def check_run_args(args: argparse.Namespace) -> str | None:
+    """The first problem with ``lysep run``'s flags, or None (torch-free for a CPU run)."""
+    problem = check_device(args.device)
+    if problem:
+        return problem
+    if args.seeds is not None and args.seeds < 1:
+        return f"--seeds {args.seeds}: expected an integer >= 1"
     if args.workers < 1:
         return f"--workers {args.workers}: expected an integer >= 1"
     if args.workers > 1 and args.scheduler:
@@ -215,12 +227,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    import torch
-
-    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-        return fail(f"--device {args.device!r}: expected cpu or cuda")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        return fail(f"--device {args.device}: no CUDA device is available on this machine")
+    problem = check_device(args.device)
+    if problem:
+        return fail(problem)
     if args.threads is not None and args.threads < 1:
         return fail(f"--threads {args.threads}: expected an integer >= 1")
     from lysep.bench import main as bench_main
@@ -229,6 +238,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.seeds is not None and args.seeds < 1:
+        return fail(f"--seeds {args.seeds}: expected an integer >= 1")
     spec = checked_spec(args.spec, args.seeds)
     if spec is None:
         return BAD_INPUT

@@ -88,7 +88,7 @@ def test_too_few_seeds_is_inconclusive_and_says_add_seeds(tmp_path) -> None:
     table = rg.compare(rg.load_side(root), rg.load_side(tmp_path / "new"))
     ce = table[table.metric == "final_F"]
     assert set(ce.verdict) == {"inconclusive"}
-    assert ce.why.str.contains(f"add seeds: 3 pairs, the tests need >= {stats.wilcoxon_min_pairs()}").all()
+    assert ce.why.str.contains(f"add seeds: 3 pairs, the tests need >= {stats.min_n_wilcoxon()}").all()
 
 
 def test_different_specs_and_no_common_seeds_are_bad_input(tmp_path, base, capsys) -> None:
@@ -104,13 +104,16 @@ def test_different_specs_and_no_common_seeds_are_bad_input(tmp_path, base, capsy
 
 
 def test_tost_and_the_minimum_sample() -> None:
-    assert stats.wilcoxon_min_pairs() == 6 and stats.wilcoxon_min_pairs(two_sided=False) == 5
+    from analysis.regression import _tost_p
+
+    assert stats.min_n_wilcoxon() == 6 and stats.min_n_wilcoxon(alternative="less") == 5
     rng = np.random.default_rng(0)
     x = rng.normal(size=12)
-    assert stats.tost_paired(x + 0.001 * rng.normal(size=12), x, 0.1) < 0.01  # tiny differences: equivalent
-    assert stats.tost_paired(x + 0.5, x, 0.1) > 0.5  # a shift beyond the margin: not equivalent
-    assert stats.tost_paired(x[:4] + 0.001, x[:4], 0.1) == pytest.approx(1 / 16)  # 4 pairs cannot reach 0.05
-    assert np.isnan(stats.tost_paired(x, x, 0.0)) and stats.tost_paired(np.r_[x, np.inf], np.r_[x, 1.0], 1.0) == 1
+    assert _tost_p(x + 0.001 * rng.normal(size=12), x, 0.1) < 0.01  # tiny differences: equivalent
+    assert _tost_p(x + 0.5, x, 0.1) > 0.5  # a shift beyond the margin: not equivalent
+    assert np.isnan(_tost_p(x[:4] + 0.001, x[:4], 0.1))  # 4 pairs cannot reach 0.05: no p-value
+    assert np.isnan(_tost_p(x, x, 0.0)) and np.isnan(_tost_p(x, x, float("nan")))  # no margin: no test
+    assert _tost_p(np.r_[x, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf], np.r_[x, np.ones(7)], 1.0) > 0.05
 
 
 # ---------------------------------------------------------------------------------- counted work

@@ -33,7 +33,8 @@ ASSETS = {
     "jquery-3.3.1.min.js": "jquery.min.js", "jquery.flot.min.js": "jquery.flot.js",
     "jquery.flot.time.min.js": "jquery.flot.time.js",
     "jquery.flot.selection.min.js": "jquery.flot.selection.js",
-    "jquery.flot.categories.min.js": "jquery.flot.categories.js", "jquery.flot.orderBars.js": "jquery.flot.orderBars.js",
+    "jquery.flot.categories.min.js": "jquery.flot.categories.js",
+    "jquery.flot.orderBars.js": "jquery.flot.orderBars.js",
     "stupidtable.min.js": "stupidtable.min.js", "md5.min.js": "md5.min.js", "bootstrap.min.js": "bootstrap.min.js",
     "bootstrap.min.css": "bootstrap.min.css",
 }

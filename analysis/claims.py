@@ -188,16 +188,9 @@ def monotone_claim(metrics: pd.DataFrame) -> Claim:
 
 
 def _test_row(depth, width, metric: str, lysep: str, baseline: str, x: np.ndarray, y: np.ndarray) -> dict:
-    """One paired test (x = LySep costs, y = baseline costs, matched by seed)."""
-    md, lo, hi = stats.median_difference(x, y)
-    med_x = float(np.median(x)) if x.size else np.nan
-    med_y = float(np.median(y)) if y.size else np.nan
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = float(np.float64(med_x) / np.float64(med_y))
+    """One paired test (x = LySep costs, y = baseline costs, matched by seed), as `comparisons.paired_row`."""
     return {"depth": depth, "width": width, "test": metric, "method": lysep, "baseline": baseline,
-            "n_pairs": int(x.size), "method_median": med_x, "baseline_median": med_y, "ratio": ratio,
-            "median_diff": md, "ci_low": lo,
-            "ci_high": hi, "p_value": stats.wilcoxon_p(x, y), "win_rate": stats.win_rate(x, y)}
+            **cmp.paired_row(x, y)}
 
 
 def _paired_costs(metrics: pd.DataFrame, depth, width, a: str, b: str, column: str,
@@ -238,10 +231,9 @@ def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselin
         for column, hib in extra:
             x, y = _paired_costs(metrics, depth, width, lysep, b, column, hib)
             rows.append(_test_row(depth, width, column, lysep, b, x, y))
-    cols = ["depth", "width", "test", "method", "baseline", "n_pairs", "method_median", "baseline_median", "ratio",
-            "median_diff", "ci_low", "ci_high", "p_value", "win_rate"]
-    table = pd.DataFrame(rows, columns=cols)
-    table["p_holm"] = cmp.holm_by(table, ["test"])
+    cols = ["depth", "width", "test", "method", "baseline", *cmp.PAIRED_COLUMNS]
+    table = pd.DataFrame(rows, columns=[c for c in cols if c != "p_holm"])
+    table.insert(table.columns.get_loc("p_value") + 1, "p_holm", cmp.holm_by(table, ["test"]))
     return table
 
 
@@ -259,25 +251,30 @@ def cell_outcomes(tests: pd.DataFrame, alpha: float = stats.ALPHA) -> pd.DataFra
     return g[[*CELL_KEYS, "outcome"]]
 
 
+def untestable_reason(table: pd.DataFrame) -> str:
+    """Why no row of a test table (``p_value``, ``note``) has a p-value: its distinct notes, or a generic sentence."""
+    notes = [str(n) for n in dict.fromkeys(table.get("note", pd.Series(dtype=object)).dropna()) if str(n)]
+    return "; ".join(notes) if notes else "no testable cell"
+
+
 def majority_verdict(tests: pd.DataFrame) -> tuple[str, str]:
     """Verdict over cells from :func:`cell_outcomes` and a sentence with the counts.
 
     supported: LySep wins more than half of the cells. not supported: the baseline wins more than
     half, or no test of any cell has LySep ahead on its point estimate (median difference < 0).
-    inconclusive: otherwise, or when no test has a p-value.
+    inconclusive: otherwise, and whenever no test has a p-value (too few seeds for the test: the
+    sentence says how many it has and needs).
     """
     if tests.empty or tests["p_value"].isna().all():
-        return INCONCLUSIVE, "no testable cell (need >= 2 seed pairs with non-zero differences)"
+        return INCONCLUSIVE, f"inconclusive: {untestable_reason(tests)}"
     out = cell_outcomes(tests)
     n = len(out)
     k_l, k_b = int((out["outcome"] == "method").sum()), int((out["outcome"] == "baseline").sum())
     ahead = bool((tests["median_diff"] < 0).any())
     text = f"cells {n}: LySep significantly better in {k_l}, baseline in {k_b}, neither in {n - k_l - k_b}"
-    if k_l == 0 and k_b == 0:
-        n_min = int(tests["n_pairs"].max())
-        n_cells = int(tests.groupby("test").size().max())
-        text += (f" (with {n_min} seed pairs the smallest two-sided Wilcoxon p is {2.0 ** (1 - n_min):.3g}, "
-                 f"before Holm over {n_cells} cells)")
+    untested = tests[tests["p_value"].isna()]
+    if len(untested):
+        text += f" ({len(untested)} of {len(tests)} tests without a p-value: {untestable_reason(untested)})"
     if k_l > n / 2:
         return SUPPORTED, text
     if k_b > n / 2:
@@ -357,13 +354,15 @@ def variance_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
     excluded; Holm over cells. A cell counts for LySep when Holm p < 0.05 and its spread (mean
     absolute deviation from the median) is smaller. Supported if that holds in more than half the
     cells; not supported if the baseline is significantly less spread in more than half, or LySep's
-    spread is smaller in no cell; inconclusive otherwise or when no cell is testable (< 2 seeds).
+    spread is smaller in no cell; inconclusive otherwise, and when no cell is testable (fewer seeds
+    than the test needs: :func:`analysis.stats.min_n_brown_forsythe`).
     """
     claim = "LySep results vary less over seeds than CE training"
     how = ("Final train CE of the default LySep method vs the best baseline per cell: Brown-Forsythe test "
-           "(scipy levene, center='median'), Holm over cells; direction from the mean absolute deviation from "
-           "the median. Supported if LySep is significantly less spread in > half the cells; not supported "
-           "if the baseline is in > half or LySep is never less spread; otherwise inconclusive.")
+           f"(scipy levene, center='median'; needs >= {stats.min_n_brown_forsythe()} seeds per method), Holm over "
+           "cells; direction from the mean absolute deviation from the median. Supported if LySep is significantly "
+           "less spread in > half the cells; not supported if the baseline is in > half or LySep is never less "
+           "spread; otherwise inconclusive.")
     lysep, baselines = roles(metrics, order)
     if lysep is None:
         return Claim("c4", claim, INCONCLUSIVE, NEEDS_BOTH, how)
@@ -374,7 +373,7 @@ def variance_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
         parts.append(cmp.variance_comparisons(cell, "final_F", [lysep], [b]))
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if table.empty or table["p_value"].isna().all():
-        return Claim("c4", claim, INCONCLUSIVE, f"method {lysep}; no testable cell (need >= 2 seeds per method)",
+        return Claim("c4", claim, INCONCLUSIVE, f"method {lysep}; inconclusive: {untestable_reason(table)}",
                      how, table if not table.empty else None)
     table["p_holm"] = stats.holm(table["p_value"].to_numpy())
     sig = table["p_holm"] < stats.ALPHA
@@ -386,6 +385,9 @@ def variance_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
         ratio = float(np.nanmedian(table["std_method"] / table["std_baseline"]))
     numbers = (f"method {lysep}; cells {n}: LySep significantly less spread in {k_l}, baseline in {k_b}; "
                f"LySep spread smaller (point estimate) in {smaller}; median std ratio LySep/baseline {_fmt(ratio)}")
+    untested = table[table["p_value"].isna()]
+    if len(untested):
+        numbers += f"; {len(untested)} cells without a p-value ({untestable_reason(untested)})"
     if k_l > n / 2:
         verdict = SUPPORTED
     elif k_b > n / 2 or smaller == 0:
@@ -422,13 +424,15 @@ def depth_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
     """c5: the advantage of LySep (CE ratio LySep / best baseline) grows with depth.
 
     Spearman correlation across cells between depth and log(median final CE of the default LySep /
-    that of the best baseline). Supported iff rho < 0 and p < 0.05; not supported iff rho > 0 and
-    p < 0.05; inconclusive otherwise, and when there is only one depth or fewer than 3 finite cells.
+    that of the best baseline), exact permutation p (:func:`analysis.stats.spearman`). Supported iff
+    rho < 0 and p < 0.05; not supported iff rho > 0 and p < 0.05; inconclusive otherwise, and when
+    there is only one depth, fewer cells than the test needs, or ties that keep p above 0.05.
     """
     claim = "The advantage of LySep grows with depth"
     how = ("Spearman correlation over cells between depth and log(median final CE of LySep / median final CE of "
-           "the best baseline). Supported iff rho < 0 with p < 0.05; not supported iff rho > 0 with p < 0.05; "
-           "otherwise inconclusive (also with one depth or < 3 cells).")
+           "the best baseline), exact permutation p-value (ties in depth included). Supported iff rho < 0 with "
+           "p < 0.05; not supported iff rho > 0 with p < 0.05; otherwise inconclusive (also with one depth, "
+           f"< {stats.min_n_spearman()} cells, or ties that keep every possible p above 0.05).")
     lysep, baselines = roles(metrics, order)
     if lysep is None:
         return Claim("c5", claim, INCONCLUSIVE, NEEDS_BOTH, how)
@@ -436,11 +440,14 @@ def depth_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
     depths = table["depth"].nunique()
     if depths < 2:
         return Claim("c5", claim, INCONCLUSIVE, f"only {depths} depth in the grid", how, table)
-    rho, p, n = stats.spearman(table["depth"].to_numpy(), table["log_ratio"].to_numpy())
+    test = stats.spearman(table["depth"].to_numpy(), table["log_ratio"].to_numpy())
+    rho = test.statistic
     per_depth = table.groupby("depth")["ratio"].median()
     trend = ", ".join(f"D={d}: {_fmt(float(r))}" for d, r in per_depth.items())
-    numbers = f"method {lysep}; Spearman rho {_fmt(rho)}, p {_fmt(p)}, cells {n}; median CE ratio by depth {trend}"
-    if np.isfinite(p) and p < stats.ALPHA:
+    lead = f"method {lysep}; " + ("" if test.testable else f"inconclusive: {test.reason}; ")
+    numbers = (f"{lead}Spearman rho {_fmt(rho)}, p {_fmt(test.p_value)}, cells {test.n}; median CE ratio by depth "
+               f"{trend}")
+    if test.testable and test.p_value < stats.ALPHA:
         verdict = SUPPORTED if rho < 0 else NOT_SUPPORTED
     else:
         verdict = INCONCLUSIVE
@@ -450,17 +457,29 @@ def depth_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
 # ----------------------------------------------------------------------------------------------
 
 
-def evaluate_claims(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict | None = None) -> list[Claim]:
+def evaluate_claims(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict | None = None,
+                    wall_caveat: str = "") -> list[Claim]:
     """All claims, in report order (c1, c1b, c2, c3, c4, c5, c6).
 
-    ``traces``: trace table; ``metrics``: :func:`analysis.metrics.metrics_table` of it; ``meta``: meta.json.
+    ``traces``: trace table; ``metrics``: :func:`analysis.metrics.metrics_table` of it; ``meta``: meta.json;
+    ``wall_caveat``: :func:`analysis.provenance.wall_time_caveat`, added to the numbers of the claims that rest
+    on wall-time tests (c3, c6): first when the wall times are unreliable, last when they were not checked.
     """
     budget = ((meta or {}).get("spec") or {}).get("budget") or {}
     target = budget.get("target_ce")
     order = spec_order(meta)
-    return [certificate_claim(metrics), surrogate_claim(metrics), monotone_claim(metrics),
-            faster_claim(traces, metrics, target, order), variance_claim(metrics, order), depth_claim(metrics, order),
-            cnn_claim(traces, metrics, meta or {})]
+    claims = [certificate_claim(metrics), surrogate_claim(metrics), monotone_claim(metrics),
+              faster_claim(traces, metrics, target, order), variance_claim(metrics, order),
+              depth_claim(metrics, order), cnn_claim(traces, metrics, meta or {})]
+    for c in claims:
+        if wall_caveat and c.details is not None and "test" in c.details and c.details["test"].isin(WALL_TESTS).any():
+            c.numbers = f"{wall_caveat}; {c.numbers}" if UNRELIABLE in wall_caveat else f"{c.numbers}; {wall_caveat}"
+    return claims
+
+
+#: the paired tests that read wall times, and the word a caveat starts with when they cannot be trusted
+WALL_TESTS = ("seconds_to_target", "F_at_equal_time")
+UNRELIABLE = "unreliable"
 
 
 def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:

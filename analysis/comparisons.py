@@ -23,7 +23,7 @@ from analysis.stats import (
     median_difference,
     prob_improvement,
     spread,
-    wilcoxon_p,
+    wilcoxon,
     win_rate,
 )
 
@@ -46,7 +46,8 @@ def summary_table(metrics: pd.DataFrame, columns: Sequence[str], by: Sequence[st
     """Long table of :func:`describe` per group and metric.
 
     ``metrics``: per-run table; ``columns``: metric columns to summarise; ``by``: grouping keys.
-    Returns columns ``*by, metric, n_runs, n, mean, median, std, iqr, ci_low, ci_high``.
+    Returns columns ``*by, metric, n_runs, n, mean, median, std, iqr, ci_low, ci_high, ci_note`` (the interval is
+    the mean's percentile bootstrap interval, see :func:`analysis.stats.describe`).
     """
     rows = []
     for key, grp in metrics.groupby(list(by), sort=True):
@@ -56,7 +57,7 @@ def summary_table(metrics: pd.DataFrame, columns: Sequence[str], by: Sequence[st
                 continue
             row = {**dict(zip(by, key, strict=True)), "metric": col, "n_runs": len(grp)}
             rows.append({**row, **describe(grp[col].to_numpy())})
-    cols = [*by, "metric", "n_runs", "n", "mean", "median", "std", "iqr", "ci_low", "ci_high"]
+    cols = [*by, "metric", "n_runs", "n", "mean", "median", "std", "iqr", "ci_low", "ci_high", "ci_note"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -74,7 +75,8 @@ def paired_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[str
     their ratio (method/baseline, on the metric's own scale); median difference ``method -
     baseline`` with its paired bootstrap 95% interval; Wilcoxon p; Holm-adjusted p over every row of
     the returned table (the family is this metric over the whole grid); win rate and probability
-    of improvement of ``method`` (failures count as worst, see module docstring).
+    of improvement of ``method`` (failures count as worst, see module docstring); ``note``: why a
+    p-value or interval is missing (fewer seeds than the test needs).
     """
     sign = -1.0 if higher_is_better else 1.0
     data = metrics.assign(_cost=cost_column(metrics, column, higher_is_better))
@@ -86,21 +88,34 @@ def paired_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[str
                 if a == b or a not in present or b not in present:
                     continue
                 x, y, _ = pair_by_seed(cell, a, b, "_cost")
-                med_a, med_b = (sign * np.median(x) if x.size else np.nan), (sign * np.median(y) if y.size else np.nan)
-                md, lo, hi = median_difference(x, y)
-                lo, hi = (lo, hi) if sign > 0 else (-hi, -lo)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    ratio = med_a / med_b
-                rows.append({"depth": depth, "width": width, "method": a, "baseline": b, "metric": column,
-                             "n_pairs": x.size, "method_median": med_a, "baseline_median": med_b, "ratio": ratio,
-                             "median_diff": sign * md, "ci_low": lo, "ci_high": hi,
-                             "p_value": wilcoxon_p(x, y), "win_rate": win_rate(x, y),
+                row = paired_row(x, y, sign)
+                rows.append({"depth": depth, "width": width, "method": a, "baseline": b, "metric": column, **row,
                              "prob_improvement": prob_improvement(x, y)})
-    cols = ["depth", "width", "method", "baseline", "metric", "n_pairs", "method_median", "baseline_median", "ratio",
-            "median_diff", "ci_low", "ci_high", "p_value", "p_holm", "win_rate", "prob_improvement"]
+    cols = ["depth", "width", "method", "baseline", "metric", *PAIRED_COLUMNS, "prob_improvement"]
     table = pd.DataFrame(rows, columns=[c for c in cols if c != "p_holm"])
     table.insert(table.columns.get_loc("p_value") + 1, "p_holm", holm_by(table, ["method", "baseline"]))
     return table
+
+
+#: the columns of one paired test (:func:`paired_row`), ``p_holm`` added over a table
+PAIRED_COLUMNS = ["n_pairs", "method_median", "baseline_median", "ratio", "median_diff", "ci_low", "ci_high",
+                  "p_value", "p_holm", "win_rate", "note"]
+
+
+def paired_row(x: np.ndarray, y: np.ndarray, sign: float = 1.0) -> dict:
+    """One paired test of costs ``x`` (method) vs ``y`` (baseline), matched by position: medians on the metric's own
+    scale (``sign`` -1 for a negated higher-is-better metric) and their ratio, the median difference with its
+    bootstrap interval, Wilcoxon p, win rate, and ``note``: why p or the interval is missing (empty if neither is)."""
+    med_a, med_b = (sign * np.median(x) if x.size else np.nan), (sign * np.median(y) if y.size else np.nan)
+    diff, test = median_difference(x, y), wilcoxon(x, y)
+    lo, hi = (diff.low, diff.high) if sign > 0 else (-diff.high, -diff.low)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.float64(med_a) / np.float64(med_b)
+    note = "; ".join([test.reason] * bool(test.reason) + [f"interval: {diff.reason}"] * (
+        bool(diff.reason) and diff.reason != test.reason))
+    return {"n_pairs": int(x.size), "method_median": med_a, "baseline_median": med_b, "ratio": float(ratio),
+            "median_diff": sign * diff.estimate, "ci_low": lo, "ci_high": hi, "p_value": test.p_value,
+            "win_rate": win_rate(x, y), "note": note}
 
 
 def holm_by(table: pd.DataFrame, family: Sequence[str]) -> np.ndarray:
@@ -119,7 +134,8 @@ def variance_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[s
     """Brown-Forsythe test of seed spread, each method vs each baseline per cell (diverged runs excluded).
 
     Returns depth, width, method, baseline, n_method, n_baseline, std and :func:`spread` of each side,
-    p_value and Holm-adjusted p over the grid (per (method, baseline) pair, as in :func:`paired_comparisons`).
+    p_value, Holm-adjusted p over the grid (per (method, baseline) pair, as in :func:`paired_comparisons`)
+    and ``note``: why a p-value is missing (too few seeds, degenerate samples).
     """
     ok = ~metrics["diverged"].astype(bool) if "diverged" in metrics else np.ones(len(metrics), bool)
     data = metrics[ok]
@@ -131,15 +147,15 @@ def variance_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[s
                 y = cell.loc[cell["method"] == b, column].to_numpy(dtype=float)
                 if a == b or x.size == 0 or y.size == 0:
                     continue
-                da, db = describe(x), describe(y)
+                da, db, test = describe(x), describe(y), brown_forsythe(x, y)
                 rows.append({"depth": depth, "width": width, "method": a, "baseline": b, "metric": column,
                              "n_method": da["n"], "n_baseline": db["n"], "std_method": da["std"],
                              "std_baseline": db["std"], "spread_method": spread(x), "spread_baseline": spread(y),
-                             "p_value": brown_forsythe(x, y)})
+                             "p_value": test.p_value, "note": test.reason})
     cols = ["depth", "width", "method", "baseline", "metric", "n_method", "n_baseline", "std_method", "std_baseline",
-            "spread_method", "spread_baseline", "p_value"]
+            "spread_method", "spread_baseline", "p_value", "note"]
     table = pd.DataFrame(rows, columns=cols)
-    table["p_holm"] = holm_by(table, ["method", "baseline"])
+    table.insert(table.columns.get_loc("p_value") + 1, "p_holm", holm_by(table, ["method", "baseline"]))
     return table
 
 
@@ -212,25 +228,30 @@ def profile_taus(ratios: pd.DataFrame, n: int = 200) -> np.ndarray:
 
 
 
+#: the seed quantiles a figure band spans (the line is the median); named in every band's caption
+BAND_QUANTILES = (0.25, 0.75)
+
+
 def curve_bands(traces: pd.DataFrame, y: str, x: str = "iteration",
                 by: Sequence[str] = ("depth", "width", "method")) -> pd.DataFrame:
-    """Mean and std over seeds of column ``y`` at each iteration, with the mean of axis column ``x``.
+    """Median and the :data:`BAND_QUANTILES` over seeds of column ``y`` at each iteration, with the mean of axis ``x``.
 
     ``traces``: the long trace table; rows with non-finite ``y`` are dropped first (test metrics
     exist only on evaluation rows, diverged rows have none). Returns ``*by, iteration, x_mean,
-    mean, std, n`` (std is 0 for a single seed).
+    median, low, high, n``. Quantiles of the seeds' values never leave their range: a band never
+    crosses a bound (0 for a CE or a gap) that no seed crosses.
     """
     keys = [*by, "iteration"]
     cols = list(dict.fromkeys([*keys, x, y]))
     data = traces[cols]
     data = data[np.isfinite(data[y].to_numpy(dtype=float))]
     if data.empty:
-        return pd.DataFrame(columns=[*keys, "x_mean", "mean", "std", "n"])
+        return pd.DataFrame(columns=[*keys, "x_mean", "median", "low", "high", "n"])
     g = data.groupby(keys, sort=True)
-    out = g[y].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
-    out["std"] = out["std"].fillna(0.0)
+    out = g[y].agg(["median", "count"]).rename(columns={"count": "n"})
+    out["low"], out["high"] = g[y].quantile(BAND_QUANTILES[0]), g[y].quantile(BAND_QUANTILES[1])
     out["x_mean"] = g[x].mean() if x != "iteration" else out.index.get_level_values("iteration").to_numpy(dtype=float)
-    return out.reset_index()[[*keys, "x_mean", "mean", "std", "n"]]
+    return out.reset_index()[[*keys, "x_mean", "median", "low", "high", "n"]]
 
 
 def equal_time_pairs(traces: pd.DataFrame, method_a: str, method_b: str) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from analysis.comparisons import curve_bands
+from analysis.comparisons import BAND_QUANTILES, curve_bands
 from analysis.stats import ALPHA
 from lysep.methods.base import ALTERNATING, JOINT
 
@@ -28,6 +28,8 @@ PANEL_W, PANEL_H = 3.5, 2.7
 MIN_W = 7.0  # inches: room for a title and an outside legend even with a single panel
 LOG_X_SPREAD = 20.0  # wall time / grad_evals axes turn logarithmic when methods' ends differ more than this
 MAX_COLS = 4
+#: what every band of a curve figure shows (its title and the report's captions say it)
+BAND_TEXT = (f"median over seeds, band {100 * BAND_QUANTILES[0]:g}th-{100 * BAND_QUANTILES[1]:g}th percentile")
 AXIS_LABELS = {
     "iteration": "iteration",
     "wall_time": "wall time [s]",
@@ -141,7 +143,8 @@ def _empty_figure(message: str) -> Figure:
 
 def curves(traces: pd.DataFrame, y: str = "F", x: str = "iteration", styles: Mapping[str, Style] | None = None,
            target: float | None = None, log_y: bool | None = None) -> Figure:
-    """``y`` vs ``x`` per method, mean +- one std over seeds as a band, one panel per (depth, width) cell.
+    """``y`` vs ``x`` per method, the median over seeds with a band of seed quantiles (:data:`BAND_TEXT`), one panel
+    per (depth, width) cell.
 
     ``traces``: the long trace table; ``y``: a trace column (F, test_ce, train_acc, test_acc);
     ``x``: iteration, wall_time or grad_evals; ``target``: a horizontal target line (CE only);
@@ -156,9 +159,7 @@ def curves(traces: pd.DataFrame, y: str = "F", x: str = "iteration", styles: Map
     methods = sorted(bands["method"].unique())
     styles = _styles_for(methods, styles)
     cells = _cells(bands)
-    fig, axes = _cell_figure(cells, f"{_title(y)} vs {_label(x).split(' [')[0]} (mean \u00b1 1 std over seeds)",
-                             sharey=True)
-    floor = bands.loc[bands["mean"] > 0, "mean"].min() * 0.5 if log_y else None
+    fig, axes = _cell_figure(cells, f"{_title(y)} vs {_label(x).split(' [')[0]} ({BAND_TEXT})", sharey=True)
     log_x = x != "iteration" and _wide_spread(bands)
     for (depth, width), ax in axes.items():
         sub = bands[(bands["depth"] == depth) & (bands["width"] == width)]
@@ -166,13 +167,9 @@ def curves(traces: pd.DataFrame, y: str = "F", x: str = "iteration", styles: Map
             s = sub[sub["method"] == m].sort_values("iteration")
             if log_x:
                 s = s[s["x_mean"] > 0]
-            xs, mu, sd = s["x_mean"].to_numpy(), s["mean"].to_numpy(), s["std"].to_numpy()
-            lo, hi = mu - sd, mu + sd
-            if log_y:
-                lo = np.maximum(lo, floor)
             st = styles[m]
-            ax.plot(xs, mu, color=st.color, linestyle=st.linestyle, lw=1.6)
-            ax.fill_between(xs, lo, hi, color=st.color, alpha=0.18, lw=0)
+            ax.plot(s["x_mean"], s["median"], color=st.color, linestyle=st.linestyle, lw=1.6)
+            ax.fill_between(s["x_mean"], s["low"], s["high"], color=st.color, alpha=0.18, lw=0)
         if target is not None and y in ("F",):
             ax.axhline(target, color="0.3", lw=0.8, linestyle=":")
         if log_y:
@@ -203,7 +200,10 @@ def _wide_spread(bands: pd.DataFrame) -> bool:
 def gap_curves(traces: pd.DataFrame, gap: str = "bound_gap", styles: Mapping[str, Style] | None = None) -> Figure:
     """``bound_gap`` (B - F) or ``surrogate_gap`` (J - F) vs iteration for the methods that record it, symlog y.
 
-    Mean +- one std over seeds per cell; a line at 0 separates valid bounds (above) from violations.
+    The median over seeds with a band of seed quantiles (:data:`BAND_TEXT`) per cell, each panel on its own
+    symlog axis (:func:`_symlog_threshold`); a line at 0 separates valid bounds (above) from violations.
+    The band stays in the range of the seeds' values, so it enters the violation region only where
+    some seed's gap does.
     """
     if gap not in traces or not np.isfinite(traces[gap].to_numpy(dtype=float)).any():
         return _empty_figure(f"no LySep rows with a finite {gap}")
@@ -213,24 +213,20 @@ def gap_curves(traces: pd.DataFrame, gap: str = "bound_gap", styles: Mapping[str
     styles = _styles_for(methods, styles)
     what = "Certified bound gap B - F (below 0 = certificate violation)" if gap == "bound_gap" \
         else "Surrogate gap J - F (below 0 = J is not an upper bound)"
-    fig, axes = _cell_figure(_cells(bands), f"{what}, mean \u00b1 1 std over seeds", sharey=True)
-    absvals = np.abs(bands["mean"].to_numpy())
-    pos = absvals[absvals > 0]
-    # linear within the smallest gap, but never more than 6 decades below the largest one
-    linthresh = float(max(np.min(pos), 1e-6 * np.max(pos), 1e-12)) if pos.size else 1e-6
+    fig, axes = _cell_figure(_cells(bands), f"{what}, {BAND_TEXT}", sharey=False)
     for (depth, width), ax in axes.items():
         sub = bands[(bands["depth"] == depth) & (bands["width"] == width)]
+        linthresh = _symlog_threshold(sub)
         ax.axhspan(-1e30, 0, color="#d62728", alpha=0.06, lw=0)
         ax.axhline(0, color="0.2", lw=0.8)
         for m in [m for m in styles if m in set(sub["method"])]:
             s = sub[sub["method"] == m].sort_values("iteration")
             st = styles[m]
-            ax.plot(s["x_mean"], s["mean"], color=st.color, linestyle=st.linestyle, lw=1.6)
-            ax.fill_between(s["x_mean"], s["mean"] - s["std"], s["mean"] + s["std"], color=st.color, alpha=0.18,
-                            lw=0)
+            ax.plot(s["x_mean"], s["median"], color=st.color, linestyle=st.linestyle, lw=1.6)
+            ax.fill_between(s["x_mean"], s["low"], s["high"], color=st.color, alpha=0.18, lw=0)
         ax.set_yscale("symlog", linthresh=linthresh)
-        lo = min(0.0, float((sub["mean"] - sub["std"]).min()))
-        hi = float((sub["mean"] + sub["std"]).max())
+        lo = min(0.0, float(sub["low"].min()))
+        hi = float(sub["high"].max())
         ax.set_ylim(lo * 1.5 - linthresh if lo < 0 else -linthresh, max(hi, linthresh) * 1.5)
         ax.set_title(f"depth {depth}, width {width}", fontsize=9)
         ax.set_xlabel("iteration", fontsize=8)
@@ -240,6 +236,15 @@ def gap_curves(traces: pd.DataFrame, gap: str = "bound_gap", styles: Mapping[str
     _method_legend(fig, styles, [m for m in styles if m in methods],
                    [Patch(color="#d62728", alpha=0.15, label="violation region")])
     return fig
+
+
+def _symlog_threshold(bands: pd.DataFrame) -> float:
+    """The linear range of a panel's symlog axis: a tenth of the smallest typical gap of its methods (the median over
+    iterations of each method's |median| curve), so that every method's curve lies on the log part even when one
+    method's gap is many decades above the others' (each panel has its own axis)."""
+    typical = [float(np.median(v[v > 0])) for _, g in bands.groupby("method")
+               if (v := np.abs(g["median"].to_numpy(dtype=float))).size and (v > 0).any()]
+    return max(0.1 * min(typical), 1e-12) if typical else 1e-6
 
 
 def ratio_heatmap(comparisons: pd.DataFrame, what: str = "median final train CE", alpha: float = ALPHA) -> Figure:
@@ -393,9 +398,11 @@ def performance_profile(profile: pd.DataFrame, styles: Mapping[str, Style] | Non
 
 def fraction_reached(curves_table: pd.DataFrame, styles: Mapping[str, Style] | None = None,
                      xlabel: str = "wall time [s]", target: float | None = None) -> Figure:
-    """Fraction of runs (all cells and seeds) that reached the target CE within each budget, per method.
+    """Fraction of runs (all cells and seeds) that reached the target CE within each budget per method (log axis).
 
-    ``curves_table``: :func:`analysis.comparisons.fraction_reached_curves` output (method, budget, fraction).
+    ``curves_table``: :func:`analysis.comparisons.fraction_reached_curves` output (method, budget, fraction) on a
+    positive budget axis (:func:`budget_axis`). A log axis, like the other time figures, so that the fast methods
+    are not squeezed into a few pixels next to a slow one.
     """
     if curves_table.empty:
         return _empty_figure("no time-to-target data")
@@ -407,14 +414,25 @@ def fraction_reached(curves_table: pd.DataFrame, styles: Mapping[str, Style] | N
         s = curves_table[curves_table["method"] == m]
         st = styles[m]
         ax.step(s["budget"], s["fraction"], where="post", color=st.color, linestyle=st.linestyle, lw=1.8, label=m)
+    ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.04)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(xlabel + ", log scale")
     ax.set_ylabel("fraction of runs reached")
     tt = f" {target:g}" if target is not None else ""
     ax.set_title(f"Runs that reached the target train CE{tt} within the budget", fontsize=10)
     ax.grid(True, alpha=0.3, lw=0.5)
     fig.legend(loc="outside right center", fontsize=8, frameon=False, title="method", title_fontsize=8)
     return fig
+
+
+def budget_axis(times: np.ndarray, top: float, n: int = 200) -> np.ndarray:
+    """A geometric budget axis for :func:`fraction_reached`: from half the smallest positive time to target (or
+    ``top / 1e3``) up to ``top`` (the largest time on the axis)."""
+    t = np.asarray(times, dtype=float)
+    top = top if np.isfinite(top) and top > 0 else 1.0
+    pos = t[np.isfinite(t) & (t > 0)]
+    low = min(0.5 * float(pos.min()), top / 10) if pos.size else top / 1e3
+    return np.geomspace(low, top, n)
 
 
 def decision_regions(grid_x: np.ndarray, grid_y: np.ndarray, probs_by_method: Mapping[str, np.ndarray],

@@ -287,3 +287,41 @@ def f_at_time(run: pd.DataFrame, t: float) -> float:
     idx = np.flatnonzero(w <= t)
     v = f[idx[-1]] if idx.size else f[0]
     return float(v) if np.isfinite(v) else float("inf")
+
+
+# ----------------------------------------------------------------------------------------------
+# timing reliability
+
+#: CPU time / (wall time x torch threads) below which a run's wall time counts as measured under contention. On the
+#: 2-core machine of scripts/measure_contention.py a unit alone measured 0.99-1.00 (1 or 2 threads), beside a second
+#: torch process that overcommits the cores 0.50-0.75 (docs/reliability.md, "Timings under load").
+CONTENTION_BELOW = 0.8
+#: runs with less training time than this are not judged (too short for a stable ratio; and cheap to rerun)
+CONTENTION_MIN_SECONDS = 0.5
+TIMING_COLUMNS = ["method", "depth", "width", "seed", "wall_time", "cpu_time", "threads", "utilisation", "load_start",
+                  "load_end", "judged", "contended"]
+
+
+def timing_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run with its wall and CPU time, torch threads, CPU utilisation ``cpu_time / (wall_time x
+    threads)``, load averages at start and end, and ``contended`` (utilisation < :data:`CONTENTION_BELOW`).
+
+    ``judged`` is False for a run without CPU time (written by an older lysep), one on a GPU (the CPU then
+    waits for the device), one shorter than :data:`CONTENTION_MIN_SECONDS`, and a failed run; such runs are
+    never ``contended``. CPU time counts every thread of the process, so contention shows as CPU time falling
+    behind wall time: the process waited for a core.
+    """
+    if runs.empty:
+        return pd.DataFrame(columns=TIMING_COLUMNS)
+    out = runs[[c for c in RUN_KEYS if c in runs]].copy()
+    wall = runs["wall_time"].to_numpy(dtype=float) if "wall_time" in runs else np.full(len(runs), np.nan)
+    out["wall_time"] = wall
+    for column in ("cpu_time", "threads", "load_start", "load_end"):
+        out[column] = runs[column].to_numpy(dtype=float) if column in runs else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["utilisation"] = out["cpu_time"] / (out["wall_time"] * out["threads"])
+    gpu = runs["device"].astype(str).str.startswith("cuda").to_numpy() if "device" in runs else False
+    failed = (runs["status"] == "failed").to_numpy() if "status" in runs else False
+    out["judged"] = np.isfinite(out["utilisation"]) & (out["wall_time"] >= CONTENTION_MIN_SECONDS) & ~gpu & ~failed
+    out["contended"] = out["judged"] & (out["utilisation"] < CONTENTION_BELOW)
+    return out[TIMING_COLUMNS].reset_index(drop=True)

@@ -38,7 +38,7 @@ class Fig:
 
 @dataclass
 class Section:
-    """A titled list of blocks (str = paragraph, Table, Fig, or ("h3", text))."""
+    """A titled list of blocks (str = paragraph, Table, Fig, ("h3", text), or ("ul", [item, ...]): a bullet list)."""
 
     title: str
     blocks: list = field(default_factory=list)
@@ -93,6 +93,8 @@ def render_markdown(title: str, sections: Sequence[Section]) -> str:
                 out.append(_md_table(b))
             elif isinstance(b, Fig):
                 out.append(f"![{b.caption}](figures/{b.name}.png)\n\n*{b.caption}*")
+            elif isinstance(b, tuple) and b[0] == "ul":
+                out.append("\n".join(f"- {item}" for item in b[1]))
             elif isinstance(b, tuple):
                 out.append(f"### {b[1]}")
             else:
@@ -161,6 +163,8 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
                 data = base64.b64encode(b.png).decode("ascii")
                 parts.append(f'<figure><img alt="{html.escape(b.caption)}" src="data:image/png;base64,{data}">'
                              f"<figcaption>{html.escape(b.caption)}</figcaption></figure>")
+            elif isinstance(b, tuple) and b[0] == "ul":
+                parts.append("<ul>" + "".join(f"<li>{html.escape(str(item))}</li>" for item in b[1]) + "</ul>")
             elif isinstance(b, tuple):
                 parts.append(f"<h3>{html.escape(str(b[1]))}</h3>")
             else:

@@ -24,7 +24,8 @@ from analysis import claims as cl
 from analysis import comparisons as cmp
 from analysis import figures as fg
 from analysis import sections as sec
-from analysis.metrics import metrics_table
+from analysis.metrics import metrics_table, timing_table
+from analysis.provenance import wall_time_caveat
 from analysis.render import Fig, render_html, render_markdown
 from lysep.store import ResultsStore
 
@@ -67,6 +68,8 @@ class Analysis:
     comparisons: pd.DataFrame
     variance: pd.DataFrame
     claims: list[cl.Claim]
+    timing: pd.DataFrame
+    wall_caveat: str
 
 
 def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
@@ -86,8 +89,11 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
     comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     variance = (cmp.variance_comparisons(metrics, "final_F", lysep, baselines) if lysep and baselines
                 else pd.DataFrame())
-    claims = cl.evaluate_claims(traces, metrics, meta) if not metrics.empty else []
-    return Analysis(traces, runs, meta, metrics, target, lysep, baselines, summary, comparisons, variance, claims)
+    timing = timing_table(runs)
+    caveat = wall_time_caveat(timing)
+    claims = cl.evaluate_claims(traces, metrics, meta, caveat) if not metrics.empty else []
+    return Analysis(traces, runs, meta, metrics, target, lysep, baselines, summary, comparisons, variance, claims,
+                    timing, caveat)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -120,36 +126,48 @@ def decision_inputs(results_dir: Path, runs: pd.DataFrame) -> dict[tuple[int, in
     return dict(sorted(out.items()))
 
 
-def figure_specs(a: Analysis, results_dir: Path) -> list[tuple[str, str, object]]:
-    """(file stem, caption, thunk returning a Figure) for every figure the data supports, in report order."""
-    t, m = a.traces, a.metrics
-    if m.empty:
-        return []
-    styles = fg.method_styles(m)
-    specs: list[tuple[str, str, object]] = [
-        ("ce_vs_iteration", "Train CE vs iteration.", lambda: fg.curves(t, "F", "iteration", styles, a.target)),
-        ("ce_vs_seconds", "Train CE vs wall time (training time only).",
+def _curve_specs(a: Analysis, styles: dict, wall: str) -> list[tuple[str, str, object]]:
+    """The curve and seed-distribution figures (``wall``: the caveat for the wall-time axes, or "")."""
+    t, m, band = a.traces, a.metrics, fg.BAND_TEXT
+    return [
+        ("ce_vs_iteration", f"Train CE vs iteration ({band}).",
+         lambda: fg.curves(t, "F", "iteration", styles, a.target)),
+        ("ce_vs_seconds", f"Train CE vs wall time (training time only; {band}){wall}.",
          lambda: fg.curves(t, "F", "wall_time", styles, a.target)),
-        ("ce_vs_grad_evals", "Train CE vs gradient evaluations (full forward+backward passes).",
+        ("ce_vs_grad_evals", f"Train CE vs gradient evaluations (full forward+backward passes; {band}).",
          lambda: fg.curves(t, "F", "grad_evals", styles, a.target)),
-        ("test_acc_vs_iteration", "Test accuracy vs iteration (evaluation rows only).",
+        ("test_acc_vs_iteration", f"Test accuracy vs iteration (evaluation rows only; {band}).",
          lambda: fg.curves(t, "test_acc", "iteration", styles)),
-        ("test_acc_vs_seconds", "Test accuracy vs wall time.", lambda: fg.curves(t, "test_acc", "wall_time", styles)),
-        ("test_acc_vs_grad_evals", "Test accuracy vs gradient evaluations.",
+        ("test_acc_vs_seconds", f"Test accuracy vs wall time ({band}){wall}.",
+         lambda: fg.curves(t, "test_acc", "wall_time", styles)),
+        ("test_acc_vs_grad_evals", f"Test accuracy vs gradient evaluations ({band}).",
          lambda: fg.curves(t, "test_acc", "grad_evals", styles)),
         ("seeds_final_ce", "Final train CE per seed (box: quartiles; dots: seeds).",
          lambda: fg.seed_distributions(m, "final_F", styles)),
         ("seeds_final_test_acc", "Final test accuracy per seed.",
          lambda: fg.seed_distributions(m, "final_test_acc", styles)),
     ]
+
+
+def figure_specs(a: Analysis, results_dir: Path) -> list[tuple[str, str, object]]:
+    """(file stem, caption, thunk returning a Figure) for every figure the data supports, in report order."""
+    t, m = a.traces, a.metrics
+    if m.empty:
+        return []
+    styles = fg.method_styles(m)
+    band = fg.BAND_TEXT
+    wall = f"; {a.wall_caveat}" if cl.UNRELIABLE in a.wall_caveat else ""
+    specs = _curve_specs(a, styles, wall)
     if not a.comparisons.empty:
         ce = a.comparisons[a.comparisons["metric"] == "final_F"]
         specs.append(("ratio_heatmap_final_ce", "Median final train CE ratio LySep / baseline per cell.",
                       lambda: fg.ratio_heatmap(ce)))
     if a.lysep:
-        specs.append(("bound_gap", "Certified bound gap B - F over iterations (LySep methods).",
+        specs.append(("bound_gap", f"Certified bound gap B - F over iterations (LySep methods; {band}; "
+                      "each panel its own symlog axis).",
                       lambda: fg.gap_curves(t, "bound_gap", styles)))
-        specs.append(("surrogate_gap", "Surrogate gap J - F over iterations (LySep methods).",
+        specs.append(("surrogate_gap", f"Surrogate gap J - F over iterations (LySep methods; {band}; "
+                      "each panel its own symlog axis).",
                       lambda: fg.gap_curves(t, "surrogate_gap", styles)))
 
     def profile(column: str, what: str):
@@ -164,8 +182,9 @@ def figure_specs(a: Analysis, results_dir: Path) -> list[tuple[str, str, object]
         for column, axis, label in (("seconds_to_target", "wall_time", "wall time [s]"),
                                     ("grad_evals_to_target", "grad_evals", "gradient evaluations [full passes]")):
             top = float(np.nanmax(t[axis].to_numpy(dtype=float))) if len(t) else 1.0
-            budget = np.linspace(0.0, top if np.isfinite(top) and top > 0 else 1.0, 200)
-            specs.append((f"fraction_reached_{axis}", f"Fraction of runs that reached the target CE vs {label}.",
+            budget = fg.budget_axis(m[column].to_numpy(dtype=float), top)
+            specs.append((f"fraction_reached_{axis}", f"Fraction of runs that reached the target CE vs {label} "
+                          f"(log axis){wall if axis == 'wall_time' else ''}.",
                           lambda c=column, b=budget, lab=label: fg.fraction_reached(
                               cmp.fraction_reached_curves(m, c, b), styles, lab, a.target)))
     for (depth, width), by_method in decision_inputs(results_dir, a.runs).items():
@@ -197,13 +216,15 @@ def render_figures(a: Analysis, results_dir: Path, dpi: int = DPI) -> list[Fig]:
 
 def write_tables(a: Analysis, results_dir: Path) -> None:
     """``tables/metrics.csv`` (per run), ``summary.csv`` (per cell and method), ``paired_comparisons.csv``,
-    ``variance.csv``, ``claims.csv`` and ``claim_<id>.csv`` with the tests behind a claim."""
+    ``variance.csv``, ``timing.csv`` (CPU and wall time per run), ``claims.csv`` and ``claim_<id>.csv`` with the
+    tests behind a claim."""
     folder = Path(results_dir) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     a.metrics.to_csv(folder / "metrics.csv", index=False)
     a.summary.to_csv(folder / "summary.csv", index=False)
     a.comparisons.to_csv(folder / "paired_comparisons.csv", index=False)
     a.variance.to_csv(folder / "variance.csv", index=False)
+    a.timing.to_csv(folder / "timing.csv", index=False)
     cl.claims_table(a.claims).to_csv(folder / "claims.csv", index=False)
     for c in a.claims:
         if c.details is not None and not c.details.empty:
@@ -223,9 +244,9 @@ def make_report(results_dir: Path, *, dpi: int = DPI) -> Path:
     figs = render_figures(a, results_dir, dpi)
     name = str(sec.spec_of(meta).get("name", results_dir.name))
     title = f"LySep benchmark report: {name}"
-    sections = [sec.header(a), sec.claims_section(a), sec.summary_section(a), sec.method_metrics_section(a),
-                sec.paired_section(a), sec.bound_section(a), sec.monotone_section(a), sec.variance_section(a),
-                sec.figure_section(figs)]
+    sections = [sec.bottom_line(a), sec.header(a), sec.claims_section(a), sec.summary_section(a),
+                sec.method_metrics_section(a), sec.paired_section(a), sec.bound_section(a), sec.monotone_section(a),
+                sec.variance_section(a), sec.timing_section(a), sec.figure_section(figs)]
     (results_dir / "report.md").write_text(render_markdown(title, sections), encoding="utf-8")
     out = results_dir / "report.html"
     out.write_text(render_html(title, sections), encoding="utf-8")

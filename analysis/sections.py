@@ -15,6 +15,7 @@ import pandas as pd
 from analysis import claims as cl
 from analysis import stats
 from analysis.metrics import CERTIFICATE_TOL, MONOTONE_TOL
+from analysis.provenance import contended_units, invocations_table, run_provenance_rows, timing_note
 from analysis.render import NA, Fig, Section, Table, display, fmt
 from lysep.datasets import dataset_info
 
@@ -48,6 +49,77 @@ def _data_fields(data: dict) -> dict:
     return {k: v for k, v in data.items() if k == "dataset" or k in keys}
 
 
+def _first_clause(text: str) -> str:
+    """``text`` up to its first "; " outside parentheses."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and text.startswith("; ", i):
+            return text[:i]
+    return text
+
+
+def _short_reason(claim: cl.Claim) -> str:
+    """Why an inconclusive claim is inconclusive: the clause after 'inconclusive: ' in its numbers, else its numbers
+    when short."""
+    text = claim.numbers
+    if "inconclusive: " in text:
+        return _first_clause(text.split("inconclusive: ", 1)[1])
+    return text if len(text) <= 160 else ""
+
+
+def claim_sentence(claim: cl.Claim) -> str:
+    """One sentence per claim for the bottom line: id, verdict, the claim, and why when inconclusive."""
+    why = _short_reason(claim) if claim.verdict == cl.INCONCLUSIVE else ""
+    return f"{claim.id}, {claim.verdict}: {claim.claim}" + (f" ({why})." if why else ".")
+
+
+def headline(a: Analysis) -> str:
+    """The default LySep method's final train CE over the best baseline's, median and range over the cells."""
+    subject, baselines = cl.roles(a.metrics, cl.spec_order(a.meta))
+    if subject is None:
+        return "No comparison: the run needs a LySep method and a baseline."
+    ratios = cl.ratio_by_cell(a.metrics, subject, baselines)
+    r = ratios["ratio"].to_numpy(dtype=float)
+    if not np.isfinite(r).any():
+        return f"No finite final train CE ratio of {subject} to the best baseline in any cell."
+    best = ", ".join(f"{b} in {n}" for b, n in ratios["baseline"].value_counts().items())
+    return (f"Headline: {subject}'s median final train CE is {fmt(float(np.nanmedian(r)), 3)}x that of the best "
+            f"baseline of its cell (median over {len(r)} cells, range {fmt(float(np.nanmin(r)), 3)}-"
+            f"{fmt(float(np.nanmax(r)), 3)}x; below 1 = LySep lower; best baseline: {best}).")
+
+
+def setting(a: Analysis) -> str:
+    """Data, model, grid and budget in one sentence."""
+    spec = spec_of(a.meta)
+    data, model, budget = (spec.get(k) or {} for k in ("data", "model", "budget"))
+    m = a.metrics
+    sizes = m.groupby(["method", "depth", "width"]).size() if len(m) else pd.Series([0])
+    stop = ", ".join(f"{k} {fmt(budget[k])}" for k in ("iterations", "seconds", "grad_evals", "target_ce")
+                     if budget.get(k) is not None)
+    keys = ", ".join(f"{k}={v}" for k, v in _data_fields(data).items() if k != "dataset")
+    return (f"Data {data.get('dataset', 'unknown')} ({keys}); "
+            f"{str(model.get('kind', 'fnn')).upper()} with {model.get('activation', 'tanh')}, depth "
+            f"{sorted(m['depth'].unique().tolist()) if len(m) else []} x width "
+            f"{sorted(m['width'].unique().tolist()) if len(m) else []}, {_range(sizes)} seeds per method and cell; "
+            f"budget: {stop or 'unknown'}.")
+
+
+def _range(values: pd.Series) -> str:
+    lo, hi = int(values.min()), int(values.max())
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
+def bottom_line(a: Analysis) -> Section:
+    """The report's opening: the setting, the headline ratio, one sentence per verdict, and timing caveats."""
+    if a.metrics.empty:
+        return Section("Bottom line", ["No runs in this results store."])
+    items = [setting(a), headline(a), *[claim_sentence(c) for c in a.claims]]
+    if a.wall_caveat:
+        items.append(a.wall_caveat[:1].upper() + a.wall_caveat[1:] + ".")
+    return Section("Bottom line", [("ul", items)])
+
+
 def header(a: Analysis) -> Section:
     spec, meta = spec_of(a.meta), a.meta or {}
     data, model, budget, grid = (spec.get(k) or {} for k in ("data", "model", "budget", "grid"))
@@ -56,7 +128,7 @@ def header(a: Analysis) -> Section:
     depths = sorted(m["depth"].unique().tolist()) if len(m) else []
     widths = sorted(m["width"].unique().tolist()) if len(m) else []
     sizes = m.groupby(["method", "depth", "width"]).size() if len(m) else pd.Series([0])
-    seeds = f"{int(sizes.min())}" if sizes.min() == sizes.max() else f"{int(sizes.min())}-{int(sizes.max())}"
+    seeds = _range(sizes)
     rows = [
         ("experiment", spec.get("name", "unknown")),
         ("dataset", ", ".join(f"{k}={v}" for k, v in _data_fields(data).items()) or "unknown"),
@@ -68,23 +140,19 @@ def header(a: Analysis) -> Section:
                                                       index=False)) if not m.empty else "none"),
         ("runs", f"{len(m)} ({n_div} diverged); depths {depths}; widths {widths}; seeds per method and cell "
                  f"{seeds}"),
-        ("git commit", meta.get("git_commit", "unknown")),
-        ("device", meta.get("device", "unknown")),
-        ("host", meta.get("host", "unknown")),
-        ("started", meta.get("started", "unknown")),
-        ("finished", meta.get("finished", "unknown")),
-        ("versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items()) or "unknown"),
     ]
-    if meta.get("executor"):
-        rows.insert(rows.index(("host", meta.get("host", "unknown"))) + 1, ("executor", meta["executor"]))
     failed = a.runs[a.runs["status"] == "failed"] if not a.runs.empty and "status" in a.runs else a.runs.iloc[:0]
     if len(failed):
-        rows.insert(7, ("failed runs (no traces)", f"{len(failed)}: " + ", ".join(
+        rows.append(("failed runs (no traces)", f"{len(failed)}: " + ", ".join(
             sorted({f"{r.method} d{r.depth} w{r.width}" for r in failed.itertuples()}))))
+    rows += run_provenance_rows(a.runs) if not a.runs.empty else []
     blocks: list = [Table(pd.DataFrame(rows, columns=["field", "value"]))]
     methods = _methods_table(spec, m)
     if not methods.empty:
         blocks.append(Table(methods, "Methods of the spec, with what each declares about itself"))
+    calls = invocations_table(meta)
+    if not calls.empty:
+        blocks.append(Table(calls, "Invocations of lysep run on this results directory (meta.json)"))
     return Section("Experiment", blocks)
 
 
@@ -160,8 +228,15 @@ def summary_section(a: Analysis) -> Section:
                       "row before). Runs that never reach the target are censored: the medians are over the runs "
                       "that reached it, and the reached column says how many did.")
     blocks.append("Final values are the last recorded finite values (for a diverged run: before the divergence). "
-                  "IQR = interquartile range; CI = 95% t-interval of the mean over seeds.")
-    blocks.append(Table(pd.DataFrame(rows)))
+                  "IQR = interquartile range; CI = 95% percentile bootstrap interval of the mean over seeds "
+                  f"({stats.N_RESAMPLES} resamples; it lies within the seeds' values, so it never leaves the "
+                  f"quantity's range; none with fewer than {stats.min_n_bootstrap(statistic='mean')} seeds).")
+    table = pd.DataFrame(rows)
+    if a.wall_caveat:
+        blocks.append(f"Seconds to target: {a.wall_caveat}.")
+        if cl.UNRELIABLE in a.wall_caveat:
+            table = table.rename(columns={"seconds to target, median": "seconds to target, median (unreliable)"})
+    blocks.append(Table(table))
     return Section("Summary per cell and method", blocks)
 
 
@@ -202,6 +277,8 @@ def _comparisondisplay(t: pd.DataFrame) -> pd.DataFrame:
         "win rate": t["win_rate"].map(lambda v: fmt(v, 3))})
     if "prob_improvement" in t:
         out["P(improvement)"] = t["prob_improvement"].map(lambda v: fmt(v, 3))
+    if "note" in t and t["note"].fillna("").astype(bool).any():
+        out["why no p or interval"] = t["note"].fillna("")
     return out
 
 
@@ -226,6 +303,8 @@ def paired_section(a: Analysis) -> Section:
                 blocks.append("Seconds to target: no target_ce set.")
             continue
         blocks.append(("h3", label))
+        if column == "seconds_to_target" and a.wall_caveat:
+            blocks.append(f"Seconds to target: {a.wall_caveat}.")
         blocks.append(Table(_comparisondisplay(t)))
     c3 = next((c for c in a.claims if c.id == "c3"), None)
     if c3 is not None and c3.details is not None and not c3.details.empty:
@@ -301,15 +380,46 @@ def variance_section(a: Analysis) -> Section:
         blocks.append("Brown-Forsythe test (scipy.stats.levene, center='median') of the final train CE over seeds, "
                       "each LySep method vs each baseline per cell, diverged runs excluded; Holm over the cells "
                       "for each method/baseline pair. "
-                      "Spread = mean absolute deviation from the median.")
+                      "Spread = mean absolute deviation from the median. No p-value with fewer than "
+                      f"{stats.min_n_brown_forsythe()} seeds per method: with 2 the deviations from the median are "
+                      "equal within each group (no within-group spread: any p is an artefact), with 3 the smallest "
+                      f"p the test can give is {stats.brown_forsythe_smallest_p(3):.3g}.")
         blocks.append(Table(pd.DataFrame({
             "depth": v["depth"], "width": v["width"], "method": v["method"], "baseline": v["baseline"],
             "n method": v["n_method"], "n baseline": v["n_baseline"], "std method": v["std_method"].map(fmt),
             "std baseline": v["std_baseline"].map(fmt), "spread method": v["spread_method"].map(fmt),
             "spread baseline": v["spread_baseline"].map(fmt), "p": v["p_value"].map(lambda x: fmt(x, 3)),
-            "Holm p": v["p_holm"].map(lambda x: fmt(x, 3))})))
+            "Holm p": v["p_holm"].map(lambda x: fmt(x, 3)), "why no p": v["note"].fillna("")})))
     return Section(title, blocks)
 
+
+
+def timing_section(a: Analysis) -> Section:
+    """CPU utilisation of the runs per method and cell, and which wall times are unreliable."""
+    title = "Timing reliability"
+    t = a.timing
+    if t.empty:
+        return Section(title, ["No runs."])
+    blocks: list = [timing_note()]
+    if a.wall_caveat:
+        blocks.append(a.wall_caveat[:1].upper() + a.wall_caveat[1:] + ".")
+    if not t["cpu_time"].notna().any():
+        return Section(title, blocks)
+    rows = [{"depth": d, "width": w, "method": m, "runs": len(g), "judged": int(g["judged"].sum()),
+             "contended": int(g["contended"].sum()), "wall s, median": fmt(g["wall_time"].median()),
+             "CPU s, median": fmt(g["cpu_time"].median()), "threads": _distinct(g["threads"]),
+             "CPU / (wall x threads), min": fmt(g["utilisation"].min(), 3),
+             "load at start, max": fmt(g["load_start"].max(), 3), "load at end, max": fmt(g["load_end"].max(), 3)}
+            for (d, w, m), g in per_cell_and_method(t)]
+    blocks.append(Table(pd.DataFrame(rows), "Per cell and method (per run: tables/timing.csv)"))
+    bad = contended_units(t)
+    if not bad.empty:
+        blocks.append(Table(display(bad), "Runs measured under contention"))
+    return Section(title, blocks)
+
+
+def _distinct(values: pd.Series) -> str:
+    return ", ".join(fmt(v) for v in sorted(values.dropna().unique())) or NA
 
 
 FIGURE_GROUPS = (  # (file-name prefix, heading)

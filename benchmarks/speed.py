@@ -97,6 +97,20 @@ class MethodStep:
         run_slowed(lambda: self.method.step(self.problem, self.state), self.factor, self.dev)
 
 
+class SteadyStep(MethodStep):
+    """Wall time of a steady-state iteration: iteration ``WARMUP + 1`` after ``WARMUP`` from ``theta_0``
+    (step sizes adapted, the fused sweep's layer cache full), all seeds batched; same knobs as MethodStep."""
+
+    WARMUP = 3
+
+    def setup(self, cache: dict[str, Any], method: str, depth: int, width: int) -> None:
+        super().setup(cache, method, depth, width)
+        self.state.record = False
+        for _ in range(self.WARMUP):
+            self.method.step(self.problem, self.state)
+        sync(self.dev)
+
+
 class Objectives:
     """Wall time of evaluating the LySep loss ``J`` and the certificate ``B`` (spectral norms), all seeds.
 

@@ -76,6 +76,8 @@ class MethodRun:
     params: Params
     wall_time: float
     extra: dict = field(default_factory=dict)
+    #: process CPU seconds over the same iterations as ``wall_time`` (all threads; contention shows as cpu < wall)
+    cpu_time: float = float("nan")
 
 
 def _sync(device: torch.device) -> None:
@@ -105,7 +107,7 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
     state = method.init(problem, params0, seeds)
     alive = np.ones(s, dtype=bool)  # still producing rows
     records: list[dict[str, np.ndarray]] = []
-    wall, k = 0.0, 0
+    wall, cpu, k = 0.0, 0.0, 0
     step_time, step_ge = 0.0, np.zeros(s)
     while True:
         last = (iterations is not None and k >= iterations) or \
@@ -126,17 +128,18 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
                         or (budget.seconds is not None and wall + step_time >= budget.seconds)
                         or (budget.grad_evals is not None and bool((ge + step_ge >= budget.grad_evals).any())))
         _sync(device)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         method.step(problem, state)
         _sync(device)
         step_time = time.perf_counter() - t0
         wall += step_time
+        cpu += time.process_time() - c0
         step_ge = state.grad_evals.numpy() - ge
         k += 1
         if progress is not None:
             progress(k)
     traces = _to_frame(records, label, method, model, seeds)
-    return MethodRun(traces, state.params, wall)
+    return MethodRun(traces, state.params, wall, cpu_time=cpu)
 
 
 def _record(problem: Problem, model: ModelSpec, method: Method, state, budget: Budget, k: int, wall: float,

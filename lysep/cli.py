@@ -65,6 +65,18 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--root", help="data root (default: $LYSEP_DATA, else ~/.cache/lysep)")
     fetch.add_argument("--mirror", help="download the same file names from this URL instead")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp = sub.add_parser("compare", help="paired verdicts of the runs of NEW against BASE (same spec): "
+                                         "worse, better, equivalent, identical or inconclusive")
+    cmp.add_argument("base", help="results directory of the base (lysep run --out)")
+    cmp.add_argument("new", help="results directory of the new code, same spec")
+    cmp.add_argument("--out", help="where the report goes (default: NEW/compare)")
+    cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    track = sub.add_parser("track", help="is the working tree a regression against a base commit? counted work, "
+                                         "in-process timing ratios and quality (exit 1 on a regression)")
+    track.add_argument("--base", default="main", help="base commit or branch (default: main)")
+    track.add_argument("--out", help="where the report goes (default: results/track)")
+    track.add_argument("--alpha", type=float, default=0.05, help="significance level of the quality tests")
+    track.add_argument("--fresh", action="store_true", help="measure the base again instead of using the cache")
     return p
 
 
@@ -73,13 +85,25 @@ def fail(message: str) -> int:
     return BAD_INPUT
 
 
-def check_run_args(args: argparse.Namespace) -> str | None:
-    import torch
+def check_device(device: str) -> str | None:
+    """The problem with a ``--device`` value, or None; imports torch only to ask for a CUDA device."""
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        return f"--device {device!r}: expected cpu or cuda"
+    if device.startswith("cuda"):
+        import torch
 
-    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-        return f"--device {args.device!r}: expected cpu or cuda"
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        return f"--device {args.device}: no CUDA device is available on this machine"
+        if not torch.cuda.is_available():
+            return f"--device {device}: no CUDA device is available on this machine"
+    return None
+
+
+def check_run_args(args: argparse.Namespace) -> str | None:
+    """The first problem with ``lysep run``'s flags, or None (torch-free for a CPU run)."""
+    problem = check_device(args.device)
+    if problem:
+        return problem
+    if args.seeds is not None and args.seeds < 1:
+        return f"--seeds {args.seeds}: expected an integer >= 1"
     if args.workers < 1:
         return f"--workers {args.workers}: expected an integer >= 1"
     if args.workers > 1 and args.scheduler:
@@ -210,17 +234,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": cmd_run, "report": cmd_report, "bench": cmd_bench, "check": cmd_check,
-                "methods": cmd_methods, "datasets": cmd_datasets, "data": cmd_data}
+                "methods": cmd_methods, "datasets": cmd_datasets, "data": cmd_data, "compare": cmd_compare,
+                "track": cmd_track}
     return commands[args.command](args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    import torch
-
-    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-        return fail(f"--device {args.device!r}: expected cpu or cuda")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        return fail(f"--device {args.device}: no CUDA device is available on this machine")
+    problem = check_device(args.device)
+    if problem:
+        return fail(problem)
     if args.threads is not None and args.threads < 1:
         return fail(f"--threads {args.threads}: expected an integer >= 1")
     from lysep.bench import main as bench_main
@@ -229,6 +251,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.seeds is not None and args.seeds < 1:
+        return fail(f"--seeds {args.seeds}: expected an integer >= 1")
     spec = checked_spec(args.spec, args.seeds, overrides=args.set)
     if spec is None:
         return BAD_INPUT
@@ -236,6 +260,18 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     print_check(spec, RESULTS_ROOT / spec.name)
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from lysep.track import compare_command
+
+    return compare_command(args)
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from lysep.track import track_command
+
+    return track_command(args)
 
 
 def cmd_methods(args: argparse.Namespace) -> int:

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lysep.architecture import ConvSpec, ModelSpec
 from lysep.memory import available_bytes, check_fits, largest_unit
 from lysep.methods import PROPERTY_COLUMNS, Method, make_method
+from lysep.problem import check_arrays
 from lysep.spec import ExperimentSpec, MethodSpec
 from lysep.store import atomic_write, parquet_bytes, read_json, read_parquet, safe_name
 
@@ -80,22 +82,26 @@ def build_problem(spec: ExperimentSpec, device: str) -> Any:
                                dtype=getattr(torch, spec.model.dtype), device=device)
 
 
-def build_model(spec: ExperimentSpec, problem: Any, depth: int, width: int) -> Any:
-    """The cell's network: an FNN of ``depth`` hidden layers of ``width`` units, or a CNN of ``depth``
-    conv layers of ``width`` channels (docs/method.md, LySep-CNN)."""
-    from lysep.model import ConvSpec, ModelSpec
+def build_model(spec: ExperimentSpec, problem: Any, depth: int, width: int) -> ModelSpec | ConvSpec:
+    """The cell's network for a ``Problem``'s data (:func:`model_of`)."""
+    return model_of(spec, tuple(problem.x_train.shape[1:]), problem.n_classes, depth, width)
 
+
+def model_of(spec: ExperimentSpec, shape: tuple[int, ...], n_classes: int, depth: int,
+             width: int) -> ModelSpec | ConvSpec:
+    """The cell's network for samples of ``shape``: an FNN of ``depth`` hidden layers of ``width`` units, or a CNN
+    of ``depth`` conv layers of ``width`` channels (docs/method.md, LySep-CNN). Torch-free; ValueError for a model
+    the data cannot have."""
     if spec.model.kind == "cnn":
-        shape = tuple(problem.x_train.shape[1:])
         if len(shape) != 3:
             raise ValueError(f"model.kind = \"cnn\" needs images (N, C, H, W), but the data's samples "
                              f"have shape {shape}")
         try:
-            return ConvSpec.cnn(shape, depth, width, problem.n_classes, spec.model.activation, spec.model.pool)
+            return ConvSpec.cnn(shape, depth, width, n_classes, spec.model.activation, spec.model.pool)
         except ValueError as e:
             raise ValueError(f"model.kind = \"cnn\" with depth = {depth}, width = {width}, "
                              f"pool = {spec.model.pool!r}: {e}") from e
-    return ModelSpec.fnn(problem.in_dim, depth, width, problem.n_classes, spec.model.activation)
+    return ModelSpec.fnn(shape[0], depth, width, n_classes, spec.model.activation)
 
 
 def preflight(spec: ExperimentSpec, device: str = "cpu") -> None:
@@ -104,12 +110,8 @@ def preflight(spec: ExperimentSpec, device: str = "cpu") -> None:
 
     A ValueError starting with ``data:``, ``model:``, ``method:`` or ``memory:`` names what is wrong (the
     file, key and row of a bad .npz; the memory estimate); the CLI turns it into exit code 2 with nothing
-    written, instead of one failed run per unit.
+    written, instead of one failed run per unit. Imports no torch on the CPU (``lysep check`` answers at once).
     """
-    import torch
-
-    from lysep.problem import Problem
-
     sizes = f"data.n_train = {spec.data.n_train}, data.n_test = {spec.data.n_test}"
     try:
         ds = spec.data.load(images=spec.model.kind == "cnn")
@@ -121,8 +123,7 @@ def preflight(spec: ExperimentSpec, device: str = "cpu") -> None:
         raise ValueError(f"data: {spec.data.path or spec.data.dataset}: x_train has shape {ds.x_train.shape}, "
                          "but model.kind = \"fnn\" needs (N, d) features")
     try:
-        problem = Problem.from_arrays(ds.x_train[:1], ds.y_train[:1], ds.x_test[:1], ds.y_test[:1],
-                                      n_classes=ds.n_classes, dtype=getattr(torch, spec.model.dtype))
+        xs, _, n_classes = check_arrays(ds.x_train[:1], ds.y_train[:1], ds.x_test[:1], ds.y_test[:1], ds.n_classes)
     except ValueError as e:
         raise ValueError(f"data: {e}") from e
     methods = {}
@@ -134,7 +135,7 @@ def preflight(spec: ExperimentSpec, device: str = "cpu") -> None:
     models = {}
     for depth, width in spec.grid.cells():
         try:
-            models[depth, width] = model = build_model(spec, problem, depth, width)
+            models[depth, width] = model = model_of(spec, tuple(xs["x_train"].shape[1:]), n_classes, depth, width)
         except ValueError as e:
             raise ValueError(f"model: {e}") from e
         for label, method in methods.items():

@@ -38,8 +38,17 @@ from lysep.plan import (
     plan,
 )
 from lysep.problem import Problem
+from lysep.progress import Progress
 from lysep.spec import ExperimentSpec, parse_spec
-from lysep.store import ResultsStore, save_arrays, save_npz, write_json
+from lysep.store import (
+    ResultsStore,
+    StoreError,
+    fingerprint,
+    read_json,
+    save_arrays,
+    save_npz,
+    write_json,
+)
 
 #: resolution of the decision-region grid saved for 2-D datasets
 DECISION_GRID = 150
@@ -116,16 +125,20 @@ def run_unit(spec_doc: dict, source: str, unit: Unit, device: str = "cpu",
     method = Guarded(build_method(spec, unit.label))
     seeds = list(unit.seeds)
     params0 = init_params(model, seeds, problem.dtype, problem.device)
+    started, load_start = provenance.now(), provenance.load_average()
     result = run_method(problem, model, unit.label, method, seeds, budget_of(spec), params0, progress=progress)
     traces = result.traces
     traces.insert(4, "config_hash", [config_hash(spec, unit.depth, unit.width, unit.label, int(s))
                                      for s in traces.seed])
-    runs = summarize(traces, method.method)
+    runs = summarize(traces, method.method).assign(
+        **provenance.run_columns(device), started=started, finished=provenance.now(), cpu_time=result.cpu_time,
+        load_start=load_start, load_end=provenance.load_average())
     if method.fault is not None:
         runs.loc[runs.status == "diverged", "error"] = method.fault[-2000:]
     params = {int(s): {f"{kind}{i + 1}": t[j].detach().cpu().numpy()
                        for i, (w, b) in enumerate(result.params) for kind, t in (("W", w), ("b", b))}
               for j, s in enumerate(seeds)}
+    runs["fingerprint"] = [fingerprint(traces[traces.seed == s], params[int(s)]) for s in runs.seed]
     planar = problem.x_train.dim() == 2 and problem.in_dim == 2
     decision = decision_grid(problem, model, result.params, unit) if planar else None
     return {"traces": traces, "runs": runs, "params": params, "decision": decision}
@@ -232,28 +245,13 @@ def _sweep(spec: ExperimentSpec, store: ResultsStore, device: str, workers: int,
     units = plan(spec, done)
     n_total = len(spec.grid.cells()) * len(spec.methods) * spec.grid.seeds
     skipped = n_total - sum(len(u.seeds) for u in units)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(units), desc="cells x methods", unit="unit", disable=quiet, position=0)
-    iters = spec.budget.iterations
-
-    def iter_progress(unit: Unit) -> Callable[[int], None] | None:
-        if quiet:
-            return None
-        inner = tqdm(total=iters, desc=f"  {unit.label} d={unit.depth} w={unit.width}", leave=False, position=1)
-
-        def tick(k: int) -> None:
-            inner.update(k - inner.n)
-            if iters is not None and k >= iters:
-                inner.close()
-        return tick
-
+    progress = Progress(len(units), spec.budget.iterations, quiet)
     if client is not None:
         results = execute_dask(run_unit, spec, units, device, client)
     elif workers > 1:
         results = execute_processes(run_unit, spec, units, device, workers)
     else:
-        results = execute_local(run_unit, spec, units, device, iter_progress)
+        results = execute_local(run_unit, spec, units, device, progress.iterations_of)
     failed = 0
     for unit, res in results:
         if isinstance(res, BaseException):
@@ -262,16 +260,24 @@ def _sweep(spec: ExperimentSpec, store: ResultsStore, device: str, workers: int,
             store.write_part(unit.name + "_failed", pd.DataFrame(), failed_runs(spec, unit, error))
         else:
             store_unit(store, unit, res)
-        bar.update(1)
-    bar.close()
+        progress.finished(unit, isinstance(res, BaseException))
+    progress.close()
     traces, runs = store.consolidate()
     if add_properties(store.root):  # runs stored by an older lysep, resumed here
         traces, runs = store.load()
-    write_json(store.root / "meta.json", {
-        "spec": spec.to_dict(), "source": spec.source, "git_commit": provenance.git_commit(),
-        "versions": provenance.versions(), "device": provenance.describe_device(device), "host": provenance.host(),
-        "started": started, "finished": provenance.now(),
-        "executor": f"dask {scheduler}" if scheduler else (f"processes x{workers}" if workers > 1 else "local"),
-        "runs": {"total": n_total, "ran": n_total - skipped, "skipped": skipped, "failed": failed},
-    })
+    executor = f"dask {scheduler}" if scheduler else (f"processes x{workers}" if workers > 1 else "local")
+    counts = {"total": n_total, "ran": n_total - skipped, "skipped": skipped, "failed": failed}
+    write_meta(store, spec, provenance.invocation(device, executor, started, counts))
     return SweepResult(store.root, traces, runs, n_total - skipped, skipped, failed, repaired if repair else [])
+
+
+def write_meta(store: ResultsStore, spec: ExperimentSpec, entry: dict[str, Any]) -> None:
+    """meta.json: the spec, and the list of invocations with this one appended (an older lysep's single record
+    becomes the first entry; an unreadable meta.json is started afresh, as ``--repair`` does)."""
+    path = store.root / "meta.json"
+    try:
+        old = read_json(path) if path.is_file() else {}
+    except StoreError:
+        old = {}
+    previous = provenance.invocations(old if isinstance(old, dict) else {})
+    write_json(path, {"spec": spec.to_dict(), "source": spec.source, "invocations": [*previous, entry]})

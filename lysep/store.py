@@ -2,9 +2,10 @@
 
 Layout of a results directory::
 
-    traces.parquet   one row per method/depth/width/seed/iteration (docs/method.md section 6)
-    runs.parquet     one row per method/depth/width/seed: config_hash, status, final metrics
-    meta.json        spec, git commit, versions, device, host, start and end times
+    traces.parquet   one row per method/depth/width/seed/iteration (docs/method.md section 6), with a copy
+                     of the runs table in its Parquet metadata (what ``repair`` rebuilds runs.parquet from)
+    runs.parquet     one row per method/depth/width/seed: config_hash, status, final metrics, provenance
+    meta.json        the spec and one entry per invocation of ``lysep run`` (commit, versions, host, times)
     params/          final parameters per run (safetensors; read back without pickle)
     decision/        predictions on a grid for 2-D datasets (for the decision-region figure)
     parts/           one Parquet file per finished unit of work, merged into the two tables
@@ -22,6 +23,7 @@ Nothing here unpickles: tables are Parquet, parameters safetensors, arrays ``.np
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -40,6 +42,27 @@ RUNS_KEY = b"lysep.runs"
 LOCK_NAME = ".lysep.lock"
 #: run statuses of runs that are done (a failed run is retried by the next sweep)
 DONE = ("completed", "diverged")
+
+
+#: trace rows of a run that enter its fingerprint (with its final parameters)
+FINGERPRINT_ROWS = 20
+#: trace columns that never enter a fingerprint: timings and labels, which differ between identical runs
+FINGERPRINT_EXCLUDED = frozenset({"wall_time", "config_hash", "method", "algorithm"})
+
+
+def fingerprint(rows: pd.DataFrame, arrays: dict[str, np.ndarray] | None = None) -> str:
+    """A run's identity for regression tracking: a hash of its first ``FINGERPRINT_ROWS`` trace rows (every
+    column but timings and labels, in name order, exact bytes) and of its final parameters, if given.
+    Two runs with equal fingerprints computed the same numbers bit for bit."""
+    h = hashlib.sha256()
+    rows = rows.sort_values("iteration").head(FINGERPRINT_ROWS)
+    for column in sorted(c for c in rows.columns if c not in FINGERPRINT_EXCLUDED):
+        h.update(column.encode())
+        h.update(np.ascontiguousarray(rows[column].to_numpy(dtype=np.float64)).tobytes())
+    for name in sorted(arrays or {}):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
+    return h.hexdigest()[:16]
 
 
 class StoreError(RuntimeError):
@@ -203,9 +226,8 @@ class ResultsStore:
     # -- writing --------------------------------------------------------------------------------
     def write_part(self, name: str, traces: pd.DataFrame, runs: pd.DataFrame) -> Path:
         """A finished unit: its trace rows, with its runs rows in the file's metadata."""
-        meta = {RUNS_KEY: runs.to_json(orient="records").encode()}
         path = self.parts / f"{name}.parquet"
-        atomic_write(path, parquet_bytes(traces, meta))
+        atomic_write(path, parquet_bytes(traces, {RUNS_KEY: runs_json(runs)}))
         return path
 
     def consolidate(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -228,7 +250,7 @@ class ResultsStore:
         self._write_tables(traces, runs, parts)
 
     def _write_tables(self, traces: pd.DataFrame, runs: pd.DataFrame, parts: list[Path]) -> None:
-        atomic_write(self.root / "traces.parquet", parquet_bytes(traces))
+        atomic_write(self.root / "traces.parquet", parquet_bytes(traces, {RUNS_KEY: runs_json(runs)}))
         atomic_write(self.root / "runs.parquet", parquet_bytes(runs))
         for part in parts:  # only the parts merged above: one written meanwhile stays for the next merge
             part.unlink(missing_ok=True)
@@ -291,17 +313,35 @@ class ResultsStore:
             return set()
         return set(runs.loc[runs.status.isin(DONE), "config_hash"])
 
+    def _repair_tables(self) -> list[str]:
+        """Deal with unreadable tables (call under ``lock``); one line per table dropped or rebuilt.
+
+        An unreadable runs.parquet is rebuilt from the copy of the runs table in a readable
+        traces.parquet (nothing is recomputed). An unreadable traces.parquet goes alone: the runs
+        it held have no trace rows left and are computed again. Both tables go when both are
+        unreadable, or when runs.parquet is and traces.parquet has no copy (written by an older lysep).
+        """
+        traces_path, runs_path = self.root / "traces.parquet", self.root / "runs.parquet"
+        bad = {p for p in (traces_path, runs_path) if p.exists() and not _readable(p, pq.read_table)}
+        if runs_path in bad and traces_path not in bad and traces_path.exists():
+            copy = pq.read_schema(traces_path).metadata or {}
+            if RUNS_KEY in copy:
+                atomic_write(runs_path, parquet_bytes(pd.DataFrame(json.loads(copy[RUNS_KEY]))))
+                return [f"{runs_path} (unreadable; rebuilt from the copy of the runs table in {traces_path.name}, "
+                        "nothing to recompute)"]
+            bad.add(traces_path)
+        for path in sorted(bad):
+            path.unlink()
+        return [str(p) for p in sorted(bad)]
+
     def repair(self) -> list[str]:
         """Drop every file that cannot be read and the runs it belongs to (the next sweep recomputes them).
 
-        Returns one line per file or run dropped. The two tables only make sense together: if one
-        is unreadable both go (the parts still on disk, and the recomputation, refill them).
-        Parameters and decision grids that cannot be read take their runs with them.
+        Returns one line per file or run dropped. The tables are rebuilt from each other where they
+        can be (:meth:`_repair_tables`). Parameters and decision grids that cannot be read take
+        their runs with them.
         """
-        dropped: list[str] = []
-        tables = [self.root / "traces.parquet", self.root / "runs.parquet"]
-        if any(p.exists() and not _readable(p, pq.read_table) for p in tables):
-            dropped += [str(p) for p in tables if p.exists()]
+        dropped = self._repair_tables()
         for part in sorted(self.parts.glob("*.parquet")) if self.parts.exists() else []:
             if not _readable(part, self.read_part):
                 dropped.append(str(part))
@@ -331,6 +371,11 @@ class ResultsStore:
             dropped.append(f"{self.root / 'runs.parquet'}: {len(stale)} runs whose files were unreadable "
                            "(they are computed again)")
         return dropped
+
+
+def runs_json(runs: pd.DataFrame) -> bytes:
+    """A runs table as the JSON records kept in Parquet metadata (parts and traces.parquet)."""
+    return runs.to_json(orient="records").encode()
 
 
 def _readable(path: Path, reader: Any) -> bool:

@@ -19,8 +19,9 @@ from synthetic import (
 from analysis import figures as fg
 from analysis.report import make_report
 
-SECTIONS = ["Experiment", "Claims", "Summary per cell and method", "Paired comparisons: LySep vs baselines",
-            "Bound and surrogate", "Monotonicity", "Seed variance", "Figures"]
+SECTIONS = ["Bottom line", "Experiment", "Claims", "Summary per cell and method",
+            "Paired comparisons: LySep vs baselines", "Bound and surrogate", "Monotonicity", "Seed variance",
+            "Timing reliability", "Figures"]
 LYSEP = SyntheticMethod("lysep", "lysep", rate=0.35, seed_sd=0.05)
 ADAM = SyntheticMethod("adam", "adam", rate=0.15, seed_sd=0.2, diverge_at=4)
 DPI = 40
@@ -160,3 +161,69 @@ def test_report_html_renders_with_content_in_headless_chromium(tmp_path):
     ink = (img.mean(axis=2) < 0.9).mean()  # share of pixels that are not (near) white
     assert img.shape[0] >= 1000 and 0.01 < ink < 0.9, ink
     assert img.std() > 0.05
+
+
+# ---------------------------------------------------------------------------- bands and axes that cannot mislead
+
+
+def title(fig) -> str:
+    return " ".join(fig._suptitle.get_text().split())
+
+
+def _outlier_gaps() -> pd.DataFrame:
+    """LySep traces whose bound gap is >= 0 on every row, one seed far above the others: mean - std < 0."""
+    traces = synthetic_traces((LYSEP, ADAM), seeds=4, iterations=10)
+    lys = traces["method"] == "lysep"
+    traces.loc[lys, "bound_gap"] = 0.01
+    traces.loc[lys & (traces["seed"] == 3), "bound_gap"] = 10.0
+    return traces
+
+
+def test_bound_gap_band_stays_above_zero_when_no_row_violates():
+    traces = _outlier_gaps()
+    gaps = traces.loc[traces["method"] == "lysep"].groupby("iteration")["bound_gap"]
+    assert ((gaps.mean() - gaps.std()) < 0).all()  # the old mean +- std band entered the violation region here
+    from analysis.comparisons import curve_bands
+
+    bands = curve_bands(traces[traces["method"] == "lysep"], "bound_gap")
+    assert (bands["low"] >= 0).all() and (bands["low"] <= bands["median"]).all()
+    fig = fg.gap_curves(traces, "bound_gap")
+    drawn = [p.vertices[:, 1] for ax in fig.axes for c in ax.collections for p in c.get_paths()]
+    assert drawn and min(y.min() for y in drawn) >= 0.0  # the fill_between bands (the red region is a patch)
+    assert "25th-75th percentile" in title(fig)
+
+
+def test_curve_band_is_seed_quantiles_and_named():
+    traces = _outlier_gaps()
+    fig = fg.curves(traces, "F", "iteration")
+    assert "median over seeds, band 25th-75th percentile" in title(fig)
+
+
+def test_time_to_target_figure_uses_a_log_axis():
+    from analysis.comparisons import fraction_reached_curves
+    from analysis.metrics import metrics_table
+
+    traces = synthetic_traces((LYSEP, SyntheticMethod("adam", "adam", rate=0.15, seconds_per_iter=2.0)), seeds=3,
+                              iterations=30)
+    m = metrics_table(traces, 0.1)
+    budget = fg.budget_axis(m["seconds_to_target"].to_numpy(), float(traces["wall_time"].max()))
+    assert budget[0] > 0 and budget[-1] == pytest.approx(traces["wall_time"].max())
+    assert budget[0] <= 0.5 * np.nanmin(m["seconds_to_target"])
+    fig = fg.fraction_reached(fraction_reached_curves(m, "seconds_to_target", budget))
+    assert fig.axes[0].get_xscale() == "log"
+
+
+def test_report_opens_with_the_bottom_line(tmp_path):
+    store(tmp_path, seeds=3)
+    html = make_report(tmp_path, dpi=DPI).read_text()
+    md = (tmp_path / "report.md").read_text()
+    assert md.split("\n## ")[1].startswith("Bottom line")
+    assert html.index(">Bottom line</h2>") < html.index(">Experiment</h2>")
+    bottom = md.split("\n## ")[1]
+    for cid in ("c1", "c1b", "c2", "c3", "c4", "c5", "c6"):
+        assert f"\n- {cid}, " in bottom
+    assert "- Headline: lysep's median final train CE is" in bottom and "x that of the best baseline" in bottom
+    assert "Data circle (n_train=200, n_test=100)" in bottom and "budget: iterations 8, target_ce 0.1" in bottom
+    assert ("c4, inconclusive: LySep results vary less over seeds than CE training (not enough seeds (n = 2 in the "
+            "smaller group; this test needs >= 4))." in bottom)  # adam seed 0 diverged: 2 left
+    assert html.count("<li>") >= 9

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from lysep.bench import geomean
+from lysep.bench import TARGETS, geomean, table
 
 
 def test_bench_json_has_the_performance_keys() -> None:
@@ -26,6 +26,11 @@ def test_bench_json_has_the_performance_keys() -> None:
     cells = out["cells"]
     assert len(cells) == 4 and all(c["speedup"] == pytest.approx(c["sequential_s"] / c["batched_s"]) for c in cells)
     assert "depth  2 width  4 lysep" in proc.stderr
+    # a quick run's tiny sizes and 5-iteration default run say nothing about the targets: none is compared
+    assert out["targets"] == {}
+    summary = table(out)
+    assert "target" not in summary.replace("no target comparison", "") and "no target comparison" in summary
+    assert "(target >= 4)" in table({**out, "config": {**out["config"], "quick": False}, "targets": TARGETS})
 
 
 def test_bench_refuses_a_missing_device() -> None:

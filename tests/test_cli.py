@@ -16,6 +16,8 @@ import pytest
 from lysep.cli import main
 from lysep.store import ResultsStore
 
+from helpers import no_time
+
 SPEC = """
 name = "tiny"
 [data]
@@ -59,10 +61,6 @@ def write_spec(tmp_path: Path, iterations: int = 6, **replace: str) -> Path:
     return path
 
 
-def no_time(df: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in df.columns if c != "wall_time"]
-    return df[cols].sort_values(["method", "depth", "width", "seed", "iteration"]).reset_index(drop=True)
-
 
 def run(*args: str) -> int:
     return main(["run", *args, "--quiet", "--no-report"])
@@ -78,13 +76,51 @@ def test_run_writes_whole_results_and_a_rerun_skips_them(tmp_path: Path, capsys)
     assert (runs[runs.method != "gd-huge"].status == "completed").all()
     assert not traces.duplicated(["config_hash", "iteration"]).any()
     meta = json.loads((out / "meta.json").read_text())
-    assert {"spec", "git_commit", "versions", "device", "host", "started", "finished"} <= set(meta)
-    assert meta["spec"]["name"] == "tiny" and "torch" in meta["versions"]
+    assert meta["spec"]["name"] == "tiny" and len(meta["invocations"]) == 1
+    first = meta["invocations"][0]
+    assert {"git_commit", "git_dirty", "versions", "device", "host", "started", "finished", "executor"} <= set(first)
+    assert "torch" in first["versions"] and first["runs"] == {"total": 16, "ran": 16, "skipped": 0, "failed": 0}
     assert len(list((out / "params").glob("*.safetensors"))) == 16 and not list(out.rglob("*.tmp"))
     assert "16 runs computed, 0 already stored" in capsys.readouterr().out
     assert run(str(spec), "--out", str(out)) == 0
     assert "0 runs computed, 16 already stored" in capsys.readouterr().out
     pd.testing.assert_frame_equal(pd.read_parquet(out / "traces.parquet"), traces)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "runs.parquet"), runs)  # the runs keep their provenance
+    meta = json.loads((out / "meta.json").read_text())  # a second invocation is added, the first is kept
+    assert [i["runs"]["ran"] for i in meta["invocations"]] == [16, 0] and meta["invocations"][0] == first
+
+
+def test_each_run_records_its_provenance_and_cpu_time(tmp_path: Path) -> None:
+    import socket
+
+    import torch
+
+    from lysep.provenance import RUN_COLUMNS, git_state
+
+    spec, out = write_spec(tmp_path), tmp_path / "out"
+    assert run(str(spec), "--out", str(out)) == 0
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert set(RUN_COLUMNS) <= set(runs.columns)
+    sha, dirty = git_state()
+    assert (runs.git_commit == sha).all()
+    assert (runs.git_dirty.isna() if dirty is None else runs.git_dirty == dirty).all()
+    assert (runs.host == socket.gethostname()).all() and (runs.threads == torch.get_num_threads()).all()
+    assert runs.versions.str.contains("torch ").all() and runs.device.str.startswith("cpu").all()
+    assert (runs.started <= runs.finished).all() and runs.started.str.endswith("+00:00").all()
+    done = runs[runs.status == "completed"]
+    assert (done.cpu_time > 0).all() and runs.load_start.notna().all() and runs.load_end.notna().all()
+    # the seeds of a unit share its CPU time, as they share its wall time
+    assert (done.groupby(["method", "depth", "width"]).cpu_time.nunique() == 1).all()
+
+
+def test_progress_without_a_terminal_is_a_few_plain_lines(tmp_path: Path, capsys) -> None:
+    spec, out = write_spec(tmp_path), tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out), "--no-report"]) == 0  # no --quiet; stderr is not a terminal
+    err = capsys.readouterr().err
+    assert "\r" not in err and "it/s" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 8 and lines[0] == "[1/8] lysep d=2 w=4 seeds 0-1: done"
+    assert lines[-1] == "[8/8] gd-huge d=3 w=4 seeds 0-1: done"
 
 
 def test_more_seeds_computes_only_the_new_ones_and_matches_a_fresh_run(tmp_path: Path, capsys) -> None:

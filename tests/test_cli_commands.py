@@ -97,9 +97,40 @@ def test_check_refuses_what_run_refuses_with_the_same_message(bad_corpus: Path, 
     assert not out.exists()
 
 
-def test_check_refuses_bad_seeds_like_run(capsys) -> None:
-    assert main(["check", "--seeds", "0"]) == 2
-    assert capsys.readouterr().err.strip() == f"{default_spec_path()}: grid.seeds = 0: expected an integer >= 1"
+def test_check_refuses_bad_seeds_like_run_naming_the_flag(tmp_path: Path, capsys) -> None:
+    """A value given as a flag is named as the flag, not as the spec key it overrides."""
+    for command in (["check"], ["run", "--out", str(tmp_path / "out")]):
+        assert main([*command, "--seeds", "0"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == "lysep: error: --seeds 0: expected an integer >= 1" and "grid.seeds" not in err
+    assert not (tmp_path / "out").exists()
+
+
+NO_TORCH = """
+import sys
+from lysep.cli import main
+try:
+    rc = main({argv!r})
+except SystemExit as e:
+    rc = e.code
+print("torch" in sys.modules, rc, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["check"], ["check", "CORPUS/npz_label_nan.toml"],
+                                  ["run", "CORPUS/npz_images_for_fnn.toml"], ["run", "--seeds", "0"],
+                                  ["run", "--workers", "0"], ["run", "--device", "tpu"],
+                                  ["check", str(DATA / "no_such_spec.toml")]])
+def test_help_validation_and_bad_input_import_no_torch(argv: list[str], bad_corpus: Path, tmp_path: Path) -> None:
+    """What answers before any work (help, a spec and its data and models checked, a refused flag or file) imports
+    no torch, so that it answers at once (the latency itself is benchmarks/cli.py's)."""
+    argv = [a.replace("CORPUS", str(bad_corpus)) for a in argv]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.run([sys.executable, "-c", NO_TORCH.format(argv=argv)], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=tmp_path)
+    torch_loaded, rc = proc.stderr.strip().splitlines()[-1].split()
+    assert torch_loaded == "False", proc.stderr
+    assert rc == ("0" if "--help" in argv or argv == ["check"] else "2"), proc.stderr
 
 
 # ---------------------------------------------------------------------------- methods

@@ -24,6 +24,8 @@ from lysep.runner import run_unit, store_unit
 from lysep.spec import load_spec
 from lysep.store import ResultsStore, StoreError, load_arrays, load_npz, read_json
 
+from helpers import no_time
+
 SPEC = """
 name = "crash"
 [data]
@@ -60,11 +62,6 @@ def write_spec(folder: Path, depth: str = "[2]", iterations: int = 3, more: str 
 def run(spec: Path, out: Path, *args: str) -> int:
     return main(["run", str(spec), "--out", str(out), "--quiet", "--no-report", *args])
 
-
-def no_time(df: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in df.columns if c != "wall_time"]
-    return df[cols].sort_values(["method", "depth", "width", "seed", *(["iteration"] if "iteration" in df else [])]) \
-        .reset_index(drop=True)
 
 
 def check_readable(out: Path) -> int:
@@ -279,7 +276,8 @@ def test_truncated_params_and_decision_grid_are_repaired_with_their_runs(tiny, t
             np.testing.assert_allclose(after[key], before[p.name][key], rtol=0, atol=1e-10)
 
 
-def test_truncated_table_is_named_and_repair_recomputes_everything(tiny, tmp_path: Path, capsys) -> None:
+def test_truncated_runs_table_is_named_and_repair_rebuilds_it_without_recomputing(tiny, tmp_path: Path,
+                                                                                  capsys) -> None:
     spec, reference = tiny
     out = tmp_path / "out"
     assert run(spec, out) == 0
@@ -288,8 +286,23 @@ def test_truncated_table_is_named_and_repair_recomputes_everything(tiny, tmp_pat
     err = capsys.readouterr().err
     assert "runs.parquet" in err and "--repair" in err
     assert run(spec, out, "--repair") == 0
-    err = capsys.readouterr().err
-    assert f"repair: dropped {out / 'runs.parquet'}" in err and f"repair: dropped {out / 'traces.parquet'}" in err
+    captured = capsys.readouterr()
+    assert f"repair: dropped {out / 'runs.parquet'} (unreadable; rebuilt from the copy" in captured.err
+    assert "0 runs computed, 4 already stored" in captured.out  # the traces were intact: nothing to recompute
+    check_complete(out, reference, n_runs=4)
+
+
+def test_truncated_traces_table_is_named_and_repair_recomputes_its_runs(tiny, tmp_path: Path, capsys) -> None:
+    spec, reference = tiny
+    out = tmp_path / "out"
+    assert run(spec, out) == 0
+    truncate(out / "traces.parquet")
+    assert run(spec, out) == 2
+    assert "traces.parquet" in capsys.readouterr().err
+    assert run(spec, out, "--repair") == 0
+    captured = capsys.readouterr()
+    assert f"repair: dropped {out / 'traces.parquet'}" in captured.err and "runs.parquet" not in captured.err
+    assert "4 runs computed, 0 already stored" in captured.out  # the trace rows are the data: they are recomputed
     check_complete(out, reference, n_runs=4)
 
 

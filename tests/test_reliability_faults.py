@@ -22,6 +22,8 @@ from lysep.runner import run_unit
 from lysep.spec import load_spec
 from lysep.store import ResultsStore, StoreError, load_arrays
 
+from helpers import no_time
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SPEC = """
@@ -61,11 +63,6 @@ def run(spec: Path, out: Path, *args: str) -> int:
 def tables(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.read_parquet(out / "traces.parquet"), pd.read_parquet(out / "runs.parquet")
 
-
-def no_time(df: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in df.columns if c != "wall_time"]
-    return df[cols].sort_values(["method", "depth", "width", "seed", *(["iteration"] if "iteration" in df else [])]) \
-        .reset_index(drop=True)
 
 
 def check_once_and_equal(out: Path, reference: Path, n_runs: int) -> None:

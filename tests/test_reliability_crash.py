@@ -367,4 +367,4 @@ def test_results_are_readable_by_other_users(tiny) -> None:
     _, reference = tiny
     for path in (reference / "traces.parquet", reference / "meta.json"):
         assert path.stat().st_mode & 0o044 == 0o044
-    assert json.loads((reference / "meta.json").read_text())["runs"]["total"] == 4
+    assert json.loads((reference / "meta.json").read_text())["invocations"][-1]["runs"]["total"] == 4

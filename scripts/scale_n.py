@@ -74,12 +74,13 @@ def compare(dataset: str, n: int) -> dict:
     ref = runs.loc[REFERENCE].loc[seeds]
     at_time = np.array([f_at_time(traces[(traces.method == SUBJECT) & (traces.seed == s)], ref.wall_time[s])
                         for s in seeds])
-    md, lo, hi = stats.median_difference(subj.final_F.to_numpy(), ref.final_F.to_numpy())
+    diff = stats.median_difference(subj.final_F.to_numpy(), ref.final_F.to_numpy())
     epochs = runs.loc[REFERENCE].iterations.max() / steps_per_epoch(n, int(METHOD_BATCH))
     return {"dataset": dataset, "N": n, "seeds": len(seeds), "epochs": float(epochs),
             "adam CE": float(ref.final_F.median()), "lysep CE": float(subj.final_F.median()),
             "ratio": float(subj.final_F.median() / ref.final_F.median()),
-            "difference": md, "ci low": lo, "ci high": hi, "p": stats.wilcoxon_p(subj.final_F, ref.final_F),
+            "difference": diff.estimate, "ci low": diff.low, "ci high": diff.high,
+            "p": stats.wilcoxon(subj.final_F.to_numpy(), ref.final_F.to_numpy()).p_value,
             "adam test acc": float(ref.final_test_acc.median()), "lysep test acc": float(subj.final_test_acc.median()),
             "adam s": float(ref.wall_time.median()), "lysep s": float(subj.wall_time.median()),
             "lysep J": float(subj.final_J.median()),
@@ -115,7 +116,8 @@ def trend(t: pd.DataFrame) -> str:
              f"Adam's train CE is {t['adam CE'].min():.3g}-{t['adam CE'].max():.3g}, its test accuracy "
              f"{100 * t['adam test acc'].min():.2f}%-{100 * t['adam test acc'].max():.2f}%. Per data set"]
     for dataset, g in t.groupby("dataset", sort=False):
-        rho, p, _ = stats.spearman(g["N"].to_numpy(float), g["ratio"].to_numpy(float))
+        corr = stats.spearman(g["N"].to_numpy(float), g["ratio"].to_numpy(float))
+        rho, p = corr.statistic, corr.p_value
         first, last = g.iloc[0], g.iloc[-1]
         parts.append(f"{dataset}: LySep/Adam train-CE ratio {first['ratio']:.3g} at N = {first['N']} and "
                      f"{last['ratio']:.3g} at N = {last['N']} (equal epochs; Spearman rho over N {rho:.2f}, "
@@ -160,7 +162,9 @@ def write_summary() -> Path:
              f"tanh, 5 seeds, the same epochs for every method) on {', '.join(DATASETS)} at N = "
              f"{', '.join(map(str, SIZES))}, made by `python scripts/scale_n.py run`. Medians over seeds; the "
              "difference is LySep - Adam in final train CE, paired by seed, with a bootstrap 95% interval and "
-             f"the Wilcoxon p-value. Reports of each run: {links}.")
+             f"the Wilcoxon p-value, each shown only with enough seeds (the interval of a median needs "
+             f"{stats.min_n_bootstrap(statistic='median')} pairs, the test {stats.min_n_wilcoxon()}; '–' with "
+             f"fewer). Spearman's p is the exact permutation p. Reports of each run: {links}.")
     sections = [Section("What was run", [intro]), Section("Finding", [trend(t)]),
                 Section("LySep against Adam as N grows", [Table(t), Fig("ratio_vs_n", "LySep / Adam train CE "
                                                                         "against N", png)])]

@@ -28,23 +28,26 @@ from lysep.spec import SpecError, parse_spec
 
 PACKAGE = Path(ds.__file__).parent
 BUILTIN = ("circle", "spirals", "moons", "gaussians", "checkerboard", "digits", "npz")
+#: the data sets read from the user's files (their readers: tests/test_datafiles.py)
+FROM_FILES = ("mnist", "fashion_mnist", "cifar10")
+ALL = BUILTIN + FROM_FILES
 #: a value of each [data] key other than its default, to see whether the key changes the data
 OTHER = {"n_train": 61, "n_test": 37, "seed": 5, "noise": 0.2, "n_classes": 4}
 
 
 def test_the_builtins_are_discovered_in_their_order_and_named_after_their_modules() -> None:
-    assert dataset_names() == BUILTIN
-    assert DATASETS == BUILTIN[:-1]  # what `from lysep.datasets import DATASETS` always gave
+    assert dataset_names() == ALL
+    assert DATASETS == BUILTIN[:-1] + FROM_FILES  # every data set but the user's .npz
     modules = {p.stem for p in PACKAGE.glob("*.py") if re.search(r"^DATASET = ", p.read_text(), re.MULTILINE)}
-    assert modules == set(BUILTIN)
-    for name in BUILTIN:
+    assert modules == set(ALL)
+    for name in ALL:
         assert importlib.import_module(f"lysep.datasets.{name}").DATASET is dataset_info(name)
 
 
 @pytest.mark.parametrize("module", ["registry.py", "base.py", "sampling.py", "__init__.py", "../spec.py"])
 def test_the_shared_code_names_no_dataset(module: str) -> None:
     text = (PACKAGE / module).read_text()
-    named = [n for n in BUILTIN if re.search(rf"[\"']{n}[\"']", text)]
+    named = [n for n in ALL if re.search(rf"[\"']{n}[\"']", text)]
     assert not named, f"{module} names {named}: read the declarations instead"
 
 
@@ -93,7 +96,8 @@ def test_kinds_and_cnn_flags_of_the_builtins() -> None:
     assert kinds == {"circle": ("2-D synthetic", False), "spirals": ("2-D synthetic", False),
                      "moons": ("2-D synthetic", False), "gaussians": ("2-D synthetic", False),
                      "checkerboard": ("2-D synthetic", False), "digits": ("images", True),
-                     "npz": ("user file", True)}
+                     "npz": ("user file", True), "mnist": ("images", True),
+                     "fashion_mnist": ("images", True), "cifar10": ("images", True)}
 
 
 def test_an_npz_of_images_keeps_its_shape(tmp_path: Path) -> None:
@@ -129,7 +133,7 @@ SPEC = {"name": "t", "model": {}, "grid": {"depth": 1, "width": 2}, "budget": {"
 def test_a_registered_dataset_loads_lists_and_passes_a_spec(fresh_registry: None) -> None:
     calls: list = []
     info = register_dataset(_ring(calls))
-    assert dataset_names() == (*BUILTIN, "ring")
+    assert dataset_names() == (*ALL, "ring")
     d = load_dataset("ring", n_train=12, n_test=99, seed=3, noise=0.5)
     assert calls == [{"n_train": 12, "seed": 3}]  # only the keys it declares, converted
     assert d.x_train.shape == (12, 2)
@@ -152,15 +156,17 @@ def test_the_spec_derives_its_data_rules_from_the_declarations(fresh_registry: N
         parse_spec({**SPEC, "data": {"dataset": "table"}, "model": {"kind": "cnn"}}, "s.toml")
     assert e.value.problems == [
         's.toml: data.path is missing: expected the path of a CSV file (data.dataset = "table")',
-        's.toml: model.kind = "cnn": expected a dataset with images for a CNN (digits, npz, tiles), '
+        's.toml: model.kind = "cnn": expected a dataset with images for a CNN (digits, npz, mnist, fashion_mnist, '
+        'cifar10, tiles), '
         'not data.dataset = "table"']
     with pytest.raises(SpecError) as e:
         parse_spec({**SPEC, "data": {"dataset": "tiles", "path": "x"}, "model": {"kind": "cnn"}}, "s.toml")
     assert e.value.problems == ['s.toml: data.path = "x": expected no path unless data.dataset = "npz" or "table"']
-    with pytest.raises(SpecError, match=r'data.dataset = "nope": expected one of: "circle", .*"npz", "tiles", "table"'):
+    with pytest.raises(SpecError,
+                       match=r'data.dataset = "nope": expected one of: "circle", .*"npz", .*"cifar10", "tiles", "table"'):
         parse_spec({**SPEC, "data": {"dataset": "nope"}}, "s.toml")
     with pytest.raises(ValueError, match=r"images=True is not available for name='circle' \(only for 'digits', "
-                                         r"'tiles'\)"):
+                                         r"'mnist', 'fashion_mnist', 'cifar10', 'tiles'\)"):
         load_dataset("circle", images=True)
 
 
@@ -169,7 +175,7 @@ def test_the_spec_derives_its_data_rules_from_the_declarations(fresh_registry: N
     ({"description": "two\nlines"}, "description='two\\nlines' is invalid (expected one non-empty line)"),
     ({"kind": "tabular"}, "kind='tabular' is invalid (expected one of: '2-D synthetic', 'images', 'user file')"),
     ({"keys": ("n_train", "size")}, "keys=('n_train', 'size') is invalid (expected a tuple of distinct keys from: "
-                                    "n_train, n_test, seed, noise, n_classes, path)"),
+                                    "n_train, n_test, seed, noise, n_classes, path, root)"),
     ({"keys": ["seed"]}, "keys=['seed'] is invalid"),
     ({"load": "load"}, "load='load' is invalid"),
     ({"shape": (2, 0)}, "shape=(2, 0) is invalid"),

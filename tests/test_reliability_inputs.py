@@ -105,8 +105,8 @@ def test_bad_npz_files_are_refused_without_unpickling(corpus: Path) -> None:
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["--seeds", "0"], "grid.seeds = 0"),
-    (["--seeds", "-3"], "grid.seeds = -3"),
+    (["--seeds", "0"], "--seeds 0: expected an integer >= 1"),
+    (["--seeds", "-3"], "--seeds -3: expected an integer >= 1"),
     (["--workers", "-1"], "--workers -1"),
     (["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"], "cannot be combined"),
 ])

@@ -18,6 +18,7 @@ from analysis.metrics import CERTIFICATE_TOL, MONOTONE_TOL
 from analysis.provenance import contended_units, invocations_table, run_provenance_rows, timing_note
 from analysis.render import NA, Fig, Section, Table, display, fmt
 from lysep.datasets import dataset_info
+from lysep.spec import STOPPING_KEYS
 
 if TYPE_CHECKING:  # pragma: no cover
     from analysis.report import Analysis
@@ -95,7 +96,7 @@ def setting(a: Analysis) -> str:
     data, model, budget = (spec.get(k) or {} for k in ("data", "model", "budget"))
     m = a.metrics
     sizes = m.groupby(["method", "depth", "width"]).size() if len(m) else pd.Series([0])
-    stop = ", ".join(f"{k} {fmt(budget[k])}" for k in ("iterations", "seconds", "grad_evals", "target_ce")
+    stop = ", ".join(f"{k} {fmt(budget[k])}" for k in (*STOPPING_KEYS, "target_ce")
                      if budget.get(k) is not None)
     keys = ", ".join(f"{k}={v}" for k, v in _data_fields(data).items() if k != "dataset")
     return (f"Data {data.get('dataset', 'unknown')} ({keys}); "

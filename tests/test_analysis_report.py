@@ -227,3 +227,15 @@ def test_report_opens_with_the_bottom_line(tmp_path):
     assert ("c4, inconclusive: LySep results vary less over seeds than CE training (not enough seeds (n = 2 in the "
             "smaller group; this test needs >= 4))." in bottom)  # adam seed 0 diverged: 2 left
     assert html.count("<li>") >= 9
+
+
+def test_the_bottom_line_names_every_stopping_key_of_the_budget() -> None:
+    from types import SimpleNamespace
+
+    from analysis.sections import setting
+    from lysep.spec import STOPPING_KEYS
+
+    budget = {k: i + 2 for i, k in enumerate(STOPPING_KEYS)}
+    meta = {"spec": {"data": {"dataset": "circle"}, "budget": budget}}
+    text = setting(SimpleNamespace(meta=meta, metrics=pd.DataFrame()))
+    assert "epochs 3" in text and all(f"{k} {v}" in text for k, v in budget.items())

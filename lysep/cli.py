@@ -1,4 +1,4 @@
-"""``lysep`` command line: run, report, bench, check, methods, datasets, data (``lysep --help``).
+"""``lysep`` command line: run, tune, report, bench, check, methods, datasets, data (``lysep --help``).
 
 Exit codes: 0 success, 1 some runs failed, 2 bad input (spec, data, arguments, unreadable results,
 unreachable scheduler, results directory in use), 130 interrupted (rerun to resume).
@@ -41,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--repair", action="store_true", help="drop unreadable result files, then run what is missing")
     run.add_argument("--no-report", action="store_true", help="do not write the report")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    tune = sub.add_parser("tune", help="tune every method of a spec: the same quasi-random trials and budget for "
+                                       "each, on tuning seeds; writes the tuned spec (docs/tuning.md)")
+    tune.add_argument("spec", help="TOML experiment spec (its [tune] and [method.tune] tables, or the defaults)")
+    tune.add_argument("--out", help="results directory of the trials (default: results/<spec name>/tuning)")
+    tune.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help="override one key of the spec, e.g. --set tune.trials=8 (repeatable)")
+    for flag in ("--device", "--workers", "--scheduler", "--force", "--repair", "--no-report", "--quiet"):
+        tune._add_action(run._option_string_actions[flag])
+    tune.set_defaults(seeds=None)
     rep = sub.add_parser("report", help="re-make the report of a results directory")
     rep.add_argument("dir")
     bench = sub.add_parser("bench", help="measure the performance targets (batched speedup, AM/Adam, default run)")
@@ -235,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": cmd_run, "report": cmd_report, "bench": cmd_bench, "check": cmd_check,
                 "methods": cmd_methods, "datasets": cmd_datasets, "data": cmd_data, "compare": cmd_compare,
-                "track": cmd_track}
+                "track": cmd_track, "tune": cmd_tune}
     return commands[args.command](args)
 
 
@@ -266,6 +275,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from lysep.track import compare_command
 
     return compare_command(args)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from lysep.tune import tune_command
+
+    return tune_command(args)
 
 
 def cmd_track(args: argparse.Namespace) -> int:

@@ -235,9 +235,14 @@ def make_report(results_dir: Path, *, dpi: int = DPI) -> Path:
     """Analyse the results store in ``results_dir`` and write the report there; returns the path of report.html.
 
     Writes ``report.md``, ``report.html``, ``figures/*.png`` and ``tables/*.csv``. Decision-region
-    figures are drawn when ``decision/*.npz`` files exist.
+    figures are drawn when ``decision/*.npz`` files exist. A ``lysep tune`` store (``tune.json``) gets the
+    Tuning report instead (:mod:`analysis.tuning`).
     """
     results_dir = Path(results_dir)
+    if (results_dir / "tune.json").is_file():  # a `lysep tune` store: its own report (analysis.tuning)
+        from analysis.tuning import make_tuning_report
+
+        return make_tuning_report(results_dir, dpi=dpi)
     traces, runs, meta = load_results(results_dir)
     a = analyse(traces, runs, meta)
     write_tables(a, results_dir)

@@ -41,15 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--repair", action="store_true", help="drop unreadable result files, then run what is missing")
     run.add_argument("--no-report", action="store_true", help="do not write the report")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    tune = sub.add_parser("tune", help="tune every method of a spec: the same quasi-random trials and budget for "
-                                       "each, on tuning seeds; writes the tuned spec (docs/tuning.md)")
-    tune.add_argument("spec", help="TOML experiment spec (its [tune] and [method.tune] tables, or the defaults)")
-    tune.add_argument("--out", help="results directory of the trials (default: results/<spec name>/tuning)")
-    tune.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                      help="override one key of the spec, e.g. --set tune.trials=8 (repeatable)")
-    for flag in ("--device", "--workers", "--scheduler", "--force", "--repair", "--no-report", "--quiet"):
-        tune._add_action(run._option_string_actions[flag])
-    tune.set_defaults(seeds=None)
+    _tune_parser(sub, run)
     rep = sub.add_parser("report", help="re-make the report of a results directory")
     rep.add_argument("dir")
     bench = sub.add_parser("bench", help="measure the performance targets (batched speedup, AM/Adam, default run)")
@@ -87,6 +79,19 @@ def _parser() -> argparse.ArgumentParser:
     track.add_argument("--alpha", type=float, default=0.05, help="significance level of the quality tests")
     track.add_argument("--fresh", action="store_true", help="measure the base again instead of using the cache")
     return p
+
+
+def _tune_parser(sub: Any, run: argparse.ArgumentParser) -> None:
+    """``lysep tune``: a spec, ``--out``, ``--set``, and ``lysep run``'s flags for where and how the sweep runs."""
+    tune = sub.add_parser("tune", help="tune every method of a spec: the same quasi-random trials and budget for "
+                                       "each, on tuning seeds; writes the tuned spec (docs/tuning.md)")
+    tune.add_argument("spec", help="TOML experiment spec (its [tune] and [method.tune] tables, or the defaults)")
+    tune.add_argument("--out", help="results directory of the trials (default: results/<spec name>/tuning)")
+    tune.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help="override one key of the spec, e.g. --set tune.trials=8 (repeatable)")
+    for flag in ("--device", "--workers", "--scheduler", "--force", "--repair", "--no-report", "--quiet"):
+        tune._add_action(run._option_string_actions[flag])  # the same flags as `lysep run`, help included
+    tune.set_defaults(seeds=None)
 
 
 def fail(message: str) -> int:

@@ -39,17 +39,21 @@ def trial_table(record: dict[str, Any]) -> pd.DataFrame:
     return scores.merge(values, on="label", how="left")
 
 
-def _default(algorithm: str, key: str) -> Any:
-    """The built-in default of a hyperparameter (None when this install does not know the method)."""
+def _before(record: dict[str, Any], label: str, algorithm: str, key: str) -> Any:
+    """A hyperparameter before tuning: the [[method]]'s own setting, else the built-in default (None when this
+    install does not know the method)."""
     from lysep.methods import METHODS
 
+    entry = next((m for m in record["spec"]["method"] if m.get("label", m["name"]) == label), {})
+    if key in entry:
+        return entry[key]
     cls = METHODS.get(algorithm)
     return cls.HPARAMS[key].default if cls is not None and key in cls.HPARAMS else None
 
 
 def chosen_table(record: dict[str, Any]) -> pd.DataFrame:
-    """One row per winner and tuned hyperparameter: its space, the chosen value, the built-in default, and
-    whether the value lies on the border of its range."""
+    """One row per winner and tuned hyperparameter: its space, the chosen value, the value before tuning (the
+    spec's setting, else the built-in default), and whether the chosen value lies on the border of its range."""
     rows = []
     for w in record["winners"]:
         space = record["spaces"][w["method"]]
@@ -59,7 +63,8 @@ def chosen_table(record: dict[str, Any]) -> pd.DataFrame:
             where = (f"{', '.join(map(str, dim['choices']))}" if "choices" in dim
                      else f"{fmt(dim['low'])} .. {fmt(dim['high'])} ({dim['scale']})")
             rows.append({"method": w["method"], "group": group, "trial": w["trial"], "hyperparameter": key,
-                         "space": where, "chosen": w["values"].get(key), "default": _default(w["algorithm"], key),
+                         "space": where, "chosen": w["values"].get(key),
+                         "before": _before(record, w["method"], w["algorithm"], key),
                          "border": key in w["border"]})
     return pd.DataFrame(rows)
 
@@ -113,7 +118,8 @@ def tuning_section(record: dict[str, Any], figs: list[Fig]) -> Section:
     chosen = chosen_table(record)
     if not chosen.empty:
         blocks.append(Table(display(chosen), "Chosen setting per method (the tuned spec's), its search space and "
-                                             "the built-in default"))
+                                             "the value before tuning (the spec's setting, else the built-in "
+                                             "default)"))
     if not trials.empty:
         blocks.append(Table(display(distribution_table(trials)), "Trial scores per method (median selection "
                                                                  "metric; diverged trials excluded from quartiles)"))

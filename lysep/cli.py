@@ -187,13 +187,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\n{spec.name}: {res.ran} runs computed, {res.skipped} already stored, {res.failed} failed "
           f"in {seconds:.1f} s -> {res.root}")
     print(final_table(res.runs))
-    if not args.no_report:
-        try:
-            print(f"report: {make_report(res.root)}")
-        except AnalysisUnavailable as e:
-            print(f"lysep: error: {e}; the runs are stored in {res.root}", file=sys.stderr)
-            return 1
+    if not args.no_report and write_report(res.root, f"; the runs are stored in {res.root}"):
+        return 1
     return 1 if res.failed else 0
+
+
+def write_report(root: Path, note: str = "") -> int:
+    """Render the report of ``root`` and print its path: 0, or 1 after saying why the analysis is unavailable."""
+    try:
+        print(f"report: {make_report(root)}")
+    except AnalysisUnavailable as e:
+        print(f"lysep: error: {e}{note}", file=sys.stderr)
+        return 1
+    return 0
 
 
 class AnalysisUnavailable(RuntimeError):

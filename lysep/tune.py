@@ -285,12 +285,9 @@ def tune_command(args: Any) -> int:
     for path in paths:
         print(f"tuned spec: {path}  (lysep run {path})")
     if not args.no_report:
-        from lysep.cli import AnalysisUnavailable, make_report
+        from lysep.cli import write_report
 
-        try:
-            print(f"report: {make_report(out)}")
-        except AnalysisUnavailable as e:
-            print(f"lysep: error: {e}", file=sys.stderr)
+        if write_report(out, f"; the trials are stored in {out}"):
             return 1
     return 1 if _failed(out) else 0
 

@@ -215,8 +215,10 @@ def test_tune_stores_every_trial_on_tuning_seeds_and_writes_a_spec_lysep_run_tak
     report = (out / "report.md").read_text()
     assert "## Tuning" in report and "tuning_0.png" in report and "trials per method | 3" in report
     capsys.readouterr()
-    assert main(["run", str(out / "tuned.toml"), "--out", str(tmp_path / "reported"), "--no-report", "--quiet"]) == 0
+    assert main(["run", str(out / "tuned.toml"), "--out", str(tmp_path / "reported"), "--quiet"]) == 0
     assert set(stored(tmp_path / "reported").seed) == {0, 1}
+    report = (tmp_path / "reported" / "report.md").read_text()  # the run's report points back to its tuning
+    assert "## Tuning" in report and "trials per method | 3" in report and "## Claims" in report
 
 
 def test_the_same_tune_twice_draws_the_same_trials_and_picks_the_same_winners(tmp_path: Path) -> None:

@@ -77,9 +77,21 @@ def print_check(spec, results) -> None:
         ("budget", budget),
         ("results", f"{results} (lysep run's default; --out changes it)"),
     ]
+    if spec.tune is not None:
+        rows.append(("tune", _tune_text(spec)))
     print(f"{spec.source}: spec {spec.name!r} is valid; data and models built (nothing run, nothing written)")
     for label, text in rows:
         print(f"  {label:<8} {text}")
+
+
+def _tune_text(spec) -> str:
+    """What ``lysep tune`` would run for a spec with a ``[tune]`` table."""
+    from lysep.tune import trial_spec
+
+    t, tspec = spec.tune, trial_spec(spec)
+    cells, seeds = len(tspec.grid.cells()), tspec.grid.seed_list()
+    return (f"{t.trials} trials x {len(spec.methods)} methods x {cells} cells x {len(seeds)} tuning seeds "
+            f"({seeds[0]}..{seeds[-1]}) = {len(tspec.methods) * cells * len(seeds)} runs (lysep tune)")
 
 
 def _allowed(hp: dict[str, Any]) -> str:

@@ -227,8 +227,9 @@ def tune_record(spec: ExperimentSpec, plan: list[dict[str, Any]], table: pd.Data
             "scores": rows, "winners": chosen}
 
 
-def finish(spec: ExperimentSpec, runs: pd.DataFrame, out: Path, command: str) -> tuple[list[dict], list[Path]]:
-    """Select the winners from the trial sweep's runs, write the tuned spec(s) and ``tune.json``."""
+def finish(spec: ExperimentSpec, runs: pd.DataFrame, out: Path, command: str) -> tuple[list[dict], list[Path], int]:
+    """Select the winners from the trial sweep's runs, write the tuned spec(s) and ``tune.json``; (winners, the
+    tuned specs, the number of failed trial runs)."""
     from lysep.store import write_json
 
     tspec, plan = trial_spec(spec), trials(spec)
@@ -238,7 +239,7 @@ def finish(spec: ExperimentSpec, runs: pd.DataFrame, out: Path, command: str) ->
     chosen = winners(table, plan, spaces)
     paths = write_tuned(spec, chosen, out, command)
     write_json(out / TUNE_FILE, tune_record(spec, plan, table, chosen, command))
-    return chosen, paths
+    return chosen, paths, int((runs.status == "failed").sum())
 
 
 def tune_command(args: Any) -> int:
@@ -275,7 +276,7 @@ def tune_command(args: Any) -> int:
         return code
     from lysep.store import read_parquet
 
-    chosen, paths = finish(spec, read_parquet(out / "runs.parquet"), out, command)
+    chosen, paths, failed = finish(spec, read_parquet(out / "runs.parquet"), out, command)
     print(f"\n{spec.name}: {len(tspec.methods)} trials x {len(tspec.grid.cells())} cells x {tspec.grid.seeds} "
           f"tuning seeds in {time.perf_counter() - t0:.1f} s -> {out}")
     for w in chosen:
@@ -289,7 +290,7 @@ def tune_command(args: Any) -> int:
 
         if write_report(out, f"; the trials are stored in {out}"):
             return 1
-    return 1 if _failed(out) else 0
+    return 1 if failed else 0
 
 
 def _sweep(tspec: ExperimentSpec, out: Path, args: Any) -> int | None:
@@ -313,8 +314,3 @@ def _sweep(tspec: ExperimentSpec, out: Path, args: Any) -> int | None:
         return INTERRUPTED
     return None
 
-
-def _failed(out: Path) -> bool:
-    from lysep.store import read_parquet
-
-    return bool((read_parquet(out / "runs.parquet").status == "failed").any())

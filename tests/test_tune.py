@@ -194,6 +194,8 @@ def stored(out: Path) -> pd.DataFrame:
 def test_tune_stores_every_trial_on_tuning_seeds_and_writes_a_spec_lysep_run_takes(tmp_path: Path, capsys) -> None:
     path = write(tmp_path, trials=3)
     out = tmp_path / "tuning"
+    assert main(["check", str(path)]) == 0
+    assert "tune     3 trials x 3 methods x 2 cells x 2 tuning seeds (50..51) = 36 runs" in capsys.readouterr().out
     assert main(["tune", str(path), "--out", str(out), "--quiet"]) == 0
     runs, record = stored(out), json.loads((out / TUNE_FILE).read_text())
     spec = load_spec(path)

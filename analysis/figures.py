@@ -492,7 +492,8 @@ def decision_regions(grid_x: np.ndarray, grid_y: np.ndarray, probs_by_method: Ma
 
 def tuning_scatter(trials: pd.DataFrame, space: Mapping[str, Mapping], title: str) -> Figure:
     """One method's trials: the score (log axis) against each tuned hyperparameter (log axis for a log range,
-    categories for a choice); diverged trials as red crosses above the finite ones, the winner circled."""
+    categories for a choice); diverged trials as red crosses above the finite ones, the winner circled, the spec's
+    own setting (trial < 0) a diamond."""
     keys = sorted(space)
     if trials.empty or not keys:
         return _empty_figure("no trials")
@@ -502,7 +503,7 @@ def tuning_scatter(trials: pd.DataFrame, space: Mapping[str, Mapping], title: st
     score = trials["score"].to_numpy(dtype=float)
     finite = np.isfinite(score)
     top = float(np.nanmax(score[finite])) * 2 if finite.any() else 1.0
-    best = trials["rank"].to_numpy() == 1
+    best, ref = trials["rank"].to_numpy() == 1, trials["trial"].to_numpy() < 0
     for ax, key in zip(axes, keys):
         dim = space[key]
         if "choices" in dim:
@@ -523,6 +524,8 @@ def tuning_scatter(trials: pd.DataFrame, space: Mapping[str, Mapping], title: st
         ax.scatter(x[~finite], np.full((~finite).sum(), top), s=26, marker="x", color="#d62728", zorder=4)
         ax.scatter(x[best & finite], score[best & finite], s=80, facecolors="none", edgecolors="#1f77b4", lw=1.4,
                    zorder=5)
+        ax.scatter(x[ref & finite], score[ref & finite], s=40, marker="D", facecolors="none", edgecolors="#ff7f0e",
+                   lw=1.2, zorder=6)
         ax.set_yscale("log")
         ax.set_xlabel(key, fontsize=8)
         ax.set_ylabel("trial score", fontsize=8)
@@ -530,6 +533,6 @@ def tuning_scatter(trials: pd.DataFrame, space: Mapping[str, Mapping], title: st
         ax.grid(True, alpha=0.3, lw=0.5)
     for ax in axes[len(keys):]:
         ax.set_visible(False)
-    _suptitle(fig, f"{title}: trial score vs each tuned hyperparameter (circle: chosen; x: diverged, drawn above)",
-              9)
+    _suptitle(fig, f"{title}: trial score vs each tuned hyperparameter (circle: chosen; diamond: the spec's own "
+                   "setting; x: diverged, drawn above)", 9)
     return fig

@@ -62,7 +62,8 @@ def chosen_table(record: dict[str, Any]) -> pd.DataFrame:
             dim = space[key]
             where = (f"{', '.join(map(str, dim['choices']))}" if "choices" in dim
                      else f"{fmt(dim['low'])} .. {fmt(dim['high'])} ({dim['scale']})")
-            rows.append({"method": w["method"], "group": group, "trial": w["trial"], "hyperparameter": key,
+            trial = "the spec's setting" if w["trial"] < 0 else w["trial"]
+            rows.append({"method": w["method"], "group": group, "trial": trial, "hyperparameter": key,
                          "space": where, "chosen": w["values"].get(key),
                          "before": _before(record, w["method"], w["algorithm"], key),
                          "border": key in w["border"]})
@@ -70,14 +71,19 @@ def chosen_table(record: dict[str, Any]) -> pd.DataFrame:
 
 
 def distribution_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Per method and group: trials, diverged trials, and the quartiles of the finite trial scores."""
+    """Per method and group: the drawn trials, how many diverged, the quartiles of their finite scores, the score
+    of the spec's own setting (the reference, trial < 0), the chosen score and which trial it is."""
     rows = []
     for (method, depth, width), g in trials.groupby(["method", "depth", "width"], sort=True):
-        finite = g["score"][np.isfinite(g["score"])]
+        drawn, ref = g[g["trial"] >= 0], g[g["trial"] < 0]
+        finite = drawn["score"][np.isfinite(drawn["score"])]
         q = finite.quantile([0, 0.25, 0.5, 0.75, 1]).to_numpy() if len(finite) else [np.nan] * 5
-        rows.append({"method": method, "group": "grid" if depth < 0 else f"d{depth} w{width}", "trials": len(g),
-                     "diverged trials": int((~np.isfinite(g["score"])).sum()), "best": q[0], "q25": q[1],
-                     "median": q[2], "q75": q[3], "worst finite": q[4]})
+        best = g[g["rank"] == 1].iloc[0]
+        rows.append({"method": method, "group": "grid" if depth < 0 else f"d{depth} w{width}",
+                     "trials": len(drawn), "diverged trials": int((~np.isfinite(drawn["score"])).sum()),
+                     "best": q[0], "q25": q[1], "median": q[2], "q75": q[3], "worst finite": q[4],
+                     "spec's setting": ref["score"].iloc[0] if len(ref) else np.nan, "chosen": best["score"],
+                     "chosen trial": "the spec's setting" if best["trial"] < 0 else int(best["trial"])})
     return pd.DataFrame(rows)
 
 
@@ -122,7 +128,9 @@ def tuning_section(record: dict[str, Any], figs: list[Fig]) -> Section:
                                              "default)"))
     if not trials.empty:
         blocks.append(Table(display(distribution_table(trials)), "Trial scores per method (median selection "
-                                                                 "metric; diverged trials excluded from quartiles)"))
+                                                                 "metric; diverged trials excluded from quartiles), "
+                                                                 "the spec's own setting on the same seeds, and the "
+                                                                 "chosen one"))
     warnings = border_warnings(record)
     blocks.append(("ul", warnings) if warnings else "No winner lies on the border of its search space.")
     blocks += figs

@@ -2,8 +2,9 @@
 
 A trial is a method configuration: the ``[[method]]``'s own settings with one point of its search space
 on top (``lysep.search``). All trials of all methods run as one ordinary sweep (``lysep.runner``) on the
-tuning seeds, into ``<out>`` (default ``results/<name>/tuning``), labelled ``<label>+tNN``: the store gives
-resumability, crash safety, ``--workers``/``--scheduler`` and progress. Then each method's winner (lowest
+tuning seeds, into ``<out>`` (default ``results/<name>/tuning``), labelled ``<label>+tNN``, beside each method's
+reference ``<label>+ref`` (its setting in the spec, a candidate too): the store gives resumability, crash safety,
+``--workers``/``--scheduler`` and progress. Then each method's winner (lowest
 median selection metric over the tuning seeds; a trial with a diverged or failed seed is worst) is written
 as a spec that ``lysep run`` takes as it is, with the spec's own grid, budget and (reporting) seeds:
 ``tuned.toml`` (``scope = "grid"``) or ``tuned_d<D>_w<W>.toml`` per cell (``scope = "cell"``).
@@ -26,6 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: what separates a method's label from its trial number in a trial's label
 TRIAL_MARK = "+t"
+#: the label suffix of a method's reference run (its spec's own setting)
+REFERENCE_MARK = "+ref"
 #: the file that describes a tuning store (what ``lysep report`` recognises one by)
 TUNE_FILE = "tune.json"
 
@@ -58,20 +61,29 @@ def _feasible(spec: ExperimentSpec, m: MethodSpec, key: str, value: Any) -> bool
     return True
 
 
+#: the trial number of a method's reference: its ``[[method]]`` as the spec sets it, run beside its trials
+REFERENCE = -1
+
+
 def trial_label(label: str, i: int) -> str:
-    return f"{label}{TRIAL_MARK}{i:02d}"
+    return f"{label}{REFERENCE_MARK}" if i == REFERENCE else f"{label}{TRIAL_MARK}{i:02d}"
 
 
 def trials(spec: ExperimentSpec) -> list[dict[str, Any]]:
     """Every trial of every ``[[method]]``: label, method (the ``[[method]]``'s label), algorithm, trial number,
-    the drawn values and the full configuration. The same ``tune.trials`` and ``tune.qmc_seed`` for all."""
+    the values of the tuned hyperparameters and the full configuration. The same ``tune.trials`` and
+    ``tune.qmc_seed`` for all, and first each method's reference (trial ``REFERENCE``: the spec's own setting,
+    a candidate too, so that tuning never picks what did worse on the tuning seeds than the setting it started
+    from, and the report shows what tuning gained)."""
     tune = tune_of(spec)
     out = []
     for m in spec.methods:
-        space = space_of(spec, m)
-        for i, values in enumerate(draw(space, METHODS[m.name].HPARAMS, tune.trials, tune.qmc_seed)):
+        space, schema = space_of(spec, m), METHODS[m.name].HPARAMS
+        before = {k: m.hparams.get(k, schema[k].default) for k in space}
+        drawn = [before, *draw(space, schema, tune.trials, tune.qmc_seed)]
+        for i, values in enumerate(drawn, start=REFERENCE):
             out.append({"label": trial_label(m.label, i), "method": m.label, "algorithm": m.name, "trial": i,
-                        "values": values, "hparams": {**m.hparams, **values}})
+                        "values": values, "hparams": {**m.hparams, **values} if i != REFERENCE else dict(m.hparams)})
     return out
 
 
@@ -132,7 +144,8 @@ def winners(table: pd.DataFrame, plan: list[dict[str, Any]], spaces: dict[str, S
     out = []
     for row in table[table["rank"] == 1].itertuples(index=False):
         t = by_label[row.label]
-        border = sorted(k for k, v in t["values"].items() if on_border(spaces[row.method][k], v))
+        border = sorted(k for k, v in t["values"].items()
+                        if row.trial != REFERENCE and on_border(spaces[row.method][k], v))
         out.append({"method": row.method, "algorithm": t["algorithm"], "trial": int(row.trial), "label": row.label,
                     "depth": int(row.depth), "width": int(row.width), "score": float(row.score),
                     "values": t["values"], "hparams": t["hparams"], "border": border,
@@ -282,7 +295,8 @@ def tune_command(args: Any) -> int:
     for w in chosen:
         where = "grid" if w["depth"] < 0 else f"d{w['depth']} w{w['width']}"
         note = f"  (on the border of its space: {', '.join(w['border'])})" if w["border"] else ""
-        print(f"  {w['method']} [{where}]: trial {w['trial']}, score {w['score']:.4g}, {w['values']}{note}")
+        which = "the spec's own setting" if w["trial"] == REFERENCE else f"trial {w['trial']}"
+        print(f"  {w['method']} [{where}]: {which}, score {w['score']:.4g}, {w['values']}{note}")
     for path in paths:
         print(f"tuned spec: {path}  (lysep run {path})")
     if not args.no_report:

@@ -95,13 +95,16 @@ def test_every_method_gets_the_same_trials_budget_and_cells(tmp_path: Path) -> N
     spec = load_spec(write(tmp_path, trials=5))
     tspec = trial_spec(spec)
     per_method = pd.Series([t["method"] for t in trials(spec)]).value_counts()
-    assert set(per_method.index) == {m.label for m in spec.methods} and set(per_method) == {5}
+    assert set(per_method.index) == {m.label for m in spec.methods} and set(per_method) == {5 + 1}  # + reference
     assert tspec.budget == spec.budget and tspec.grid.cells() == spec.grid.cells()
     assert tspec.grid.seed_list() == [50, 51]
     base = {m.label: m.hparams for m in spec.methods}
     for t, m in zip(trials(spec), tspec.methods):
-        assert m.label == t["label"] and m.hparams == {**base[t["method"]], **t["values"]}
-    assert {t["label"].split("+t")[0] for t in trials(spec)} == set(base)
+        assert m.label == t["label"]
+        assert m.hparams == ({**base[t["method"]], **t["values"]} if t["trial"] >= 0 else base[t["method"]])
+    refs = [t for t in trials(spec) if t["trial"] < 0]
+    assert [t["label"] for t in refs] == ["lysep+ref", "adam+ref", "sgd-plain+ref"]
+    assert refs[0]["values"]["beta"] == METHODS["lysep"].HPARAMS["beta"].default
     declared = [t for t in trials(spec) if t["method"] == "sgd-plain"]
     assert all(set(t["values"]) == {"lr"} and t["hparams"]["momentum"] == 0.0 for t in declared)  # the rest is fixed
     adam = {frozenset(t["values"]) for t in trials(spec) if t["method"] == "adam"}
@@ -195,15 +198,15 @@ def test_tune_stores_every_trial_on_tuning_seeds_and_writes_a_spec_lysep_run_tak
     path = write(tmp_path, trials=3)
     out = tmp_path / "tuning"
     assert main(["check", str(path)]) == 0
-    assert "tune     3 trials x 3 methods x 2 cells x 2 tuning seeds (50..51) = 36 runs" in capsys.readouterr().out
+    assert "tune     3 trials x 3 methods x 2 cells x 2 tuning seeds (50..51) = 48 runs" in capsys.readouterr().out
     assert main(["tune", str(path), "--out", str(out), "--quiet"]) == 0
     runs, record = stored(out), json.loads((out / TUNE_FILE).read_text())
     spec = load_spec(path)
-    assert len(runs) == 3 * 3 * 2 * 2 and runs.config_hash.is_unique  # methods x trials x cells x seeds
+    assert len(runs) == 3 * 4 * 2 * 2 and runs.config_hash.is_unique  # methods x (trials + ref) x cells x seeds
     assert set(runs.seed) == {50, 51} and not set(runs.seed) & set(spec.grid.seed_list())
     assert record["tuning_seeds"] == [50, 51] and record["reporting_seeds"] == [0, 1]
-    base = runs.method.str.split("+t", regex=False).str[0]
-    assert runs.groupby(base).method.nunique().eq(3).all()
+    base = runs.method.str.split("+t", regex=False).str[0].str.replace("+ref", "", regex=False)
+    assert runs.groupby(base).method.nunique().eq(4).all() and runs.method.str.endswith("+ref").sum() == 3 * 2 * 2
     assert runs.groupby(base).iterations.max().eq(6).all()  # one budget for all
     tuned = load_spec(out / "tuned.toml")
     assert tuned.grid == spec.grid and tuned.budget == spec.budget and tuned.tune is None
@@ -212,7 +215,8 @@ def test_tune_stores_every_trial_on_tuning_seeds_and_writes_a_spec_lysep_run_tak
     for m, t in zip(spec.methods, tuned.methods):
         best = table[(table.method == m.label) & (table["rank"] == 1)].iloc[0]
         assert best.score == table[table.method == m.label].score.min()
-        assert t.label == m.label and t.hparams == {**m.hparams, **winners[m.label]["values"]}
+        w = winners[m.label]
+        assert t.label == m.label and t.hparams == ({**m.hparams, **w["values"]} if w["trial"] >= 0 else m.hparams)
         assert winners[m.label]["label"] == best.label
     report = (out / "report.md").read_text()
     assert "## Tuning" in report and "tuning_0.png" in report and "trials per method | 3" in report
@@ -253,7 +257,7 @@ def test_an_interrupted_tune_resumes_with_no_trial_lost_or_run_twice(tmp_path: P
     monkeypatch.setattr(runner, "run_unit",
                         lambda *a, **k: computed.append((a[2].label, a[2].depth)) or real_run(*a, **k))
     assert main(["tune", str(path), "--out", str(out), "--quiet", "--no-report"]) == 0
-    units = 3 * 3 * 2  # methods x trials x cells
+    units = 3 * 4 * 2  # methods x (trials + reference) x cells
     assert len(computed) == units - 4 and not set(computed) & set(stored_units)
     runs = stored(out)
     assert len(runs) == units * 2 and runs.config_hash.is_unique
@@ -324,4 +328,4 @@ def test_validating_a_tune_spec_and_drawing_its_trials_import_no_torch(tmp_path:
             f"s = load_spec({str(write(tmp_path))!r}); trial_spec(s); print(len(trials(s)), 'torch' in sys.modules)")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
-    assert proc.stdout.split() == ["9", "False"], proc.stderr
+    assert proc.stdout.split() == ["12", "False"], proc.stderr

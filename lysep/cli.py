@@ -218,6 +218,8 @@ def make_report(root: Path) -> Path:
 
 def cmd_report(args: argparse.Namespace) -> int:
     root = Path(args.dir)
+    if (root / "tune.json").is_file():  # a `lysep tune` store: its Tuning report reads tune.json only
+        return write_report(root)
     for name in ("traces.parquet", "runs.parquet", "meta.json"):
         if not (root / name).exists():
             return fail(f"{root / name}: not found (expected the output directory of `lysep run`)")

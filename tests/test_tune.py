@@ -220,6 +220,9 @@ def test_tune_stores_every_trial_on_tuning_seeds_and_writes_a_spec_lysep_run_tak
         assert winners[m.label]["label"] == best.label
     report = (out / "report.md").read_text()
     assert "## Tuning" in report and "tuning_0.png" in report and "trials per method | 3" in report
+    (out / "traces.parquet").unlink()  # not committed for a tuning store: its report reads tune.json only
+    (out / "report.md").unlink()
+    assert main(["report", str(out)]) == 0 and (out / "report.md").read_text() == report
     capsys.readouterr()
     assert main(["run", str(out / "tuned.toml"), "--out", str(tmp_path / "reported"), "--quiet"]) == 0
     assert set(stored(tmp_path / "reported").seed) == {0, 1}

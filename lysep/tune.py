@@ -42,20 +42,37 @@ def tune_of(spec: ExperimentSpec) -> TuneSpec:
 
 def space_of(spec: ExperimentSpec, m: MethodSpec) -> Space:
     """The search space of one ``[[method]]``: its ``[method.tune]``, else the method's default ``SEARCH`` with
-    every choice this spec's activation cannot take dropped; choices resolved from the schema."""
+    every choice dropped that this spec's activation or models cannot take; choices resolved from the schema."""
     cls = METHODS[m.name]
     if m.search is not None:
         return resolve(m.search, cls.HPARAMS)
-    space = resolve(cls.SEARCH, cls.HPARAMS)
+    space, models = resolve(cls.SEARCH, cls.HPARAMS), _models(spec)
     for key, dim in space.items():
         if isinstance(dim, Choice):
-            space[key] = Choice(tuple(v for v in dim.values if _feasible(spec, m, key, v)))
+            space[key] = Choice(tuple(v for v in dim.values if _feasible(spec, m, key, v, models)))
     return space
 
 
-def _feasible(spec: ExperimentSpec, m: MethodSpec, key: str, value: Any) -> bool:
+def _models(spec: ExperimentSpec) -> list[Any]:
+    """The networks of the grid's cells when the dataset declares its samples' shape (torch-free), else []."""
+    from lysep.datasets import dataset_info
+    from lysep.plan import model_of
+
+    info = dataset_info(spec.data.dataset)
+    shape = info.image_shape if spec.model.kind == "cnn" else info.shape
+    n_classes = info.n_classes or spec.data.n_classes
     try:
-        make_method(m.name, activation=spec.model.activation, **{**m.hparams, key: value})
+        return [model_of(spec, tuple(shape), n_classes, d, w) for d, w in spec.grid.cells()] if shape else []
+    except ValueError:  # a model the data cannot have: preflight names it
+        return []
+
+
+def _feasible(spec: ExperimentSpec, m: MethodSpec, key: str, value: Any, models: list[Any]) -> bool:
+    """Whether the method can be built with ``key = value`` and can train every model."""
+    try:
+        method = make_method(m.name, activation=spec.model.activation, **{**m.hparams, key: value})
+        for model in models:
+            method.check_model(model)
     except ValueError:
         return False
     return True

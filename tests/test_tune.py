@@ -332,3 +332,17 @@ def test_validating_a_tune_spec_and_drawing_its_trials_import_no_torch(tmp_path:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert proc.stdout.split() == ["12", "False"], proc.stderr
+
+
+def test_a_default_space_drops_the_choices_the_spec_cannot_take(tmp_path: Path) -> None:
+    """gauss_newton solves dense layers only: a CNN spec's default LySep space leaves it out, an FNN's keeps it;
+    a declared space is taken as written (and refused before any work if the model cannot take it)."""
+    from lysep.plan import preflight
+    from lysep.tune import space_of
+
+    cnn = load_spec(Path(__file__).resolve().parent.parent / "configs" / "paper_example2.toml")
+    lysep = next(m for m in cnn.methods if m.name == "lysep")
+    assert space_of(cnn, lysep)["w_solver"].values == ("gd", "adam")
+    preflight(trial_spec(cnn))  # every trial of every method can train the CNNs
+    fnn = load_spec(write(tmp_path))
+    assert "gauss_newton" in space_of(fnn, fnn.methods[0])["w_solver"].values

@@ -3,20 +3,25 @@
     python scripts/tuning_table.py                                   # results/paper_example1/tuning
     python scripts/tuning_table.py results/paper_example1/tuning
 
-Prints two Markdown tables: per method the trials, diverged trials and trial scores; per method and tuned
-hyperparameter the chosen value beside the built-in default. tests/test_tune.py checks that the page holds them.
+Prints three Markdown tables: the protocol and the sweep's invocations (meta.json); per method the trials, diverged
+trials and trial scores, the spec's own setting and the chosen one; per method and tuned hyperparameter the chosen
+value beside the value before tuning. tests/test_tune.py checks that the page holds them.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from datetime import datetime
 from pathlib import Path
+
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis.render import display  # noqa: E402
-from analysis.tuning import chosen_table, distribution_table, load_record, trial_table  # noqa: E402
+from analysis.tuning import chosen_table, distribution_table, load_record, protocol_rows, trial_table  # noqa: E402
 
 DEFAULT = ROOT / "results" / "paper_example1" / "tuning"
 
@@ -28,12 +33,23 @@ def markdown(frame) -> str:
     return "\n".join(rows)
 
 
+def run_rows(folder: Path, record: dict) -> pd.DataFrame:
+    """The protocol, and the invocations of the sweep from meta.json: when, where, how many runs, how long."""
+    rows = protocol_rows(record)
+    for i, call in enumerate(json.loads((folder / "meta.json").read_text()).get("invocations", [])):
+        minutes = (datetime.fromisoformat(call["finished"]) - datetime.fromisoformat(call["started"])).seconds / 60
+        rows.loc[len(rows)] = [f"sweep {i + 1}", f"{call['runs']['ran']} runs computed, {call['runs']['skipped']} "
+                               f"already stored, {call['runs']['failed']} failed, in {minutes:.0f} min on "
+                               f"{call['device']}, {call['executor']}, commit {call['git_commit'][:7]}"]
+    return rows
+
+
 def tables(folder: Path) -> list[str]:
     record = load_record(folder)
     distribution = distribution_table(trial_table(record)).drop(columns="group")
     chosen = chosen_table(record).drop(columns=["group", "trial"])
     chosen["border"] = chosen["border"].map({True: "on the border", False: ""})
-    return [markdown(distribution), markdown(chosen)]
+    return [markdown(run_rows(folder, record)), markdown(distribution), markdown(chosen)]
 
 
 def main(argv: list[str]) -> int:

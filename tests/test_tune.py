@@ -219,7 +219,7 @@ def test_tune_stores_every_trial_on_tuning_seeds_and_writes_a_spec_lysep_run_tak
         assert t.label == m.label and t.hparams == ({**m.hparams, **w["values"]} if w["trial"] >= 0 else m.hparams)
         assert winners[m.label]["label"] == best.label
     report = (out / "report.md").read_text()
-    assert "## Tuning" in report and "tuning_0.png" in report and "trials per method | 3" in report
+    assert "## Tuning" in report and "tuning_0.png" in report and "trials per method | 3 drawn, and the spec's own setting" in report
     (out / "traces.parquet").unlink()  # not committed for a tuning store: its report reads tune.json only
     (out / "report.md").unlink()
     assert main(["report", str(out)]) == 0 and (out / "report.md").read_text() == report
@@ -227,7 +227,7 @@ def test_tune_stores_every_trial_on_tuning_seeds_and_writes_a_spec_lysep_run_tak
     assert main(["run", str(out / "tuned.toml"), "--out", str(tmp_path / "reported"), "--quiet"]) == 0
     assert set(stored(tmp_path / "reported").seed) == {0, 1}
     report = (tmp_path / "reported" / "report.md").read_text()  # the run's report points back to its tuning
-    assert "## Tuning" in report and "trials per method | 3" in report and "## Claims" in report
+    assert "## Tuning" in report and "trials per method | 3 drawn, and the spec's own setting" in report and "## Claims" in report
 
 
 def test_the_same_tune_twice_draws_the_same_trials_and_picks_the_same_winners(tmp_path: Path) -> None:

@@ -55,4 +55,4 @@ def test_the_tuning_page_holds_the_scripts_tables() -> None:
     assert proc.returncode == 0, proc.stderr
     page = (ROOT / "docs" / "tuning.md").read_text()
     tables = [t.strip() for t in proc.stdout.split("\n\n")]
-    assert len(tables) == 2 and all(t in page for t in tables)
+    assert len(tables) == 3 and all(t in page for t in tables)

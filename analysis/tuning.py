@@ -105,7 +105,8 @@ def protocol_rows(record: dict[str, Any]) -> pd.DataFrame:
     if t.get("iterations") is not None:
         budget["iterations"] = t["iterations"]
     rows = [("command", record.get("command", "")),
-            ("trials per method", f"{t['trials']} drawn, and the spec's own setting (the reference)"), ("search", f"scrambled Sobol, qmc_seed {t['qmc_seed']}"),
+            ("trials per method", f"{t['trials']} drawn, and the spec's own setting (the reference)"),
+            ("search", f"scrambled Sobol, qmc_seed {t['qmc_seed']}"),
             ("tuning seeds", ", ".join(map(str, record["tuning_seeds"]))),
             ("reporting seeds (the tuned spec's)", ", ".join(map(str, record["reporting_seeds"]))),
             ("selection", f"median {t['metric']} over the tuning seeds, lowest wins; a trial with a diverged seed "

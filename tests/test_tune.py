@@ -190,6 +190,9 @@ def test_a_choice_outside_the_schema_and_overlapping_seeds_exit_2(tmp_path: Path
 # ---------------------------------------------------------------------------- the whole tune
 
 
+TRIALS_ROW = "trials per method | 3 drawn, and the spec's own setting"
+
+
 def stored(out: Path) -> pd.DataFrame:
     return pd.read_parquet(out / "runs.parquet")
 
@@ -219,7 +222,7 @@ def test_tune_stores_every_trial_on_tuning_seeds_and_writes_a_spec_lysep_run_tak
         assert t.label == m.label and t.hparams == ({**m.hparams, **w["values"]} if w["trial"] >= 0 else m.hparams)
         assert winners[m.label]["label"] == best.label
     report = (out / "report.md").read_text()
-    assert "## Tuning" in report and "tuning_0.png" in report and "trials per method | 3 drawn, and the spec's own setting" in report
+    assert "## Tuning" in report and "tuning_0.png" in report and TRIALS_ROW in report
     (out / "traces.parquet").unlink()  # not committed for a tuning store: its report reads tune.json only
     (out / "report.md").unlink()
     assert main(["report", str(out)]) == 0 and (out / "report.md").read_text() == report
@@ -227,7 +230,7 @@ def test_tune_stores_every_trial_on_tuning_seeds_and_writes_a_spec_lysep_run_tak
     assert main(["run", str(out / "tuned.toml"), "--out", str(tmp_path / "reported"), "--quiet"]) == 0
     assert set(stored(tmp_path / "reported").seed) == {0, 1}
     report = (tmp_path / "reported" / "report.md").read_text()  # the run's report points back to its tuning
-    assert "## Tuning" in report and "trials per method | 3 drawn, and the spec's own setting" in report and "## Claims" in report
+    assert "## Tuning" in report and TRIALS_ROW in report and "## Claims" in report
 
 
 def test_the_same_tune_twice_draws_the_same_trials_and_picks_the_same_winners(tmp_path: Path) -> None:

@@ -83,6 +83,8 @@ def distribution_table(trials: pd.DataFrame) -> pd.DataFrame:
                      "trials": len(drawn), "diverged trials": int((~np.isfinite(drawn["score"])).sum()),
                      "best": q[0], "q25": q[1], "median": q[2], "q75": q[3], "worst finite": q[4],
                      "spec's setting": ref["score"].iloc[0] if len(ref) else np.nan, "chosen": best["score"],
+                     "spec's / chosen": (ref["score"].iloc[0] / best["score"] if len(ref) and best["score"] > 0
+                                         else np.nan),
                      "chosen trial": "the spec's setting" if best["trial"] < 0 else int(best["trial"])})
     return pd.DataFrame(rows)
 

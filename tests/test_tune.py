@@ -349,3 +349,18 @@ def test_a_default_space_drops_the_choices_the_spec_cannot_take(tmp_path: Path) 
     preflight(trial_spec(cnn))  # every trial of every method can train the CNNs
     fnn = load_spec(write(tmp_path))
     assert "gauss_newton" in space_of(fnn, fnn.methods[0])["w_solver"].values
+
+
+def test_scope_cell_writes_one_tuned_spec_per_cell_with_that_cells_winners(tmp_path: Path) -> None:
+    path, out = write(tmp_path, trials=2, tune_more='scope = "cell"'), tmp_path / "cells"
+    assert main(["tune", str(path), "--out", str(out), "--quiet", "--no-report"]) == 0
+    record = json.loads((out / TUNE_FILE).read_text())
+    assert sorted(p.name for p in out.glob("tuned*.toml")) == ["tuned_d1_w4.toml", "tuned_d2_w4.toml"]
+    for depth in (1, 2):
+        tuned = load_spec(out / f"tuned_d{depth}_w4.toml")
+        assert tuned.grid.cells() == [(depth, 4)] and tuned.grid.seed_list() == [0, 1]
+        for m in tuned.methods:
+            w = next(w for w in record["winners"] if w["method"] == m.label and w["depth"] == depth)
+            cell = [s for s in record["scores"] if s["method"] == m.label and s["depth"] == depth]
+            assert w["score"] == min(s["score"] if s["score"] is not None else math.inf for s in cell)
+            assert m.hparams == w["hparams"]

@@ -19,6 +19,7 @@ from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator, NullFormatter
 
 from analysis.comparisons import BAND_QUANTILES, curve_bands
 from analysis.stats import ALPHA
@@ -28,6 +29,8 @@ PANEL_W, PANEL_H = 3.5, 2.7
 MIN_W = 7.0  # inches: room for a title and an outside legend even with a single panel
 LOG_X_SPREAD = 20.0  # wall time / grad_evals axes turn logarithmic when methods' ends differ more than this
 MAX_COLS = 4
+#: a log range narrower than this factor gets plain tick labels (a tuning figure)
+NARROW_LOG = 30.0
 #: what every band of a curve figure shows (its title and the report's captions say it)
 BAND_TEXT = (f"median over seeds, band {100 * BAND_QUANTILES[0]:g}th-{100 * BAND_QUANTILES[1]:g}th percentile")
 AXIS_LABELS = {
@@ -484,4 +487,52 @@ def decision_regions(grid_x: np.ndarray, grid_y: np.ndarray, probs_by_method: Ma
                           label="misclassified (true class colour)"))
     fig.legend(handles=handles, loc="outside right center", fontsize=7, frameon=False)
     _suptitle(fig, title, 10)
+    return fig
+
+
+def tuning_scatter(trials: pd.DataFrame, space: Mapping[str, Mapping], title: str) -> Figure:
+    """One method's trials: the score (log axis) against each tuned hyperparameter (log axis for a log range,
+    categories for a choice); diverged trials as red crosses above the finite ones, the winner circled, the spec's
+    own setting (trial < 0) a diamond."""
+    keys = sorted(space)
+    if trials.empty or not keys:
+        return _empty_figure("no trials")
+    rows, cols = _grid(len(keys))
+    fig = Figure(figsize=(max(MIN_W, PANEL_W * cols), PANEL_H * rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False).ravel())
+    score = trials["score"].to_numpy(dtype=float)
+    finite = np.isfinite(score)
+    top = float(np.nanmax(score[finite])) * 2 if finite.any() else 1.0
+    best, ref = trials["rank"].to_numpy() == 1, trials["trial"].to_numpy() < 0
+    for ax, key in zip(axes, keys):
+        dim = space[key]
+        if "choices" in dim:
+            names = [str(c) for c in dim["choices"]]
+            x = np.array([names.index(str(v)) if str(v) in names else np.nan for v in trials[key]], dtype=float)
+            x = x + np.random.default_rng(0).uniform(-0.12, 0.12, x.size)
+            ax.set_xticks(range(len(names)), names, fontsize=7, rotation=20)
+            ax.set_xlim(-0.5, len(names) - 0.5)
+        else:
+            x = trials[key].to_numpy(dtype=float)
+            ax.set_xscale("log" if dim["scale"] == "log" else "linear")
+            ax.axvspan(dim["low"], dim["high"], color="0.95", zorder=0)
+            if dim["scale"] == "log" and dim["high"] / dim["low"] < NARROW_LOG:  # decades too few for log ticks
+                ax.xaxis.set_major_locator(MaxNLocator(4))
+                ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.scatter(x[finite], score[finite], s=14, color="0.2", zorder=3, lw=0)
+        ax.scatter(x[~finite], np.full((~finite).sum(), top), s=26, marker="x", color="#d62728", zorder=4)
+        ax.scatter(x[best & finite], score[best & finite], s=80, facecolors="none", edgecolors="#1f77b4", lw=1.4,
+                   zorder=5)
+        ax.scatter(x[ref & finite], score[ref & finite], s=40, marker="D", facecolors="none", edgecolors="#ff7f0e",
+                   lw=1.2, zorder=6)
+        ax.set_yscale("log")
+        ax.set_xlabel(key, fontsize=8)
+        ax.set_ylabel("trial score", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3, lw=0.5)
+    for ax in axes[len(keys):]:
+        ax.set_visible(False)
+    _suptitle(fig, f"{title}: trial score vs each tuned hyperparameter (circle: chosen; diamond: the spec's own "
+                   "setting; x: diverged, drawn above)", 9)
     return fig

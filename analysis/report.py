@@ -231,13 +231,28 @@ def write_tables(a: Analysis, results_dir: Path) -> None:
             c.details.to_csv(folder / f"claim_{c.id}.csv", index=False)
 
 
+def tuning_of(meta: dict) -> Path | None:
+    """The ``lysep tune`` store a tuned spec was written into (its ``tune.json`` beside the spec that ran), or
+    None: the pointer back from a tuned run's results to the trials that chose its settings."""
+    source = (meta or {}).get("source")
+    if not source or str(source).startswith("<"):
+        return None
+    folder = Path(source).parent
+    return folder if (folder / "tune.json").is_file() else None
+
+
 def make_report(results_dir: Path, *, dpi: int = DPI) -> Path:
     """Analyse the results store in ``results_dir`` and write the report there; returns the path of report.html.
 
     Writes ``report.md``, ``report.html``, ``figures/*.png`` and ``tables/*.csv``. Decision-region
-    figures are drawn when ``decision/*.npz`` files exist.
+    figures are drawn when ``decision/*.npz`` files exist. A ``lysep tune`` store (``tune.json``) gets the
+    Tuning report instead (:mod:`analysis.tuning`).
     """
     results_dir = Path(results_dir)
+    if (results_dir / "tune.json").is_file():  # a `lysep tune` store: its own report (analysis.tuning)
+        from analysis.tuning import make_tuning_report
+
+        return make_tuning_report(results_dir, dpi=dpi)
     traces, runs, meta = load_results(results_dir)
     a = analyse(traces, runs, meta)
     write_tables(a, results_dir)
@@ -247,6 +262,12 @@ def make_report(results_dir: Path, *, dpi: int = DPI) -> Path:
     sections = [sec.bottom_line(a), sec.header(a), sec.claims_section(a), sec.summary_section(a),
                 sec.method_metrics_section(a), sec.paired_section(a), sec.bound_section(a), sec.monotone_section(a),
                 sec.variance_section(a), sec.timing_section(a), sec.figure_section(figs)]
+    tuning = tuning_of(meta)
+    if tuning is not None:  # a tuned spec's results: how its settings were chosen
+        from analysis.tuning import load_record, tuning_figures, tuning_section
+
+        record = load_record(tuning)
+        sections.append(tuning_section(record, tuning_figures(record, results_dir, dpi)))
     (results_dir / "report.md").write_text(render_markdown(title, sections), encoding="utf-8")
     out = results_dir / "report.html"
     out.write_text(render_html(title, sections), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""``lysep`` command line: run, report, bench, check, methods, datasets, data (``lysep --help``).
+"""``lysep`` command line: run, tune, report, bench, check, methods, datasets, data (``lysep --help``).
 
 Exit codes: 0 success, 1 some runs failed, 2 bad input (spec, data, arguments, unreadable results,
 unreachable scheduler, results directory in use), 130 interrupted (rerun to resume).
@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--repair", action="store_true", help="drop unreadable result files, then run what is missing")
     run.add_argument("--no-report", action="store_true", help="do not write the report")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    _tune_parser(sub, run)
     rep = sub.add_parser("report", help="re-make the report of a results directory")
     rep.add_argument("dir")
     bench = sub.add_parser("bench", help="measure the performance targets (batched speedup, AM/Adam, default run)")
@@ -78,6 +79,19 @@ def _parser() -> argparse.ArgumentParser:
     track.add_argument("--alpha", type=float, default=0.05, help="significance level of the quality tests")
     track.add_argument("--fresh", action="store_true", help="measure the base again instead of using the cache")
     return p
+
+
+def _tune_parser(sub: Any, run: argparse.ArgumentParser) -> None:
+    """``lysep tune``: a spec, ``--out``, ``--set``, and ``lysep run``'s flags for where and how the sweep runs."""
+    tune = sub.add_parser("tune", help="tune every method of a spec: the same quasi-random trials and budget for "
+                                       "each, on tuning seeds; writes the tuned spec (docs/tuning.md)")
+    tune.add_argument("spec", help="TOML experiment spec (its [tune] and [method.tune] tables, or the defaults)")
+    tune.add_argument("--out", help="results directory of the trials (default: results/<spec name>/tuning)")
+    tune.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help="override one key of the spec, e.g. --set tune.trials=8 (repeatable)")
+    for flag in ("--device", "--workers", "--scheduler", "--force", "--repair", "--no-report", "--quiet"):
+        tune._add_action(run._option_string_actions[flag])  # the same flags as `lysep run`, help included
+    tune.set_defaults(seeds=None)
 
 
 def fail(message: str) -> int:
@@ -173,13 +187,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\n{spec.name}: {res.ran} runs computed, {res.skipped} already stored, {res.failed} failed "
           f"in {seconds:.1f} s -> {res.root}")
     print(final_table(res.runs))
-    if not args.no_report:
-        try:
-            print(f"report: {make_report(res.root)}")
-        except AnalysisUnavailable as e:
-            print(f"lysep: error: {e}; the runs are stored in {res.root}", file=sys.stderr)
-            return 1
+    if not args.no_report and write_report(res.root, f"; the runs are stored in {res.root}"):
+        return 1
     return 1 if res.failed else 0
+
+
+def write_report(root: Path, note: str = "") -> int:
+    """Render the report of ``root`` and print its path: 0, or 1 after saying why the analysis is unavailable."""
+    try:
+        print(f"report: {make_report(root)}")
+    except AnalysisUnavailable as e:
+        print(f"lysep: error: {e}{note}", file=sys.stderr)
+        return 1
+    return 0
 
 
 class AnalysisUnavailable(RuntimeError):
@@ -198,6 +218,8 @@ def make_report(root: Path) -> Path:
 
 def cmd_report(args: argparse.Namespace) -> int:
     root = Path(args.dir)
+    if (root / "tune.json").is_file():  # a `lysep tune` store: its Tuning report reads tune.json only
+        return write_report(root)
     for name in ("traces.parquet", "runs.parquet", "meta.json"):
         if not (root / name).exists():
             return fail(f"{root / name}: not found (expected the output directory of `lysep run`)")
@@ -235,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": cmd_run, "report": cmd_report, "bench": cmd_bench, "check": cmd_check,
                 "methods": cmd_methods, "datasets": cmd_datasets, "data": cmd_data, "compare": cmd_compare,
-                "track": cmd_track}
+                "track": cmd_track, "tune": cmd_tune}
     return commands[args.command](args)
 
 
@@ -266,6 +288,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from lysep.track import compare_command
 
     return compare_command(args)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from lysep.tune import tune_command
+
+    return tune_command(args)
 
 
 def cmd_track(args: argparse.Namespace) -> int:

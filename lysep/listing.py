@@ -34,6 +34,7 @@ def method_entries() -> list[dict[str, Any]]:
     """Every method as it declares itself: name, one-line description, family, metrics, whether its
     defaults guarantee the decrease of J, and hyperparameters (name, type, default, choices, range, help)."""
     from lysep.methods import METHODS
+    from lysep.search import resolve
 
     return [{"name": name, "description": (inspect.getdoc(cls) or "").split("\n")[0], "family": cls.family,
              "decrease_guaranteed_by_default": bool(cls().decrease_guaranteed),
@@ -43,8 +44,16 @@ def method_entries() -> list[dict[str, Any]]:
                                                                                 else (hp.kind,))),
                           "default": hp.default, "choices": None if hp.choices is None else list(hp.choices),
                           "expect": hp.expect or None, "help": hp.help or None}
-                         for key, hp in cls.HPARAMS.items()]}
+                         for key, hp in cls.HPARAMS.items()],
+             "search": {key: dim.to_dict() for key, dim in resolve(cls.SEARCH, cls.HPARAMS).items()}}
             for name, cls in METHODS.items()]
+
+
+def _search_text(search: dict[str, dict]) -> str:
+    """A method's default search space (``lysep tune``) in one line."""
+    parts = [f"{k} in {{{', '.join(map(_toml, d['choices']))}}}" if "choices" in d
+             else f"{k} {_toml(d['low'])}..{_toml(d['high'])} ({d['scale']})" for k, d in search.items()]
+    return "; ".join(parts) or "none"
 
 
 def print_check(spec, results) -> None:
@@ -68,9 +77,21 @@ def print_check(spec, results) -> None:
         ("budget", budget),
         ("results", f"{results} (lysep run's default; --out changes it)"),
     ]
+    if spec.tune is not None:
+        rows.append(("tune", _tune_text(spec)))
     print(f"{spec.source}: spec {spec.name!r} is valid; data and models built (nothing run, nothing written)")
     for label, text in rows:
         print(f"  {label:<8} {text}")
+
+
+def _tune_text(spec) -> str:
+    """What ``lysep tune`` would run for a spec with a ``[tune]`` table."""
+    from lysep.tune import trial_spec
+
+    t, tspec = spec.tune, trial_spec(spec)
+    cells, seeds = len(tspec.grid.cells()), tspec.grid.seed_list()
+    return (f"{t.trials} trials x {len(spec.methods)} methods x {cells} cells x {len(seeds)} tuning seeds "
+            f"({seeds[0]}..{seeds[-1]}) = {len(tspec.methods) * cells * len(seeds)} runs (lysep tune)")
 
 
 def _allowed(hp: dict[str, Any]) -> str:
@@ -96,6 +117,7 @@ def print_methods(entries: list[dict[str, Any]]) -> None:
         widths = [max(len(r[c]) for r in [head, *rows]) for c in range(4)]
         for row in [head, *rows]:
             print("  " + "  ".join(f"{v:<{w}}" for v, w in zip(row, widths)) + f"  {row[4]}".rstrip())
+        print(f"  default search space (lysep tune): {_search_text(e['search'])}")
 
 
 def dataset_entries() -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ DTYPES: tuple[str, ...] = ("float32", "float64")
 DTYPE_MAX: dict[str, float] = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
 #: budget keys that stop a run (at least one is required; whichever is hit first wins)
 STOPPING_KEYS: tuple[str, ...] = ("iterations", "epochs", "seconds", "grad_evals")
-SECTIONS: tuple[str, ...] = ("name", "data", "model", "grid", "budget", "method")
+SECTIONS: tuple[str, ...] = ("name", "data", "model", "grid", "budget", "method", "tune")
 #: experiment names and method labels: they name folders and trace values
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
 NAME_EXPECT = "a string of letters, digits, '_', '.', '+', '-' (at most 100, not starting with a symbol)"
@@ -92,18 +92,19 @@ class ModelCfg:
 
 @dataclass(frozen=True)
 class GridSpec:
-    """``[grid]``: every depth x width cell, each run with seeds ``0..seeds-1``."""
+    """``[grid]``: every depth x width cell, each run with seeds ``first_seed..first_seed+seeds-1``."""
 
     depth: tuple[int, ...]
     width: tuple[int, ...]
     seeds: int = 5
+    first_seed: int = 0
 
     def cells(self) -> list[tuple[int, int]]:
         """(depth, width) pairs, depth-major."""
         return [(d, w) for d in self.depth for w in self.width]
 
     def seed_list(self) -> list[int]:
-        return list(range(self.seeds))
+        return list(range(self.first_seed, self.first_seed + self.seeds))
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,32 @@ class BudgetSpec:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One ``[[method]]``: ``label`` (default: name) is what the trace's method column holds."""
+    """One ``[[method]]``: ``label`` (default: name) is what the trace's method column holds; ``search``: its
+    ``[method.tune]`` search space (``lysep.search``), None for the method's default space."""
 
     name: str
     label: str
     hparams: dict[str, Any]
+    search: dict[str, Any] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class TuneSpec:
+    """``[tune]`` (``lysep tune``, docs/tuning.md): ``trials`` per method on ``seeds`` tuning seeds from
+    ``first_seed`` (disjoint from the grid's), drawn with ``qmc_seed``; the winner has the lowest ``metric``
+    (median over the tuning seeds; a diverged trial is worst) per cell or over the ``scope = "grid"``;
+    ``depth``/``width``: the cells tuned on (default: the grid's), ``iterations``: the tuning budget's
+    (default: the budget's)."""
+
+    trials: int = 16
+    seeds: int = 3
+    first_seed: int = 1000
+    qmc_seed: int = 0
+    scope: str = "grid"
+    metric: str = "final_F"
+    depth: tuple[int, ...] | None = None
+    width: tuple[int, ...] | None = None
+    iterations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,15 +161,25 @@ class ExperimentSpec:
     budget: BudgetSpec
     methods: tuple[MethodSpec, ...]
     source: str = field(default="<dict>", compare=False)  # where it came from; not part of equality
+    tune: TuneSpec | None = field(default=None, compare=False)  # [tune], for ``lysep tune``
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as a JSON-able dict in the TOML layout (``parse_spec``/``from_dict`` read it back equal)."""
         data = {k: v for k, v in vars(self.data).items() if v is not None}
         budget = {k: v for k, v in vars(self.budget).items() if v is not None}
         grid = {"depth": list(self.grid.depth), "width": list(self.grid.width), "seeds": self.grid.seeds}
+        if self.grid.first_seed:
+            grid["first_seed"] = self.grid.first_seed
         methods = [{"name": m.name, "label": m.label, **m.hparams} for m in self.methods]
-        return {"name": self.name, "data": data, "model": dict(vars(self.model)), "grid": grid,
-                "budget": budget, "method": methods}
+        for entry, m in zip(methods, self.methods):
+            if m.search is not None:
+                entry["tune"] = {k: d.to_dict() for k, d in m.search.items()}
+        doc = {"name": self.name, "data": data, "model": dict(vars(self.model)), "grid": grid,
+               "budget": budget, "method": methods}
+        if self.tune is not None:
+            doc["tune"] = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.tune).items()
+                           if v is not None}
+        return doc
 
     @classmethod
     def from_dict(cls, doc: Any, source: str = "<dict>") -> ExperimentSpec:
@@ -361,6 +393,7 @@ GRID_FIELDS: dict[str, Field] = {
     "depth": _field(_int_list(), required=True),
     "width": _field(_int_list(), required=True),
     "seeds": _field(_int_min(1), 5),
+    "first_seed": _field(_int_min(0), 0),
 }
 BUDGET_FIELDS: dict[str, Field] = {
     "iterations": _field(_int_min(1)),
@@ -371,7 +404,20 @@ BUDGET_FIELDS: dict[str, Field] = {
     "eval_every": _field(_int_min(1), 10),
     "record_every": _field(_int_min(1), 1),
 }
-METHOD_KEYS: tuple[str, ...] = ("name", "label")
+METHOD_KEYS: tuple[str, ...] = ("name", "label", "tune")
+#: selection metrics of ``lysep tune`` (runs.parquet columns; lower is better)
+TUNE_METRICS: tuple[str, ...] = ("final_F", "final_test_ce")
+TUNE_FIELDS: dict[str, Field] = {
+    "trials": _field(_int_min(1), 16),
+    "seeds": _field(_int_min(1), 3),
+    "first_seed": _field(_int_min(0), 1000),
+    "qmc_seed": _field(_int_min(0), 0),
+    "scope": _field(_choice(("grid", "cell")), "grid"),
+    "metric": _field(_choice(TUNE_METRICS), "final_F"),
+    "depth": _field(_int_list()),
+    "width": _field(_int_list()),
+    "iterations": _field(_int_min(1)),
+}
 
 
 def _base_dir(source: str) -> Path:
@@ -469,7 +515,7 @@ def _check_method(pr: _Problems, i: int, entry: Any, dtype: str = "float32") -> 
     if "label" in entry and (not isinstance(label, str) or not NAME_RE.fullmatch(label)):
         pr.bad(f"{where}.label", label, NAME_EXPECT)
         ok = False
-    hparams = {}
+    hparams, search = {}, _check_search(pr, where, name, entry)
     for key, value in entry.items():
         if key in METHOD_KEYS or not isinstance(name, str) or name not in METHODS:
             continue
@@ -481,7 +527,39 @@ def _check_method(pr: _Problems, i: int, entry: Any, dtype: str = "float32") -> 
             good = False
         ok = ok and good
         hparams[key] = checked
-    return MethodSpec(name, label, hparams) if ok else None
+    return MethodSpec(name, label, hparams, search) if ok else None
+
+
+def _check_search(pr: _Problems, where: str, name: Any, entry: dict) -> dict[str, Any] | None:
+    """A [[method]]'s ``tune`` table (its search space, ``lysep.search``) against the method's schema."""
+    if "tune" not in entry or not isinstance(name, str) or name not in METHODS:
+        return None
+    from lysep.search import check_space
+
+    space, problems = check_space(entry["tune"], METHODS[name].HPARAMS)
+    for key, value, expect in problems:
+        pr.bad(f"{where}.tune" + (f".{key}" if key else ""), value, expect)
+    return space
+
+
+def _check_tune(pr: _Problems, doc: dict, grid: dict[str, Any] | None) -> TuneSpec | None:
+    """[tune]: its cells within the grid, its seeds disjoint from the grid's (the reporting seeds)."""
+    if "tune" not in doc:
+        return None
+    tune = _read_table(pr, doc, "tune", TUNE_FIELDS)
+    if tune is None or grid is None:
+        return None
+    for axis in ("depth", "width"):
+        outside = [v for v in tune.get(axis) or () if v not in (grid.get(axis) or ())]
+        if outside and grid.get(axis):
+            pr.bad(f"tune.{axis}", doc["tune"][axis], f"values of grid.{axis} = {_show(list(grid[axis]))}")
+    if all(k in tune for k in ("first_seed", "seeds")) and all(k in grid for k in ("first_seed", "seeds")):
+        lo, hi = tune["first_seed"], tune["first_seed"] + tune["seeds"] - 1
+        g_lo, g_hi = grid["first_seed"], grid["first_seed"] + grid["seeds"] - 1
+        if lo <= g_hi and g_lo <= hi:
+            pr.bad("tune.first_seed", tune["first_seed"], f"tuning seeds {lo}..{hi} disjoint from the reporting "
+                   f"seeds {g_lo}..{g_hi} of the grid (e.g. tune.first_seed = {g_hi + 1})")
+    return TuneSpec(**tune)
 
 
 def _check_methods(pr: _Problems, doc: dict, dtype: str = "float32") -> list[MethodSpec] | None:
@@ -531,14 +609,15 @@ def parse_spec(doc: Any, source: str = "<dict>", base_dir: str | Path | None = N
     grid = _read_table(pr, doc, "grid", GRID_FIELDS)
     budget = _check_budget(pr, doc)
     methods = _check_methods(pr, doc, (model or {}).get("dtype") or "float32")
+    tune = _check_tune(pr, doc, grid)
     if pr.items:
         raise SpecError(pr.items)
     return ExperimentSpec(name, DataSpec(**data), ModelCfg(**model), GridSpec(**grid), BudgetSpec(**budget),
-                          tuple(methods), source)
+                          tuple(methods), source, tune)
 
 
 #: the sections whose keys ``--set`` may change
-SETTABLE: tuple[str, ...] = ("data", "model", "grid", "budget")
+SETTABLE: tuple[str, ...] = ("data", "model", "grid", "budget", "tune")
 
 
 def apply_overrides(doc: dict, source: str, overrides: list[str]) -> dict:
@@ -585,5 +664,5 @@ def load_spec(path: str | Path, overrides: list[str] | None = None) -> Experimen
 
 __all__ = [
     "BUILTIN_DEFAULT", "BudgetSpec", "DataSpec", "ExperimentSpec", "GridSpec", "MethodSpec", "ModelCfg",
-    "SpecError", "default_spec_path", "load_spec", "parse_spec",
+    "SpecError", "TuneSpec", "default_spec_path", "load_spec", "parse_spec",
 ]

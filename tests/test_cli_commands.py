@@ -20,7 +20,7 @@ from lysep.spec import default_spec_path
 
 DATA = Path(__file__).parent / "data"
 BAD_SPECS = sorted((DATA / "bad").glob("*.toml")) + sorted((DATA / "bad_specs").glob("*.toml"))
-COMMANDS = ("run", "report", "bench", "check", "methods", "datasets")
+COMMANDS = ("run", "tune", "report", "bench", "check", "methods", "datasets")
 
 
 def test_help_lists_every_command(capsys) -> None:
@@ -120,7 +120,9 @@ print("torch" in sys.modules, rc, file=sys.stderr)
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["check"], ["check", "CORPUS/npz_label_nan.toml"],
                                   ["run", "CORPUS/npz_images_for_fnn.toml"], ["run", "--seeds", "0"],
                                   ["run", "--workers", "0"], ["run", "--device", "tpu"],
-                                  ["check", str(DATA / "no_such_spec.toml")]])
+                                  ["check", str(DATA / "no_such_spec.toml")], ["tune", "--help"],
+                                  ["tune", "CORPUS/npz_images_for_fnn.toml"], ["tune", "--workers", "0", "x.toml"],
+                                  ["tune", str(DATA / "no_such_spec.toml")]])
 def test_help_validation_and_bad_input_import_no_torch(argv: list[str], bad_corpus: Path, tmp_path: Path) -> None:
     """What answers before any work (help, a spec and its data and models checked, a refused flag or file) imports
     no torch, so that it answers at once (the latency itself is benchmarks/cli.py's)."""
@@ -173,8 +175,9 @@ def test_methods_text_shows_each_hyperparameter_on_its_own_row(capsys) -> None:
         assert lines[0] == f"{name}: {cls.__doc__.strip().splitlines()[0]}"
         assert lines[1].startswith(f"  family: {cls.family}; decrease of J guaranteed with the defaults: ")
         assert lines[2].split() == ["hyperparameter", "type", "default", "allowed", "what"]
-        rows = {line.split()[0]: line for line in lines[3:]}
+        rows = {line.split()[0]: line for line in lines[3:-1]}
         assert list(rows) == list(cls.HPARAMS)
+        assert lines[-1].startswith("  default search space (lysep tune): ")
     assert re.search(r"^  nesterov +bool +false +true or false +Nesterov momentum", out, re.MULTILINE)
     assert re.search(r'^  schedule +str +"fixed" +one of: "fixed", ', out, re.MULTILINE)
     assert re.search(r"^  batch_size +int +none +an integer >= 1 +samples per minibatch", out, re.MULTILINE)
@@ -190,6 +193,10 @@ def test_methods_show_what_each_method_declares(capsys) -> None:
     assert ("  family: alternating; decrease of J guaranteed with the defaults: yes; metrics: J, J_start, B, "
             "residual (per layer), beta (per layer)") in out
     assert "  family: baseline; decrease of J guaranteed with the defaults: no; metrics: none" in out
+    adam = next(e for e in methods_json(capsys) if e["name"] == "adam")
+    assert adam["search"] == {"lr": {"low": 1e-4, "high": 0.3, "scale": "log"}}
+    assert main(["methods"]) == 0
+    assert "  default search space (lysep tune): lr 0.0001..0.3 (log)" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------- datasets

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from lysep.methods.base import BASELINE, HParam, Method, nonnegative, positive, positive_int, unit_interval
 from lysep.methods.gd import init_state
+from lysep.search import Range
 
 
 class Adam(Method):
@@ -20,6 +21,7 @@ class Adam(Method):
         "eps": HParam(float, 1e-8, **nonnegative(), help="added to the root of the second moment"),
         "batch_size": HParam(int, None, **positive_int(), help="samples per minibatch (absent: full batch)"),
     }
+    SEARCH: ClassVar[dict] = {"lr": Range(1e-4, 0.3, "log")}
 
     def init(self, problem, params, seeds):
         from lysep.optim import adam_moments, flat

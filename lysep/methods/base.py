@@ -166,6 +166,8 @@ class Method:
     family: ClassVar[str]
     HPARAMS: ClassVar[dict[str, HParam]] = {}
     METRICS: ClassVar[dict[str, Metric]] = {}
+    #: the default search space of ``lysep tune`` (``lysep.search``: hyperparameter -> Range or Choice)
+    SEARCH: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, activation: str = "tanh", **hp: Any) -> None:
         self.hp = check_hparams(self.name, self.HPARAMS, hp)

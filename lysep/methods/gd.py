@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from lysep.methods.base import BASELINE, HParam, Method, State, positive
+from lysep.search import Range
 
 
 def init_state(problem, params, seeds: list[int], batch_size: int | None = None) -> State:
@@ -24,6 +25,7 @@ class GD(Method):
     name: ClassVar[str] = "gd"
     family: ClassVar[str] = BASELINE
     HPARAMS: ClassVar[dict[str, HParam]] = {"lr": HParam(float, 0.1, **positive(), help="step size")}
+    SEARCH: ClassVar[dict] = {"lr": Range(1e-3, 10.0, "log")}
 
     def init(self, problem, params, seeds):
         return init_state(problem, params, seeds)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from lysep.methods.base import JOINT, HParam, Method, Metric, State, nonnegative, positive, unit_interval
-from lysep.methods.lysep import AUXILIARY_METRICS, PARAM_COPIES, make_schedule_of, schedule_hparams
+from lysep.methods.lysep import AUXILIARY_METRICS, PARAM_COPIES, SCHEDULE_SEARCH, make_schedule_of, schedule_hparams
+from lysep.search import Range
 
 #: U-sized tensors a step holds: U, its gradient, two moments, the update, and autograd's three of J's graph
 JOINT_COPIES = 8
@@ -36,6 +37,7 @@ class LySepJoint(Method):
         "beta2": HParam(float, 0.999, **unit_interval(), help="decay of the second moment"),
         "eps": HParam(float, 1e-8, **nonnegative(), help="added to the root of the second moment"),
     }
+    SEARCH: ClassVar[dict] = {"lr": Range(1e-4, 0.1, "log"), **SCHEDULE_SEARCH}
 
     def memory(self, n_train: int, footprint: Footprint) -> float:
         """U, its gradient, two Adam moments and the update, plus autograd's activations of J (``JOINT_COPIES``)."""

@@ -23,6 +23,7 @@ from lysep.methods.base import (
     positive,
     positive_int,
 )
+from lysep.search import Choice, Range
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -62,6 +63,11 @@ def schedule_hparams(schedule: str, beta: float, rho: float) -> dict[str, HParam
     }
 
 
+#: the default search space of the weight schedules (``lysep tune``): every schedule and norm of the schema
+SCHEDULE_SEARCH: dict = {"schedule": Choice(), "norm": Choice(), "beta": Range(1e-3, 1e3, "log"),
+                         "rho": Range(1.001, 1.2, "log"), "beta_max": Range(1e2, 1e6, "log")}
+
+
 def make_schedule_of(hp: dict, activation: str):
     """The weight schedule a method's hyperparameters describe (``lysep.schedules``)."""
     from lysep.schedules import make_schedule
@@ -94,6 +100,9 @@ class LySep(Method):
                            help="gd: Armijo sufficient-decrease constant"),
         "max_backtracks": HParam(int, 30, **positive_int(), help="gd / second order: halvings before giving up"),
     }
+    #: lysep tune's default space: the schedules, and every inner solver (step rule) of the schema with its steps
+    SEARCH: ClassVar[dict] = {**SCHEDULE_SEARCH, "u_solver": Choice(), "w_solver": Choice(), "out_solver": Choice(),
+                              "lr_u": Range(1e-3, 0.3, "log"), "lr_w": Range(1e-3, 0.3, "log")}
 
     def __init__(self, activation: str = "tanh", **hp: Any) -> None:
         super().__init__(activation, **hp)

@@ -49,6 +49,8 @@ class LySepMinibatch(LySep):
         "batch_size": HParam(int, 128, **positive_int(),
                              help="samples per minibatch (per seed): U rows updated per step"),
     }
+    #: lysep's space without the U blocks' solver and step size (its U blocks are gd only)
+    SEARCH: ClassVar[dict] = {k: v for k, v in LySep.SEARCH.items() if k not in ("u_solver", "lr_u")}
 
     @property
     def decrease_guaranteed(self) -> bool:

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from lysep.methods.base import BASELINE, HParam, Method, positive, positive_int, unit_interval
 from lysep.methods.gd import init_state
+from lysep.search import Range
 
 
 class SGD(Method):
@@ -19,6 +20,7 @@ class SGD(Method):
         "batch_size": HParam(int, 128, **positive_int(), help="samples per minibatch (per seed)"),
         "nesterov": HParam(bool, False, help="Nesterov momentum instead of heavy ball"),
     }
+    SEARCH: ClassVar[dict] = {"lr": Range(1e-3, 3.0, "log"), "momentum": Range(0.0, 0.99, "linear")}
 
     def init(self, problem, params, seeds):
         state = init_state(problem, params, seeds, self.hp["batch_size"])

@@ -1,0 +1,58 @@
+"""The committed tuning of Example 1 (results/paper_example1/tuning/, `lysep tune configs/paper_example1.toml`):
+every method got the same trials, budget and tuning seeds, the tuned spec holds the winners, and docs/tuning.md's
+tables are scripts/tuning_table.py's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from lysep.spec import load_spec
+from lysep.tune import REFERENCE, trial_spec, trials
+
+ROOT = Path(__file__).resolve().parent.parent
+TUNING = ROOT / "results" / "paper_example1" / "tuning"
+
+
+def test_every_method_got_the_same_trials_budget_and_tuning_seeds() -> None:
+    spec = load_spec(ROOT / "configs" / "paper_example1.toml")
+    runs, record = pd.read_parquet(TUNING / "runs.parquet"), json.loads((TUNING / "tune.json").read_text())
+    tspec, plan = trial_spec(spec), trials(spec)
+    assert record["trials"] == [{k: t[k] for k in ("label", "method", "algorithm", "trial", "values")} for t in plan]
+    by_label = {t["label"]: t["method"] for t in plan}
+    runs = runs[runs.method.isin(by_label)]
+    assert runs.config_hash.is_unique and not (runs.status == "failed").any()
+    per_method = runs.groupby(runs.method.map(by_label))
+    n = (spec.tune.trials + 1) * len(tspec.grid.cells()) * spec.tune.seeds  # + the reference, per cell and seed
+    assert per_method.size().eq(n).all() and len(per_method) == len(spec.methods)
+    assert set(runs.seed) == set(record["tuning_seeds"]) == set(tspec.grid.seed_list())
+    assert not set(runs.seed) & set(spec.grid.seed_list()) and record["reporting_seeds"] == spec.grid.seed_list()
+    finished = runs[runs.status == "completed"]
+    assert finished.iterations.eq(spec.budget.iterations).all()  # the same budget, run out by every finished trial
+
+
+def test_the_tuned_spec_holds_each_methods_winner_on_the_reporting_seeds() -> None:
+    spec = load_spec(ROOT / "configs" / "paper_example1.toml")
+    tuned = load_spec(TUNING / "tuned.toml")
+    record = json.loads((TUNING / "tune.json").read_text())
+    assert tuned.grid == spec.grid and tuned.budget == spec.budget and tuned.data == spec.data
+    winners = {w["method"]: w for w in record["winners"]}
+    scores = pd.DataFrame(record["scores"]).fillna(float("inf"))
+    for before, after in zip(spec.methods, tuned.methods):
+        w = winners[before.label]
+        assert w["score"] == scores[scores.method == before.label].score.min()
+        expected = before.hparams if w["trial"] == REFERENCE else {**before.hparams, **w["values"]}
+        assert after.label == before.label and after.hparams == expected
+
+
+def test_the_tuning_page_holds_the_scripts_tables() -> None:
+    proc = subprocess.run([sys.executable, "scripts/tuning_table.py"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    page = (ROOT / "docs" / "tuning.md").read_text()
+    tables = [t.strip() for t in proc.stdout.split("\n\n")]
+    assert len(tables) == 3 and all(t in page for t in tables)

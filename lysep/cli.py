@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 
 BAD_INPUT = 2
 INTERRUPTED = 130
+#: OpenMP's wait policy unless the user set one: idle threads sleep instead of spinning, so that two lysep
+#: processes on one machine do not burn each other's cores (measured: results/PERFORMANCE.md)
+WAIT_POLICY = "PASSIVE"
 #: where ``lysep run`` writes a spec's results unless ``--out`` says otherwise
 RESULTS_ROOT = Path("results")
 
@@ -39,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--repair", action="store_true", help="drop unreadable result files, then run what is missing")
     run.add_argument("--no-report", action="store_true", help="do not write the report")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--threads", type=int, help="torch threads per process (default: OMP_NUM_THREADS if set, "
+                     "else the machine's cores divided among the workers)")
     rep = sub.add_parser("report", help="re-make the report of a results directory")
     rep.add_argument("dir")
     bench = sub.add_parser("bench", help="measure the performance targets (batched speedup, AM/Adam, default run)")
@@ -73,6 +79,8 @@ def check_run_args(args: argparse.Namespace) -> str | None:
         return f"--workers {args.workers}: expected an integer >= 1"
     if args.workers > 1 and args.scheduler:
         return "--workers and --scheduler cannot be combined"
+    if args.threads is not None and args.threads < 1:
+        return f"--threads {args.threads}: expected an integer >= 1"
     return None
 
 
@@ -115,6 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = checked_spec(args.spec, args.seeds)
     if spec is None:
         return BAD_INPUT
+    from lysep.executors import default_threads
     from lysep.runner import run_experiment
     from lysep.store import StoreError
 
@@ -122,7 +131,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         res = run_experiment(spec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
-                             force=args.force, quiet=args.quiet, repair=args.repair)
+                             force=args.force, quiet=args.quiet, repair=args.repair,
+                             threads=args.threads or default_threads(args.workers))
     except (StoreError, ConnectionError) as e:
         return fail(str(e))
     except OSError as e:  # e.g. a full disk: what was stored so far stays, whole
@@ -196,6 +206,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)  # read by OpenMP when torch loads, so before that
     args = _parser().parse_args(argv)
     commands = {"run": cmd_run, "report": cmd_report, "bench": cmd_bench, "check": cmd_check,
                 "methods": cmd_methods, "datasets": cmd_datasets}

@@ -60,9 +60,17 @@ def separated_loss(params: Params, U: list[torch.Tensor], y: torch.Tensor) -> to
     return cross_entropy(affine(w, b, U[-1]), y)
 
 
+def lysep_loss_from_sq(G: torch.Tensor, sqs: list[torch.Tensor], betas: torch.Tensor) -> torch.Tensor:
+    """J from G and the mean squared residuals ``sqs[l] = msq(r_l)``: G + sum_l (beta_l / 2) sqs[l] -> (S,).
+
+    The same parts at new weights give J there without evaluating a layer (``lysep.am.next_betas``).
+    """
+    return G + sum(betas[:, i] / 2 * sq for i, sq in enumerate(sqs))
+
+
 def lysep_loss_of(G: torch.Tensor, rs: list[torch.Tensor], betas: torch.Tensor) -> torch.Tensor:
     """J from its parts: G + sum_l (beta_l / 2) (1/N) sum_i ||r_l^i||^2; ``betas`` is (S, D) -> (S,)."""
-    return G + sum(betas[:, i] / 2 * mean_sq(r) for i, r in enumerate(rs))
+    return lysep_loss_from_sq(G, [mean_sq(r) for r in rs], betas)
 
 
 def lysep_loss(params: Params, U: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,

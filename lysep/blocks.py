@@ -63,10 +63,16 @@ def _rep(t: torch.Tensor, b: int) -> torch.Tensor:
     return t.repeat(b, *[1] * (t.dim() - 1))
 
 
+def pick(ok: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """Per seed: ``new`` where ``ok`` (S,), else ``old``; as one index_select of the two stacked, which copies
+    whole seeds and runs several times faster than a broadcast ``torch.where`` on the CPU."""
+    s = ok.shape[0]
+    return torch.cat([old, new]).index_select(0, torch.arange(s, device=ok.device) + ok.long() * s)
+
+
 def _where(ok: torch.Tensor, new: tuple, old: tuple) -> tuple:
     """Per seed: the new intermediates where ``ok``, else the old ones."""
-    return tuple(None if n is None else torch.where(ok.view(-1, *([1] * (n.dim() - 1))), n, o)
-                 for n, o in zip(new, old))
+    return tuple(None if n is None else pick(ok, n, o) for n, o in zip(new, old))
 
 
 class _Tracked:
@@ -148,17 +154,18 @@ class HiddenWeightBlock(_Tracked):
         g_a = -(_col(self.scale, r) * r * self.deriv(a, s))
         return f, list(affine_weight_grad(x[0], x[1], self.h, g_a))
 
-    def current_value(self, x: Tensors) -> torch.Tensor:
-        """The objective at the current point ``x`` from its intermediates (no layer evaluation)."""
-        return self.scale / 2 * sqsum(self.target - self._current(x, True)[1])
-
     def descent(self, x: Tensors, step: torch.Tensor) -> Tensors:
         """``x - step * grad f(x)`` per seed at the current point, no value: the per-seed factors are
         applied to the weight-sized tensors, not to the (S, N, M) ones."""
+        return self.descent_value(x, step, value=False)[0]
+
+    def descent_value(self, x: Tensors, step: torch.Tensor, value: bool = True) -> tuple[Tensors, torch.Tensor | None]:
+        """``descent`` and the objective at the current point, from the same residual."""
         a, s = self._current(x, True)
-        gw, gb = affine_weight_grad(x[0], x[1], self.h, TIMES_DERIVATIVE[self.activation](self.target - s, a, s))
+        r = self.target - s
+        gw, gb = affine_weight_grad(x[0], x[1], self.h, TIMES_DERIVATIVE[self.activation](r, a, s))
         c = step * self.scale
-        return [x[0] + _col(c, gw) * gw, x[1] + _col(c, gb) * gb]
+        return [x[0] + _col(c, gw) * gw, x[1] + _col(c, gb) * gb], self.scale / 2 * sqsum(r) if value else None
 
 
 def _ce_and_grad(z: torch.Tensor, onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,12 +207,12 @@ class OutputWeightBlock(_Tracked):
         f, g_z = _ce_and_grad(z, self._onehot(z))
         return f, list(affine_weight_grad(x[0], x[1], self.h, g_z))
 
-    def current_value(self, x: Tensors) -> torch.Tensor:
-        return cross_entropy(self._current(x, True)[0], self.y)
-
     def descent(self, x: Tensors, step: torch.Tensor) -> Tensors:
-        _, grads = self.value_and_grad(x, cached=True)
-        return [t - _col(step, g) * g for t, g in zip(x, grads)]
+        return self.descent_value(x, step)[0]
+
+    def descent_value(self, x: Tensors, step: torch.Tensor) -> tuple[Tensors, torch.Tensor]:
+        f, grads = self.value_and_grad(x, cached=True)
+        return [t - _col(step, g) * g for t, g in zip(x, grads)], f
 
 
 class HiddenUnitBlock(_Tracked):
@@ -255,22 +262,29 @@ class HiddenUnitBlock(_Tracked):
             return f, [torch.baddbmm(_col(self.c_here, d) * d, g_a, self.w)]
         return f, [_col(self.c_here, d) * d + affine_input_grad(self.w, self.b, g_a, u.shape)]
 
-    def current_value(self, x: Tensors) -> torch.Tensor:
-        s = self._current(x, True)[1]
-        return self.c_here / 2 * sqsum(x[0] - self.target) + self.c_next / 2 * sqsum(self.u_next - s)
-
     def descent(self, x: Tensors, step: torch.Tensor) -> Tensors:
         """``u - step * grad f(u)`` per seed at the current point, no value (``_descend``)."""
+        return self.descent_value(x, step, value=False)[0]
+
+    def descent_value(self, x: Tensors, step: torch.Tensor, value: bool = True) -> tuple[Tensors, torch.Tensor | None]:
+        """``descent`` and the objective at the current point, from the same residuals."""
         a, s = self._current(x, True)
-        rd = TIMES_DERIVATIVE[self.activation](self.u_next - s, a, s)  # = -grad_a / c_next
-        return [_descend(x[0], self.target, step * self.c_here, rd, self.w * _col(step * self.c_next, self.w), self.b)]
+        r = self.u_next - s
+        rd = TIMES_DERIVATIVE[self.activation](r, a, s)  # = -grad_a / c_next
+        w = self.w * _col(step * self.c_next, self.w)
+        if not value:
+            return [_descend(x[0], self.target, step * self.c_here, rd, w, self.b)], None
+        d = x[0] - self.target
+        f = self.c_here / 2 * sqsum(d) + self.c_next / 2 * sqsum(r)
+        return [_descend(x[0], self.target, step * self.c_here, rd, w, self.b, d)], f
 
 
 def _descend(u: torch.Tensor, target: torch.Tensor, k: torch.Tensor, g: torch.Tensor, w: torch.Tensor,
-             b: torch.Tensor) -> torch.Tensor:
+             b: torch.Tensor, d: torch.Tensor | None = None) -> torch.Tensor:
     """A U block's gradient step ``u - k (u - target) - A^T g`` (``A^T``: the pull-back of the layer (w, b),
-    per-seed factors already in w): a lerp towards the target, then the pull-back added in place."""
-    out = torch.lerp(u, target, _col(k, u))
+    per-seed factors already in w): a lerp towards the target (or ``u - k d`` when the caller has
+    ``d = u - target``), then the pull-back added in place."""
+    out = torch.lerp(u, target, _col(k, u)) if d is None else torch.addcmul(u, _col(k, u), d, value=-1)
     if u.dim() == 3:
         return out.baddbmm_(g, w)
     return out.add_(affine_input_grad(w, b, g, u.shape))
@@ -311,11 +325,14 @@ class LastUnitBlock(_Tracked):
             return f, [torch.baddbmm(_col(self.c_here, d) * d, g_z, self.w)]
         return f, [_col(self.c_here, d) * d + affine_input_grad(self.w, self.b, g_z, u.shape)]
 
-    def current_value(self, x: Tensors) -> torch.Tensor:
-        (z,) = self._current(x, True)
-        return self.c_here / 2 * sqsum(x[0] - self.target) + cross_entropy(z, self.out.y)
-
     def descent(self, x: Tensors, step: torch.Tensor) -> Tensors:
+        return self.descent_value(x, step, value=False)[0]
+
+    def descent_value(self, x: Tensors, step: torch.Tensor, value: bool = True) -> tuple[Tensors, torch.Tensor | None]:
         (z,) = self._current(x, True)
-        _, g_z = _ce_and_grad(z, self.out._onehot(z))
-        return [_descend(x[0], self.target, step * self.c_here, g_z, self.w * _col(-step, self.w), self.b)]
+        ce, g_z = _ce_and_grad(z, self.out._onehot(z))
+        w = self.w * _col(-step, self.w)
+        if not value:
+            return [_descend(x[0], self.target, step * self.c_here, g_z, w, self.b)], None
+        d = x[0] - self.target
+        return [_descend(x[0], self.target, step * self.c_here, g_z, w, self.b, d)], self.c_here / 2 * sqsum(d) + ce

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lysep.blocks import sqsum
+from lysep.blocks import pick, sqsum
 from lysep.choices import ARMIJO_C
 
 BlockObjective = Callable[[list[torch.Tensor]], torch.Tensor]
@@ -112,7 +112,7 @@ def armijo_gd(objective: BlockObjective | object, block: list[torch.Tensor], eta
                     if track:
                         blk.accept_all()
                 elif n_ok:
-                    block = [torch.where(_bcast(ok, t), ct, t) for t, ct in zip(block, cand)]
+                    block = _accept(ok, cand, block)
                     if track:
                         blk.accept(ok)
                 f_new = torch.where(ok, f1, f_new)
@@ -224,13 +224,12 @@ def _checked_steps(blk, block: list[torch.Tensor], steps: int, step: torch.Tenso
     step, the objective values taken from the layer intermediates, and no host synchronisation.
     """
     track = hasattr(blk, "accept")
-    fast = hasattr(blk, "descent") and hasattr(blk, "current_value")
+    fast = hasattr(blk, "descent_value")
     up, cap = (growth, None) if growth > 1 else (2.0, 1.0)
     start = f0 = None
     for _ in range(steps):
         if fast:
-            f0 = blk.current_value(block)
-            cand = blk.descent(block, step * scale if scale is not None else step)
+            cand, f0 = blk.descent_value(block, step * scale if scale is not None else step)
         else:
             f0, grads = blk.value_and_grad(block, cached=True) if track else blk.value_and_grad(block)
             cand = [t - _bcast(step if scale is None else step * scale, t) * g for t, g in zip(block, grads)]
@@ -299,7 +298,7 @@ def _with_ones(h: torch.Tensor, s: int) -> torch.Tensor:
 
 
 def _accept(ok: torch.Tensor, new: list[torch.Tensor], old: list[torch.Tensor]) -> list[torch.Tensor]:
-    return [torch.where(_bcast(ok, o), n, o) for n, o in zip(new, old)]
+    return [pick(ok, n, o) for n, o in zip(new, old)]
 
 
 def gauss_newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) -> StepResult:

@@ -101,7 +101,6 @@ def input_sq_norm(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Te
 A, DA, DT, T_MAX = 30.0, 1e-3, 1.0 / 16, 8.0
 
 
-@cache
 def conv_input_sq_norm(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``input_sq_norm`` of a convolutional layer: for one output channel, the map from its kernel slice
     ``K`` (C x kh x kw) to ``pool(conv(h_i, K))`` over all samples, by the circulant embedding of docs/method.md

@@ -227,3 +227,42 @@ def test_j_never_increases_with_the_lipschitz_rule_on_a_cnn() -> None:
     tol = 1e-7 * np.maximum(1.0, tr.J_start.abs())
     assert int((tr.J > tr.J_start + tol).sum()) == 0
     assert bool((tr.groupby("seed").J.last() < tr.groupby("seed").J.first()).all())
+
+
+def test_the_curvature_table_of_the_method_page_is_the_codes() -> None:
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "method.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| ([\d.]+)[^|]* \| (.+) \|$", page, re.M)
+    assert {r[0] for r in rows} == set(CURVATURE)
+
+    def c2_of(text: str) -> float:
+        stated = re.search(r"` = ([\d.]+)", text) or re.match(r"([\d./]+)", text.strip())
+        num, _, den = stated.group(1).partition("/")
+        return float(num) / float(den or 1)
+
+    for name, c1, c2 in rows:
+        assert float(c1) == pytest.approx(CURVATURE[name][0], abs=1e-4), name
+        assert c2_of(c2) == pytest.approx(CURVATURE[name][1], abs=1e-4), name
+    kappa_1 = float(curvature_factor(torch.ones(1, 1, dtype=torch.float64), "tanh")[0])
+    assert f"(tanh: {kappa_1:.2f} at `T = 1`, against `c1 + c2 = {sum(CURVATURE['tanh']):.2f}`)" in page
+
+
+def test_the_bounds_keep_no_reference_to_the_blocks_data() -> None:
+    """A bound computed from a block's input must not keep that input alive (a cache keyed by tensors grew
+    without limit over a CNN run: every iteration's inputs and weights stayed referenced)."""
+    import gc
+    import weakref
+
+    from lysep.lipschitz import input_sq_norm
+
+    h = torch.randn(2, 5, 3, 6, 6, dtype=torch.float64)  # (S, N, C, H, W): per-seed feature maps
+    w, b = torch.randn(2, 4, 3, 3, 3, dtype=torch.float64), torch.zeros(2, 4, 1, 1, dtype=torch.float64)
+    dense_h, dense_w, dense_b = torch.randn(2, 7, 3), torch.randn(2, 4, 3), torch.zeros(2, 4)
+    bounds = [input_sq_norm(h, w, b), input_sq_norm(dense_h, dense_w, dense_b)]
+    refs = [weakref.ref(t) for t in (h, w, b, dense_h, dense_w, dense_b)]
+    assert all(bool(torch.isfinite(v).all()) and v.shape == (2,) for v in bounds)
+    del h, w, b, dense_h, dense_w, dense_b
+    gc.collect()
+    assert [r() is None for r in refs] == [True] * 6

@@ -1,11 +1,13 @@
 """Steady-state LySep iterations on one device, for scripts/gpu_check.sh (issue: cheaper LySep iterations).
 
 Per case (the paper's Example 1 and 2 sizes, then N = 1e5 and 1e6 circle points; 10 seeds, float32):
-milliseconds per iteration of the default LySep and of a full-batch Adam step (eager, median of 5 x 5
-iterations after warm-up), and on CUDA also: whether a steady-state LySep iteration synchronises with the
-host (torch.cuda.set_sync_debug_mode("error") around two iterations), and the same iteration captured as
-a CUDA graph (lysep.graphs.GraphedStep): its milliseconds per replay and its largest difference from the
-eager iterations after 3 of them. On the CPU (a smoke run) the CUDA-only columns say "n/a".
+milliseconds per iteration of LySep with each block step rule of ``RULES`` (the default sequential Armijo
+rule, Armijo with its trials in one batched round, the trial-free Lipschitz steps) and of a full-batch Adam
+step (eager, median of 5 x 5 iterations after warm-up), and on CUDA also: whether a steady-state LySep
+iteration synchronises with the host (torch.cuda.set_sync_debug_mode("error") around two iterations), and,
+for the rules that do not, the same iteration captured as a CUDA graph (lysep.graphs.GraphedStep): its
+milliseconds per replay and its largest difference from the eager iterations after 3 of them. On the CPU
+(a smoke run) the CUDA-only columns say "n/a".
 
     python scripts/gpu_steady_state.py --device cuda --out DIR [--quick]
 """
@@ -51,8 +53,14 @@ def setup(case, device: str):
     return problem, ModelSpec.fnn(problem.in_dim, depth, width, ds.n_classes)
 
 
-def started(name: str, problem: Problem, model, warmup: int = 3):
-    method = make_method(name)
+LIP = {"u_solver": "lipschitz", "w_solver": "lipschitz", "out_solver": "lipschitz"}
+#: LySep block step rules: label -> hyperparameters (docs/method.md sections 4.1 and 4.7)
+RULES = {"armijo (default)": {}, "armijo-batch3": {"armijo_batch": 3, "max_backtracks": 3},
+         "lipschitz-1.9": {**LIP, "lipschitz_step": 1.9}, "lipschitz-adaptive": {**LIP, "lipschitz_growth": 1.25}}
+
+
+def started(name: str, problem: Problem, model, warmup: int = 3, hp: dict | None = None):
+    method = make_method(name, **(hp or {}))
     state = method.init(problem, init_params(model, SEEDS, problem.dtype, problem.device), SEEDS)
     state.record = False
     side = torch.cuda.Stream() if problem.device.type == "cuda" else None
@@ -94,30 +102,34 @@ def host_syncs(method, problem: Problem, state) -> str:
         torch.cuda.set_sync_debug_mode("default")
 
 
-def run_case(case, device: str) -> dict:
+def run_case(case, device: str) -> list[dict]:
     problem, model = setup(case, device)
     dev = problem.device
-    lysep, lstate = started("lysep", problem, model)
     adam, astate = started("adam", problem, model)
-    row = {"case": case[0], "n_train": case[2],
-           "lysep_ms": ms_per_iteration(lambda: lysep.step(problem, lstate), dev),
-           "adam_ms": ms_per_iteration(lambda: adam.step(problem, astate), dev)}
-    row["lysep_over_adam"] = row["lysep_ms"] / row["adam_ms"]
-    row["host_syncs"], row["graph_ms"], row["graph_vs_eager"] = "n/a", float("nan"), float("nan")
-    if dev.type == "cuda":
-        row["host_syncs"] = host_syncs(lysep, problem, lstate)
-        try:
-            row["graph_ms"], row["graph_vs_eager"] = graph_check(problem, model)
-        except Exception as e:  # noqa: BLE001 - report, do not stop the other cases
-            row["graph_ms"], row["graph_error"] = float("nan"), f"{type(e).__name__}: {e}"[:200]
-    return row
+    adam_ms = ms_per_iteration(lambda: adam.step(problem, astate), dev)
+    rows = []
+    for rule, hp in RULES.items():
+        lysep, lstate = started("lysep", problem, model, hp=hp)
+        row = {"case": case[0], "n_train": case[2], "rule": rule, "adam_ms": adam_ms,
+               "lysep_ms": ms_per_iteration(lambda: lysep.step(problem, lstate), dev)}
+        row["lysep_over_adam"] = row["lysep_ms"] / adam_ms
+        row["host_syncs"], row["graph_ms"], row["graph_vs_eager"] = "n/a", float("nan"), float("nan")
+        if dev.type == "cuda":
+            row["host_syncs"] = host_syncs(lysep, problem, lstate)
+            if row["host_syncs"] == "none":
+                try:
+                    row["graph_ms"], row["graph_vs_eager"] = graph_check(problem, model, hp)
+                except Exception as e:  # noqa: BLE001 - report, do not stop the other cases
+                    row["graph_ms"], row["graph_error"] = float("nan"), f"{type(e).__name__}: {e}"[:200]
+        rows.append(row)
+    return rows
 
 
-def graph_check(problem: Problem, model) -> tuple[float, float]:
+def graph_check(problem: Problem, model, hp: dict) -> tuple[float, float]:
     """Capture a steady-state iteration, check 3 replays against 3 eager iterations from the same state,
     then time the replays."""
-    method, state = started("lysep", problem, model)
-    twin, twin_state = started("lysep", problem, model)  # the same theta_0, the same 3 iterations
+    method, state = started("lysep", problem, model, hp=hp)
+    twin, twin_state = started("lysep", problem, model, hp=hp)  # the same theta_0, the same 3 iterations
     graphed = GraphedStep(method, problem, state)  # runs iteration 4
     for _ in range(2):
         graphed.replay()
@@ -136,12 +148,12 @@ def main() -> int:
     args = p.parse_args()
     rows = []
     for case in QUICK if args.quick else CASES:
-        rows.append(run_case(case, args.device))
-        r = rows[-1]
-        print(f"  {r['case']:<14} lysep {r['lysep_ms']:9.2f} ms  adam {r['adam_ms']:8.2f} ms  "
-              f"ratio {r['lysep_over_adam']:5.2f}  host syncs: {r['host_syncs']}  graph {r['graph_ms']:8.2f} ms "
-              f"(|graph - eager| {r['graph_vs_eager']:.1e}){'  ' + r['graph_error'] if 'graph_error' in r else ''}",
-              flush=True)
+        for r in run_case(case, args.device):
+            rows.append(r)
+            print(f"  {r['case']:<14} {r['rule']:<18} lysep {r['lysep_ms']:9.2f} ms  adam {r['adam_ms']:8.2f} ms  "
+                  f"ratio {r['lysep_over_adam']:5.2f}  host syncs: {r['host_syncs']}  graph {r['graph_ms']:8.2f} ms "
+                  f"(|graph - eager| {r['graph_vs_eager']:.1e}){'  ' + r['graph_error'] if 'graph_error' in r else ''}",
+                  flush=True)
     Path(args.out).write_text(json.dumps({"device": args.device, "torch": torch.__version__, "rows": rows}, indent=1))
     return 0
 

@@ -99,8 +99,10 @@ def main(dirs: list[str]) -> int:
         if method == BASE:
             continue
         ok = bool((part["F per second / armijo"] <= 1.0).all())
-        print(f"- {method}: {'not worse' if ok else 'worse'} per second than armijo on every example "
-              f"(F at equal time: {', '.join(f'{x:.3g}' for x in part['F per second / armijo'])})")
+        verdict = "not worse per second than armijo on every example" if ok else \
+            "worse per second than armijo on at least one example"
+        print(f"- {method}: {verdict} (F at equal time / armijo's: "
+              f"{', '.join(f'{e}: {x:.3g}' for e, x in zip(part['example'], part['F per second / armijo']))})")
     return 0
 
 

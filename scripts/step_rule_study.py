@@ -84,6 +84,18 @@ def markdown(df: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(out)
 
 
+def compact(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per example and cell, one column per rule: "F at the common time (ms per iteration)"."""
+    rows = []
+    for example, t in tables.items():
+        for (depth, width), cell in t.groupby(["depth", "width"]):
+            row = {"example": example, "cell": f"{depth}, {width}"}
+            for _, r in cell.iterrows():
+                row[r["method"]] = f"{r['F_t1']:.3g} ({r['ms_per_iteration']:.0f})"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def main(dirs: list[str]) -> int:
     tables = {}
     for d in dirs:
@@ -91,6 +103,8 @@ def main(dirs: list[str]) -> int:
         tables[Path(d).name] = t = cell_table(tr)
         print(f"\n### {Path(d).name}\n")
         print(markdown(t))
+    print("\n### F at the common time (ms per iteration), per cell\n")
+    print(markdown(compact(tables)))
     v = verdicts(tables)
     print("\n### Geometric means over cells, relative to armijo (below 1: better)\n")
     print(markdown(v, 3))

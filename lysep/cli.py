@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,9 +21,6 @@ if TYPE_CHECKING:
 
 BAD_INPUT = 2
 INTERRUPTED = 130
-#: OpenMP's wait policy unless the user set one: idle threads sleep instead of spinning, so that two lysep
-#: processes on one machine do not burn each other's cores (measured: results/PERFORMANCE.md)
-WAIT_POLICY = "PASSIVE"
 #: where ``lysep run`` writes a spec's results unless ``--out`` says otherwise
 RESULTS_ROOT = Path("results")
 
@@ -206,7 +202,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)  # read by OpenMP when torch loads, so before that
     args = _parser().parse_args(argv)
     commands = {"run": cmd_run, "report": cmd_report, "bench": cmd_bench, "check": cmd_check,
                 "methods": cmd_methods, "datasets": cmd_datasets}

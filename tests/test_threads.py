@@ -1,5 +1,6 @@
-"""Thread hygiene of the CLI: OpenMP threads sleep when idle unless the user chose otherwise, and the torch
-thread count is set explicitly (--threads; by default OMP_NUM_THREADS, else the cores among the workers)."""
+"""Thread hygiene of the CLI: the torch thread count is set explicitly (--threads; by default OMP_NUM_THREADS,
+else the cores among the workers), and OpenMP's wait policy is left to the user: OMP_WAIT_POLICY=PASSIVE made
+two concurrent runs 4 times faster but a lone run 2 times slower (results/PERFORMANCE.md), so it is not set."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from lysep.cli import main
 from lysep.executors import available_cores, default_threads
 
 PROBE = ("import os, sys; from lysep.cli import main; main(['datasets', '--json']); "
-         "print(os.environ['OMP_WAIT_POLICY'], file=sys.stderr)")
+         "print(os.environ.get('OMP_WAIT_POLICY', '<unset>'), file=sys.stderr)")
 
 
-@pytest.mark.parametrize("given,expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_the_cli_sets_a_passive_wait_policy_unless_the_user_set_one(given, expected, monkeypatch) -> None:
+@pytest.mark.parametrize("given,expected", [(None, "<unset>"), ("PASSIVE", "PASSIVE")])
+def test_the_cli_leaves_the_openmp_wait_policy_to_the_user(given, expected) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
     if given:
         env["OMP_WAIT_POLICY"] = given

@@ -79,8 +79,8 @@ def markdown(df: pd.DataFrame, digits: int = 4) -> str:
     rule = "|".join("---" if df[c].dtype == object else "---:" for c in cols)
     out = ["| " + " | ".join(cols) + " |", f"|{rule}|"]
     for _, r in df.iterrows():
-        out.append("| " + " | ".join(f"{v:.{digits}g}" if isinstance(v, float) and math.isfinite(v) else str(v)
-                                     for v in r) + " |")
+        out.append("| " + " | ".join(("-" if not math.isfinite(v) else f"{v:.{digits}g}") if isinstance(v, float)
+                                     else str(v) for v in r) + " |")
     return "\n".join(out)
 
 

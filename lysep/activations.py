@@ -39,6 +39,33 @@ DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "softplus": lambda a, s: a.sigmoid(),
 }
 
+#: Curvature constants of the step rule ``lipschitz`` (docs/method.md section 4.7): ``(c1, c2)`` with
+#: ``c1 >= sup_a [s'(a)^2 + s(a) s''(a)]`` and ``c2 >= sup_a |s''(a)|``, so that for every target ``t`` the
+#: second derivative of ``(t - s(a))^2 / 2`` in ``a``, ``s'^2 + (s - t) s''``, is at most ``c1 + c2 |t|``.
+#: tanh: (1 - s^2)(1 - 3 s^2) <= 1 and |s''| <= 4 / (3 sqrt 3); sigmoid: s^2 (1 - s)(2 - 3 s) peaks at
+#: s = (15 - sqrt 33) / 24, |s''| <= 1 / (6 sqrt 3); softplus and gelu: c1 from a dense grid (rounded up in
+#: the 5th digit; tests/test_lipschitz.py checks it), |s''| <= 1/4 and sqrt(2 / pi); relu: s'' = 0 away from
+#: the kink, where the bound holds on each side only (hence ``GUARDED``).
+CURVATURE: dict[str, tuple[float, float]] = {
+    "tanh": (1.0, 4.0 / (3.0 * math.sqrt(3.0))),
+    "sigmoid": (0.077030, 1.0 / (6.0 * math.sqrt(3.0))),
+    "softplus": (1.04534, 0.25),
+    "gelu": (1.38334, math.sqrt(2.0 / math.pi)),
+    "relu": (1.0, 0.0),
+}
+
+#: activations whose curvature bound is not global (relu's s' jumps at 0): the ``lipschitz`` rule checks
+#: that the block objective did not increase and keeps the old point for a seed where it did
+GUARDED: frozenset[str] = frozenset({"relu"})
+
+#: ``g * s'(a)`` in as few passes over the tensors as the derivative allows (the blocks' hot path)
+TIMES_DERIVATIVE: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "tanh": lambda g, a, s: g.addcmul(g * s, s, value=-1),  # g (1 - s^2)
+    "sigmoid": lambda g, a, s: (g * s).addcmul(g * s, s, value=-1),  # g s (1 - s)
+    "relu": lambda g, a, s: g * (a > 0),
+    "softplus": lambda g, a, s: g * a.sigmoid(),
+}
+
 _FUNCTIONS: dict[str, Activation] = {}
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from lysep.activations import get_activation
+from lysep import lipschitz
+from lysep.activations import GUARDED, get_activation
 from lysep.blocks import (
     DERIVATIVES,
     AutogradBlock,
@@ -33,7 +34,7 @@ from lysep.objectives import (
     cross_entropy,
     input_sizes,
     lysep_loss,
-    lysep_loss_of,
+    lysep_loss_of_means,
     mean_norm,
     mean_sq,
     residuals,
@@ -83,23 +84,28 @@ class BlockFactory:
         self.sigma, _ = get_activation(activation)
         self.exact = activation in DERIVATIVES
 
-    def hidden_unit(self, target, beta, w2, b2, u_next, beta_next, cache=None):
+    def hidden_unit(self, target, beta, w2, b2, u_next, beta_next, cache=None, w_sq=None):
         if self.exact:
-            return HiddenUnitBlock(target, beta, w2, b2, u_next, beta_next, self.activation, cache)
-        sigma = self.sigma
+            return HiddenUnitBlock(target, beta, w2, b2, u_next, beta_next, self.activation, cache, w_sq)
+        sigma, act = self.sigma, self.activation
+        size = tuple(target.shape[-2:]) if target.dim() == 5 else None
         return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target)
-                             + beta_next / 2 * mean_sq(u_next - sigma(affine(w2, b2, blk[0]))))
+                             + beta_next / 2 * mean_sq(u_next - sigma(affine(w2, b2, blk[0]))),
+                             lambda x: lipschitz.hidden_unit(beta, beta_next, w2, b2, u_next, act, size,
+                                                             target.shape[1], w_sq), act in GUARDED)
 
-    def last_unit(self, target, beta, wo, bo, y, cache=None):
+    def last_unit(self, target, beta, wo, bo, y, cache=None, w_sq=None):
         if self.exact:
-            return LastUnitBlock(target, beta, wo, bo, y, cache)
-        return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target) + cross_entropy(affine(wo, bo, blk[0]), y))
+            return LastUnitBlock(target, beta, wo, bo, y, cache, w_sq)
+        return AutogradBlock(lambda blk: beta / 2 * mean_sq(blk[0] - target) + cross_entropy(affine(wo, bo, blk[0]), y),
+                             lambda x: lipschitz.last_unit(beta, wo, target.shape[1], w_sq))
 
     def hidden_weight(self, inp, target, beta, cache=None):
         if self.exact:
             return HiddenWeightBlock(inp, target, beta, self.activation, cache)
-        sigma = self.sigma
-        return AutogradBlock(lambda blk: beta / 2 * mean_sq(target - sigma(affine(blk[0], blk[1], inp))))
+        sigma, act = self.sigma, self.activation
+        return AutogradBlock(lambda blk: beta / 2 * mean_sq(target - sigma(affine(blk[0], blk[1], inp))),
+                             lambda x: lipschitz.hidden_weight(inp, target, beta, x[0], x[1], act), act in GUARDED)
 
     def output_weight(self, inp, y, cache=None):
         return OutputWeightBlock(inp.flatten(2) if inp.dim() > 3 else inp, y, cache)
@@ -114,12 +120,14 @@ def auxiliary_start(problem: Problem, params: Params, activation: str, schedule:
 
 
 def next_betas(extra: dict, params: Params, schedule: Schedule) -> None:
-    """Apply the schedule at the start of an iteration after the first; a cached J is stale if beta changed."""
+    """Apply the schedule at the start of an iteration after the first, and set ``J_last``: J at the current
+    point at the new weights, from the parts the last metrics left (G and msq(r_l); none if the point
+    moved since), so the same arithmetic gives the same J at unchanged weights and no host decision
+    on whether they changed is needed."""
+    parts = extra.pop("J_parts", None)
     if extra["k"] > 0:
-        betas = schedule(extra["betas"], params)
-        if not torch.equal(betas, extra["betas"]):
-            extra["J_last"] = None
-        extra["betas"] = betas
+        extra["betas"] = schedule(extra["betas"], params)
+    extra["J_last"] = None if parts is None else lysep_loss_of_means(*parts, extra["betas"])
 
 
 def auxiliary_metrics(problem: Problem, state: State, activation: str, bound_norm: str) -> dict[str, torch.Tensor]:
@@ -139,10 +147,11 @@ def auxiliary_metrics(problem: Problem, state: State, activation: str, bound_nor
         else:
             rs = residuals(params, U, x, activation)
             G = separated_loss(params, U, y)
-        J = lysep_loss_of(G, rs, betas)
+        sqs = [mean_sq(r) for r in rs]
+        J = lysep_loss_of_means(G, sqs, betas)
         norms = [mean_norm(r) for r in rs]
         B = certificate_of(G, norms, certificate_weights(params, activation, bound_norm, input_sizes(x, U)))
-    ex["J_last"] = J
+    ex["J_parts"] = (G, sqs)  # J at this point at other weights: next_betas
     j_start = ex["J_start"] if ex["J_start"] is not None else torch.full_like(J, float("nan"))
     if ex["k"] == 0:
         j_start = J
@@ -168,7 +177,7 @@ class AlternatingMinimization:
         extra["u_state"] = [{"eta": eta_u.clone(), "lr": hp["lr_u"]} for _ in range(depth)]
         extra["w_state"] = [{"eta": eta_w.clone(), "lr": hp["lr_w"]} for _ in range(depth + 1)]
         extra["costs"] = work_shares(layer_work(params, tuple(problem.x_train.shape[1:])))
-        return State(params=params, grad_evals=torch.zeros(s, dtype=torch.float64), extra=extra)
+        return State(params=params, grad_evals=torch.zeros(s, dtype=torch.float64, device=dev), extra=extra)
 
     def step(self, problem: Problem, state: State) -> None:
         """One outer iteration: schedule, J at the start (when recorded), U step, W step."""
@@ -194,21 +203,30 @@ class AlternatingMinimization:
         return (a,) if i == len(params) - 1 else (a, self.sigma(a))
 
     def charge(self, state: State, layer: int, res: StepResult, part: slice = slice(None)) -> None:
-        """Add a block solve's cost (seeds ``part`` of a stacked solve) to ``grad_evals``."""
-        fwd = None if res.forwards is None else res.forwards[part]
-        state.grad_evals += block_cost(state.extra["costs"][layer], res.gradients[part], res.evaluations[part], fwd)
+        """Add a block solve's cost (seeds ``part`` of a stacked solve) to ``grad_evals``; a count may be one
+        number for every seed (``lipschitz``: no per-seed work to count)."""
+        def seeds(v):
+            return v[part] if isinstance(v, torch.Tensor) else v
+
+        fwd = None if res.forwards is None else seeds(res.forwards)
+        state.grad_evals += block_cost(state.extra["costs"][layer], seeds(res.gradients), seeds(res.evaluations), fwd)
 
     def u_step(self, problem: Problem, state: State) -> None:
-        """Blocks u_1..u_D in order; each accepted u_i is layer i + 1's new input."""
+        """Blocks u_1..u_D in order; each accepted u_i is layer i + 1's new input. The ``lipschitz`` rule's
+        bounds of the layer maps ``||A_{l+1}||^2`` are computed for all blocks at once (W is fixed here)."""
         ex, hp, params, U, L = state.extra, self.hp, state.params, state.extra["U"], state.extra["layers"]
         depth, betas = len(U), ex["betas"]
         solve = SOLVERS[hp["u_solver"]]
+        w_sq = [None] * (depth + 1)
+        if hp["u_solver"] == "lipschitz":
+            w_sq = [None, *lipschitz.weight_sq_norms(params[1:], input_sizes(problem.x_train, U)[1:])]
         for i in range(depth):
             if i < depth - 1:
                 blk = self.blocks.hidden_unit(L[i][1], betas[:, i], *params[i + 1], U[i + 1], betas[:, i + 1],
-                                              cache=L[i + 1])
+                                              cache=L[i + 1], w_sq=w_sq[i + 1])
             else:
-                blk = self.blocks.last_unit(L[i][1], betas[:, i], *params[-1], problem.y_train, cache=L[depth])
+                blk = self.blocks.last_unit(L[i][1], betas[:, i], *params[-1], problem.y_train, cache=L[depth],
+                                            w_sq=w_sq[depth])
             res = solve(blk, [U[i]], ex["u_state"][i], hp["u_steps"], hp)
             U[i] = res.block[0]
             L[i + 1] = res.aux if res.aux is not None else self.layer(params, i + 1, U[i])

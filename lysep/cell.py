@@ -112,7 +112,7 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
     while True:
         last = (iterations is not None and k >= iterations) or \
                (budget.seconds is not None and wall >= budget.seconds)
-        ge = state.grad_evals.numpy().copy()
+        ge = state.grad_evals.cpu().numpy().copy()  # a method may count on its device: read between iterations
         over = np.zeros(s, dtype=bool) if budget.grad_evals is None else ge >= budget.grad_evals
         if k % budget.record_every == 0 or last or (over & alive).any():
             row = _record(problem, model, method, state, budget, k, wall, ge, last or bool((over & alive).any()))
@@ -134,7 +134,7 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
         step_time = time.perf_counter() - t0
         wall += step_time
         cpu += time.process_time() - c0
-        step_ge = state.grad_evals.numpy() - ge
+        step_ge = state.grad_evals.cpu().numpy() - ge
         k += 1
         if progress is not None:
             progress(k)

@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--repair", action="store_true", help="drop unreadable result files, then run what is missing")
     run.add_argument("--no-report", action="store_true", help="do not write the report")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--threads", type=int, help="torch threads per process (default: OMP_NUM_THREADS if set, "
+                     "else the machine's cores divided among the workers)")
     _tune_parser(sub, run)
     rep = sub.add_parser("report", help="re-make the report of a results directory")
     rep.add_argument("dir")
@@ -89,7 +91,8 @@ def _tune_parser(sub: Any, run: argparse.ArgumentParser) -> None:
     tune.add_argument("--out", help="results directory of the trials (default: results/<spec name>/tuning)")
     tune.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help="override one key of the spec, e.g. --set tune.trials=8 (repeatable)")
-    for flag in ("--device", "--workers", "--scheduler", "--force", "--repair", "--no-report", "--quiet"):
+    for flag in ("--device", "--workers", "--scheduler", "--threads", "--force", "--repair", "--no-report",
+                 "--quiet"):
         tune._add_action(run._option_string_actions[flag])  # the same flags as `lysep run`, help included
     tune.set_defaults(seeds=None)
 
@@ -122,6 +125,8 @@ def check_run_args(args: argparse.Namespace) -> str | None:
         return f"--workers {args.workers}: expected an integer >= 1"
     if args.workers > 1 and args.scheduler:
         return "--workers and --scheduler cannot be combined"
+    if args.threads is not None and args.threads < 1:
+        return f"--threads {args.threads}: expected an integer >= 1"
     return None
 
 
@@ -165,6 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = checked_spec(args.spec, args.seeds, args.device, args.set)
     if spec is None:
         return BAD_INPUT
+    from lysep.executors import default_threads
     from lysep.runner import run_experiment
     from lysep.store import StoreError
 
@@ -172,7 +178,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         res = run_experiment(spec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
-                             force=args.force, quiet=args.quiet, repair=args.repair)
+                             force=args.force, quiet=args.quiet, repair=args.repair,
+                             threads=args.threads or default_threads(args.workers))
     except (StoreError, ConnectionError) as e:
         return fail(str(e))
     except OSError as e:  # e.g. a full disk: what was stored so far stays, whole

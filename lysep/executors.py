@@ -20,7 +20,25 @@ from lysep.spec import ExperimentSpec
 RunUnit = Callable[..., dict[str, Any]]
 
 
-def _set_threads(n: int) -> None:
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS reports it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per worker process by default: ``OMP_NUM_THREADS`` where the user set it, else the
+    machine's cores divided among the workers (two torch processes that each use every core were
+    measured many times slower: results/PERFORMANCE.md)."""
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    if given.isdigit() and int(given) >= 1:
+        return int(given)
+    return max(1, available_cores() // max(1, workers))
+
+
+def set_threads(n: int) -> None:
     import torch
 
     torch.set_num_threads(max(1, n))
@@ -37,7 +55,7 @@ def execute_local(run: RunUnit, spec: ExperimentSpec, units: list[Unit], device:
 
 
 def execute_processes(run: RunUnit, spec: ExperimentSpec, units: list[Unit], device: str, workers: int,
-                      retries: int = 2) -> Iterator[tuple[Unit, Any]]:
+                      retries: int = 2, threads: int | None = None) -> Iterator[tuple[Unit, Any]]:
     """A spawned process pool; a worker that dies breaks the pool: a new one runs the unfinished units again.
 
     Every unit unfinished when the pool broke is counted as one attempt (the pool does not say
@@ -47,14 +65,14 @@ def execute_processes(run: RunUnit, spec: ExperimentSpec, units: list[Unit], dev
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads or default_threads(workers)
     doc = spec.to_dict()
     losses = dict.fromkeys(units, 0)
     pending = list(units)
     while pending:
         lost: list[Unit] = []
         broken = False
-        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_set_threads,
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=set_threads,
                                    initargs=(threads,))
         try:
             futures = {pool.submit(run, doc, spec.source, u, device): u for u in pending}

@@ -23,7 +23,7 @@ import torch
 
 from lysep import provenance
 from lysep.cell import Budget, run_method
-from lysep.executors import connect_dask, execute_dask, execute_local, execute_processes
+from lysep.executors import connect_dask, execute_dask, execute_local, execute_processes, set_threads
 from lysep.methods import Method
 from lysep.methods.base import State
 from lysep.model import ConvSpec, ModelSpec, forward, init_params
@@ -214,7 +214,7 @@ class SweepResult:
 
 def run_experiment(spec: ExperimentSpec, out: str | Path, *, device: str = "cpu", workers: int = 1,
                    scheduler: str | None = None, force: bool = False, quiet: bool = True,
-                   repair: bool = False) -> SweepResult:
+                   repair: bool = False, threads: int | None = None) -> SweepResult:
     """Run every unit not stored yet, storing each as it finishes; then merge and write meta.json.
 
     Holds the results directory's lock throughout (StoreError if another sweep holds it) and
@@ -226,14 +226,14 @@ def run_experiment(spec: ExperimentSpec, out: str | Path, *, device: str = "cpu"
     store = ResultsStore(out)
     try:
         with store.lock():
-            return _sweep(spec, store, device, workers, scheduler, client, force, quiet, repair)
+            return _sweep(spec, store, device, workers, scheduler, client, force, quiet, repair, threads)
     finally:
         if client is not None:
             client.close()
 
 
 def _sweep(spec: ExperimentSpec, store: ResultsStore, device: str, workers: int, scheduler: str | None,
-           client: Any, force: bool, quiet: bool, repair: bool) -> SweepResult:
+           client: Any, force: bool, quiet: bool, repair: bool, threads: int | None = None) -> SweepResult:
     repaired = store.repair() if repair else store.clean_tmp()
     if force:
         for name in ("traces.parquet", "runs.parquet"):
@@ -249,8 +249,10 @@ def _sweep(spec: ExperimentSpec, store: ResultsStore, device: str, workers: int,
     if client is not None:
         results = execute_dask(run_unit, spec, units, device, client)
     elif workers > 1:
-        results = execute_processes(run_unit, spec, units, device, workers)
+        results = execute_processes(run_unit, spec, units, device, workers, threads=threads)
     else:
+        if threads:
+            set_threads(threads)
         results = execute_local(run_unit, spec, units, device, progress.iterations_of)
     failed = 0
     for unit, res in results:

@@ -329,12 +329,14 @@ def _sweep(tspec: ExperimentSpec, out: Path, args: Any) -> int | None:
     import sys
 
     from lysep.cli import INTERRUPTED, fail
+    from lysep.executors import default_threads
     from lysep.runner import run_experiment
     from lysep.store import StoreError
 
     try:
         run_experiment(tspec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
-                       force=args.force, quiet=args.quiet, repair=args.repair)
+                       force=args.force, quiet=args.quiet, repair=args.repair,
+                       threads=args.threads or default_threads(args.workers))
     except (StoreError, ConnectionError) as e:
         return fail(str(e))
     except OSError as e:

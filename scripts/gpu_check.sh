@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# One call on a machine with an NVIDIA GPU (finishes in under 8 minutes):
+# One call on a machine with an NVIDIA GPU (finishes in under 9 minutes):
 #   1. the CUDA tests (tests/test_cuda.py: CPU and CUDA give the same float64 traces, FNN and CNN),
-#   2. `lysep bench --device cuda --json` and the same benchmark on 2 CPU threads of that host,
-#   3. a short table last: the paper grid (depth {3,5,10} x width {10,20,50}, 10 seeds, N = 2000)
+#   2. steady-state LySep iterations (scripts/gpu_steady_state.py) for each block step rule (sequential
+#      Armijo, the default; Armijo in one batched round; Lipschitz steps) at the sizes of the paper's
+#      Example 1 and 2 and at N = 1e5 and 1e6: ms per iteration against Adam, whether an iteration
+#      synchronises with the host (torch.cuda.set_sync_debug_mode), and for the rules that do not, the
+#      iteration captured as a CUDA graph (lysep.graphs): ms per replay and its difference from the eager
+#      iterations,
+#   3. `lysep bench --device cuda --json` and the same benchmark on 2 CPU threads of that host,
+#   4. a short table last: the paper grid (depth {3,5,10} x width {10,20,50}, 10 seeds, N = 2000)
 #      per iteration on the GPU vs 2 CPU cores, with the card's name.
 # JSON results go to $OUT (the device tool's output folder) or a temporary folder.
 # Python: the project's environment (scripts/_env.sh), else python3 from PATH (a bare GPU image).
@@ -36,6 +42,10 @@ else:
         getattr(t, name)(); print('passed', name)
 "
 fi
+
+echo "== steady-state LySep iterations on $DEVICE (host syncs, CUDA graph)"
+timeout 300 "$LYSEP_PYTHON" scripts/gpu_steady_state.py --device "$DEVICE" --out "$DEST/steady_$DEVICE.json" \
+  "${QUICK[@]}"
 
 echo "== lysep bench --device $DEVICE"
 timeout 150 "$LYSEP_PYTHON" -m lysep.cli bench --device "$DEVICE" --json --no-default-run "${QUICK[@]}" \

@@ -55,3 +55,6 @@ def test_gpu_check_script_runs_its_steps_and_prints_the_table_last(tmp_path) -> 
     assert any(line.startswith("all ") and "target: >= 10x" in line for line in lines[-3:])
     for name in ("bench_cpu.json", "bench_cpu2.json"):
         assert json.loads((tmp_path / name).read_text())["grid_seconds"] > 0
+    steady = json.loads((tmp_path / "steady_cpu.json").read_text())["rows"]  # the steady-state step ran
+    assert len(steady) == 3 * 4 and all(r["lysep_ms"] > 0 and r["host_syncs"] == "n/a" for r in steady)
+    assert {r["rule"] for r in steady} == {"armijo (default)", "armijo-batch3", "lipschitz-1.9", "lipschitz-adaptive"}

@@ -22,6 +22,13 @@ ALL_METHODS = {
     "lysep-adaptive": {"name": "lysep", "schedule": "adaptive", "beta": 0.1},
     "lysep-2nd": {"name": "lysep", "w_solver": "gauss_newton", "out_solver": "newton", "u_steps": 2},
     "lysep-adam": {"name": "lysep", "u_solver": "adam", "w_solver": "adam", "out_solver": "adam"},
+    "lysep-armijo": {"name": "lysep", "u_solver": "gd", "w_solver": "gd", "out_solver": "gd"},
+    "lysep-lip": {"name": "lysep", "u_solver": "lipschitz", "w_solver": "lipschitz", "out_solver": "lipschitz",
+                  "lipschitz_growth": 1.0, "lipschitz_step": 1.9},
+    "lysep-lip-adaptive": {"name": "lysep", "u_solver": "lipschitz", "w_solver": "lipschitz",
+                           "out_solver": "lipschitz", "lipschitz_growth": 1.25},
+    "lysep-armijo-batch": {"name": "lysep", "u_solver": "gd", "w_solver": "gd", "out_solver": "gd",
+                           "armijo_batch": 3, "max_backtracks": 6},
     "lysep-joint": {"name": "lysep-joint"},
     "gd": {"name": "gd", "lr": 0.2},
     "sgd": {"name": "sgd", "lr": 0.05, "batch_size": 16},
@@ -39,7 +46,8 @@ def without_time(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=["wall_time"]).reset_index(drop=True)
 
 
-@pytest.mark.parametrize("solvers", [{}, {"w_solver": "gauss_newton", "out_solver": "newton"}])
+@pytest.mark.parametrize("solvers", [{"u_solver": "gd", "w_solver": "gd", "out_solver": "gd"},
+                                     {"u_solver": "gd", "w_solver": "gauss_newton", "out_solver": "newton"}])
 @pytest.mark.parametrize("problem_seed", range(5))
 def test_lysep_armijo_never_increases_j_at_fixed_beta(problem_seed: int, solvers: dict) -> None:
     prob = random_problem(n=60, d=3, k=3, seed=problem_seed)
@@ -230,7 +238,8 @@ def test_batched_w_blocks_equal_the_block_by_block_w_step(circle64, solver: dict
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("label", ["lysep", "lysep-fixed", "lysep-adaptive", "lysep-2nd", "lysep-adam"])
+@pytest.mark.parametrize("label", ["lysep", "lysep-fixed", "lysep-adaptive", "lysep-2nd", "lysep-adam", "lysep-armijo",
+                                   "lysep-lip", "lysep-lip-adaptive", "lysep-armijo-batch"])
 @pytest.mark.parametrize("activation", ["tanh", "relu", "gelu"])
 def test_the_fused_sweep_gives_the_reference_sweeps_traces(circle64, label: str, activation: str) -> None:
     """The fused sweep (each layer evaluated once per accepted change) is the same math as method.md's sweep."""
@@ -245,3 +254,19 @@ def test_the_fused_sweep_gives_the_reference_sweeps_traces(circle64, label: str,
     b = run_cell(circle64, model, {"m": reference}, [0, 3], budget)
     pd.testing.assert_frame_equal(without_time(a), without_time(b), check_exact=False, rtol=0, atol=1e-11)
     assert a["J"].iloc[-1] < a["J"].iloc[0]  # and something happened
+
+
+@pytest.mark.parametrize("activation", ["tanh", "gelu"])
+def test_armijo_trials_in_one_batch_take_the_sequential_rules_steps(circle64, activation: str) -> None:
+    """Rounds of B trial step sizes evaluated at once pick, per seed, the step the sequential rule accepts
+    (docs/method.md 4.1); only the trial count differs (B per round)."""
+    model = ModelSpec.fnn(2, 3, 6, 2, activation)
+    gd = {"u_solver": "gd", "w_solver": "gd", "out_solver": "gd", "max_backtracks": 6}
+    ms = {"seq": make_method("lysep", activation=activation, **gd),
+          "batch": make_method("lysep", activation=activation, armijo_batch=3, **gd)}
+    tr = run_cell(circle64, model, ms, [0, 1, 2], Budget(iterations=20))
+    a = without_time(tr[tr.method == "seq"]).drop(columns=["method", "grad_evals"])
+    b = without_time(tr[tr.method == "batch"]).drop(columns=["method", "grad_evals"])
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-10)
+    cost = tr.groupby("method").grad_evals.last()
+    assert cost["batch"] > cost["seq"]  # every round evaluates all of its B trials

@@ -52,7 +52,8 @@ class LySepJoint(Method):
         params = [(w.clone(), b.clone()) for w, b in params]
         extra = auxiliary_start(problem, params, self.activation, make_schedule_of(self.hp, self.activation))
         extra["adam"] = adam_moments(flat(params) + extra["U"])
-        return State(params=params, grad_evals=torch.zeros(params[0][0].shape[0], dtype=torch.float64), extra=extra)
+        return State(params=params, grad_evals=torch.zeros(params[0][0].shape[0], dtype=torch.float64,
+                                                           device=problem.device), extra=extra)
 
     def step(self, problem: Problem, state: State) -> None:
         import torch
@@ -76,7 +77,7 @@ class LySepJoint(Method):
                             hp["eps"])
         state.params, ex["U"] = unflat(out[:n_p]), out[n_p:]
         ex["J_last"] = None
-        state.grad_evals += torch.isfinite(J.detach()).cpu().to(torch.float64)  # one gradient of J: ~ one pass
+        state.grad_evals += torch.isfinite(J.detach()).to(torch.float64)  # one gradient of J: ~ one pass
 
     def metrics(self, problem: Problem, state: State) -> dict[str, torch.Tensor]:
         from lysep.am import auxiliary_metrics

@@ -32,9 +32,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from lysep.problem import Problem
 
 #: inner solvers allowed per block kind (names: lysep.choices.SOLVERS)
-U_SOLVERS: tuple[str, ...] = ("gd", "adam")
-W_SOLVERS: tuple[str, ...] = ("gd", "adam", "gauss_newton")
-OUT_SOLVERS: tuple[str, ...] = ("gd", "adam", "newton")
+U_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam")
+W_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "gauss_newton")
+OUT_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "newton")
 
 #: U-sized tensors a full-batch AM iteration holds at once: U, each layer's cached pre-activation and output,
 #: a trial's two, a block gradient and a candidate
@@ -99,6 +99,12 @@ class LySep(Method):
         "armijo_c": HParam(float, ARMIJO_C, check=lambda v: 0 < v < 1, expect="a number in (0, 1)",
                            help="gd: Armijo sufficient-decrease constant"),
         "max_backtracks": HParam(int, 30, **positive_int(), help="gd / second order: halvings before giving up"),
+        "lipschitz_step": HParam(float, 1.0, check=lambda v: 0 < v < 2, expect="a number in (0, 2)",
+                                 help="lipschitz: the step is lipschitz_step / L (below 2: J cannot increase)"),
+        "lipschitz_growth": HParam(float, 1.0, **at_least_one(),
+                                   help="lipschitz: > 1 adapts the step (x growth if J fell, / 2 and no move if not)"),
+        "armijo_batch": HParam(int, 1, **positive_int(),
+                               help="gd: trial step sizes evaluated at once (>= max_backtracks: no host sync)"),
     }
     #: lysep tune's default space: the schedules, and every inner solver (step rule) of the schema with its steps
     SEARCH: ClassVar[dict] = {**SCHEDULE_SEARCH, "u_solver": Choice(), "w_solver": Choice(), "out_solver": Choice(),

@@ -40,13 +40,17 @@ def trial_table(record: dict[str, Any]) -> pd.DataFrame:
 
 
 def _before(record: dict[str, Any], label: str, algorithm: str, key: str) -> Any:
-    """A hyperparameter before tuning: the [[method]]'s own setting, else the built-in default (None when this
-    install does not know the method)."""
+    """A hyperparameter before tuning: the [[method]]'s own setting, else the value its reference trial (the spec's
+    setting, trial < 0) recorded, which is the built-in default of the install that tuned; else this install's
+    default (None when it does not know the method). A later change of a default does not rewrite the record."""
     from lysep.methods import METHODS
 
     entry = next((m for m in record["spec"]["method"] if m.get("label", m["name"]) == label), {})
     if key in entry:
         return entry[key]
+    ref = next((t for t in record.get("trials", []) if t["method"] == label and t["trial"] < 0), {})
+    if key in ref.get("values", {}):
+        return ref["values"][key]
     cls = METHODS.get(algorithm)
     return cls.HPARAMS[key].default if cls is not None and key in cls.HPARAMS else None
 

@@ -174,5 +174,6 @@ def test_j_bounds_f_up_to_the_stated_slack(act: str) -> None:
         assert bool((F <= B + 1e-12).all())
         assert bool((B <= J + (c**2 / (2 * betas)).sum(1) + 1e-12).all())
         beta = 0.7
-        adaptive = beta * adaptive_omega(params, act, "frobenius")  # the schedule's defaults
-        assert bool((F <= lysep_loss(params, U, x, y, adaptive, act) + depth / (2 * beta) + 1e-12).all())
+        for norm in ("spectral", "frobenius"):  # the default lysep's adaptive weights, and the other norm's
+            adaptive = beta * adaptive_omega(params, act, norm)
+            assert bool((F <= lysep_loss(params, U, x, y, adaptive, act) + depth / (2 * beta) + 1e-12).all())

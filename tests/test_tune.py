@@ -177,7 +177,8 @@ def test_a_choice_outside_the_schema_and_overlapping_seeds_exit_2(tmp_path: Path
         '[[method]]\nname = "lysep"\n', '[[method]]\nname = "lysep"\ntune = {w_solver = {choices = ["gd", "lbfgs"]}}\n')
     assert main(["tune", str(write(tmp_path, text=text)), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "method[0].tune.w_solver.choices[1] = \"lbfgs\"" in err and "one of: 'gd', 'adam'" in err, err
+    expected = "one of: 'gd', 'lipschitz', 'adam', 'gauss_newton'"
+    assert "method[0].tune.w_solver.choices[1] = \"lbfgs\"" in err and expected in err, err
     path = write(tmp_path, tune_more="").parent / "tiny.toml"
     assert main(["tune", str(path), "--set", "tune.first_seed=1", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
@@ -345,7 +346,7 @@ def test_a_default_space_drops_the_choices_the_spec_cannot_take(tmp_path: Path) 
 
     cnn = load_spec(Path(__file__).resolve().parent.parent / "configs" / "paper_example2.toml")
     lysep = next(m for m in cnn.methods if m.name == "lysep")
-    assert space_of(cnn, lysep)["w_solver"].values == ("gd", "adam")
+    assert space_of(cnn, lysep)["w_solver"].values == ("gd", "lipschitz", "adam")
     preflight(trial_spec(cnn))  # every trial of every method can train the CNNs
     fnn = load_spec(write(tmp_path))
     assert "gauss_newton" in space_of(fnn, fnn.methods[0])["w_solver"].values

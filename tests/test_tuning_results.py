@@ -56,3 +56,25 @@ def test_the_tuning_page_holds_the_scripts_tables() -> None:
     page = (ROOT / "docs" / "tuning.md").read_text()
     tables = [t.strip() for t in proc.stdout.split("\n\n")]
     assert len(tables) == 3 and all(t in page for t in tables)
+
+
+def test_the_defaults_evidence_on_the_page_is_the_scripts() -> None:
+    """docs/tuning.md's table behind the built-in defaults is scripts/defaults_evidence.py's, and the decisions it
+    states hold for it: the new LySep default ahead of the former one in every cell of both examples."""
+    proc = subprocess.run([sys.executable, "scripts/defaults_evidence.py"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() in (ROOT / "docs" / "tuning.md").read_text()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from defaults_evidence import rows
+
+    table = rows()
+    assert (table.seeds == 10).all()
+    new = table[(table.method == "lysep") & table.setting.str.startswith("adaptive")]
+    assert set(new.example) == {"Example 1", "Example 2"} and len(new) == 6
+    assert (new.ratio < 1).all() and (new["Wilcoxon p"] < 0.05).any()
+    from lysep.methods import make_method
+
+    default = make_method("lysep").hp
+    assert (default["schedule"], default["norm"], default["beta"], default["out_solver"]) == (
+        "adaptive", "spectral", 0.02, "gd")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from lysep.methods.base import PARAM_COPIES, Footprint, HParam, Metric, State, positive_int
-from lysep.methods.lysep import AUXILIARY_METRICS, LySep, make_schedule_of
+from lysep.methods.lysep import AUXILIARY_METRICS, LySep, make_schedule_of, schedule_hparams
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -44,6 +44,8 @@ class LySepMinibatch(LySep):
     METRICS: ClassVar[dict[str, Metric]] = MINIBATCH_METRICS
     HPARAMS: ClassVar[dict[str, HParam]] = {
         **LySep.HPARAMS,
+        # the full-batch default's evidence (docs/tuning.md) does not cover minibatches: fixed weights, beta 100
+        **schedule_hparams("fixed", 100.0, 1.05),
         # an adam U block would need moments for all N rows of U (three times its memory): gd only
         "u_solver": HParam(str, "gd", choices=("gd",), help="inner solver of the U blocks (the batch's rows)"),
         "batch_size": HParam(int, 128, **positive_int(),

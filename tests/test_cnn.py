@@ -193,9 +193,9 @@ def test_an_adversary_cannot_push_the_cnn_certificate_below_f() -> None:
 
 def test_j_equals_f_at_iteration_zero_and_j_never_increases_at_fixed_beta(digits_small: Problem) -> None:
     spec = ConvSpec.cnn((1, 8, 8), depth=2, channels=4, n_classes=10, pool=(1,))
-    ms = {"lysep": make_method("lysep"),
+    ms = {"lysep": make_method("lysep", schedule="fixed", beta=100.0),
           "lysep-3": make_method("lysep", schedule="fixed", beta=10.0, u_steps=3, w_steps=2),
-          "lysep-relu": make_method("lysep", activation="relu", beta=1.0)}
+          "lysep-relu": make_method("lysep", activation="relu", schedule="fixed", beta=1.0)}
     for label, m in ms.items():
         model = spec if label != "lysep-relu" else ConvSpec.cnn((1, 8, 8), 2, 4, 10, "relu")
         tr = run_cell(digits_small, model, {label: m}, seeds=[0, 1], budget=Budget(iterations=12))
@@ -208,6 +208,16 @@ def test_j_equals_f_at_iteration_zero_and_j_never_increases_at_fixed_beta(digits
             assert int((J[1:] > J[:-1] + tol).sum()) == 0, (label, np.diff(J).max())
             assert J[-1] < 0.8 * J[0], label  # and it trains
             assert (run["B"] >= run["F"] - 1e-10).all()
+
+
+def test_the_default_lysep_cnn_never_increases_j_within_an_iteration(digits_small: Problem) -> None:
+    """The default's adaptive weights change between iterations; at each iteration's weights J cannot increase."""
+    spec = ConvSpec.cnn((1, 8, 8), depth=2, channels=4, n_classes=10, pool=(1,))
+    tr = run_cell(digits_small, spec, {"lysep": make_method("lysep")}, seeds=[0, 1], budget=Budget(iterations=12))
+    rows = tr[tr.iteration > 0]
+    assert rows.J_start.notna().all() and len(rows) == 24
+    assert int((rows.J > rows.J_start + 1e-7 * np.maximum(1.0, rows.J_start.abs())).sum()) == 0
+    assert (tr.B >= tr.F - 1e-10).all() and (tr.groupby("seed").F.last() < 0.8 * tr.groupby("seed").F.first()).all()
 
 
 def test_lysep_loss_matches_its_definition_on_feature_maps() -> None:

@@ -1,6 +1,6 @@
-"""The committed tuning of Example 1 (results/paper_example1/tuning/, `lysep tune configs/paper_example1.toml`):
-every method got the same trials, budget and tuning seeds, the tuned spec holds the winners, and docs/tuning.md's
-tables are scripts/tuning_table.py's."""
+"""The committed tunings of Examples 1 and 2 (results/paper_example{1,2}/tuning/, `lysep tune
+configs/paper_example{1,2}.toml`): every method got the same trials, budget and tuning seeds, the tuned spec holds
+the winners, and docs/tuning.md's tables are scripts/tuning_table.py's."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from lysep.spec import load_spec
 from lysep.tune import REFERENCE, trial_spec, trials
 
 ROOT = Path(__file__).resolve().parent.parent
-TUNING = ROOT / "results" / "paper_example1" / "tuning"
+EXAMPLES = ["paper_example1", "paper_example2"]
 
 
-def test_every_method_got_the_same_trials_budget_and_tuning_seeds() -> None:
-    spec = load_spec(ROOT / "configs" / "paper_example1.toml")
-    runs, record = pd.read_parquet(TUNING / "runs.parquet"), json.loads((TUNING / "tune.json").read_text())
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_method_got_the_same_trials_budget_and_tuning_seeds(example: str) -> None:
+    spec, tuning = load_spec(ROOT / "configs" / f"{example}.toml"), ROOT / "results" / example / "tuning"
+    runs, record = pd.read_parquet(tuning / "runs.parquet"), json.loads((tuning / "tune.json").read_text())
     tspec, plan = trial_spec(spec), trials(spec)
     assert record["trials"] == [{k: t[k] for k in ("label", "method", "algorithm", "trial", "values")} for t in plan]
     by_label = {t["label"]: t["method"] for t in plan}
@@ -35,10 +37,11 @@ def test_every_method_got_the_same_trials_budget_and_tuning_seeds() -> None:
     assert finished.iterations.eq(spec.budget.iterations).all()  # the same budget, run out by every finished trial
 
 
-def test_the_tuned_spec_holds_each_methods_winner_on_the_reporting_seeds() -> None:
-    spec = load_spec(ROOT / "configs" / "paper_example1.toml")
-    tuned = load_spec(TUNING / "tuned.toml")
-    record = json.loads((TUNING / "tune.json").read_text())
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_the_tuned_spec_holds_each_methods_winner_on_the_reporting_seeds(example: str) -> None:
+    spec, tuning = load_spec(ROOT / "configs" / f"{example}.toml"), ROOT / "results" / example / "tuning"
+    tuned = load_spec(tuning / "tuned.toml")
+    record = json.loads((tuning / "tune.json").read_text())
     assert tuned.grid == spec.grid and tuned.budget == spec.budget and tuned.data == spec.data
     winners = {w["method"]: w for w in record["winners"]}
     scores = pd.DataFrame(record["scores"]).fillna(float("inf"))
@@ -49,9 +52,10 @@ def test_the_tuned_spec_holds_each_methods_winner_on_the_reporting_seeds() -> No
         assert after.label == before.label and after.hparams == expected
 
 
-def test_the_tuning_page_holds_the_scripts_tables() -> None:
-    proc = subprocess.run([sys.executable, "scripts/tuning_table.py"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_the_tuning_page_holds_the_scripts_tables(example: str) -> None:
+    proc = subprocess.run([sys.executable, "scripts/tuning_table.py", f"results/{example}/tuning"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     page = (ROOT / "docs" / "tuning.md").read_text()
     tables = [t.strip() for t in proc.stdout.split("\n\n")]

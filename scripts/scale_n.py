@@ -1,8 +1,11 @@
 """Scale in N: configs/scale_n.toml at every data set and size, and the summary of how the gap to Adam changes.
 
-    python scripts/scale_n.py run      # every (data set, N) into results/scale_n/<dataset>_n<N>/, then the summary
-    python scripts/scale_n.py summary  # the summary again: results/scale_n/report.md, report.html, tables, figures
+    python scripts/scale_n.py tune     # v2: lysep tune of every method at N = 2000, per data set
+    python scripts/scale_n.py run      # v2: the tuned settings at every (data set, N) into results/scale_n_tuned/
+    python scripts/scale_n.py summary  # the summary again: report.md, report.html, tables, figures
     python scripts/scale_n.py table    # the Markdown table of docs/findings.md "Scale in N"
+
+``--v1`` after the command: the spec's own (untuned) settings, results/scale_n/ (the first version's results).
 
 Each (data set, N) is an ordinary results directory with its own report. The summary compares the
 minibatch LySep of the spec with minibatch Adam, paired by seed: at equal epochs (every method's
@@ -28,7 +31,8 @@ from analysis.render import Fig, Section, Table, render_html, render_markdown  #
 from lysep.batches import steps_per_epoch  # noqa: E402
 
 SPEC = ROOT / "configs" / "scale_n.toml"
-OUT = ROOT / "results" / "scale_n"
+#: where each version's results go: "tuned" (v2, the default) and "v1" (the spec's own settings)
+OUTS = {"tuned": ROOT / "results" / "scale_n_tuned", "v1": ROOT / "results" / "scale_n"}
 DATASETS: tuple[str, ...] = ("circle", "spirals")
 SIZES: tuple[int, ...] = (2000, 6000, 20000, 60000, 200000)
 #: the compared labels of the spec: the layer-separation method and its reference
@@ -37,36 +41,59 @@ SUBJECT, REFERENCE = "lysep-minibatch", "adam-mb"
 METHOD_BATCH = 128
 
 
-def sub_spec(dataset: str, n: int):
-    """configs/scale_n.toml at one data set and size, one trace row (and test score) per epoch."""
+def tuned_spec(dataset: str) -> Path:
+    """The tuned spec ``python scripts/scale_n.py tune`` wrote for a data set."""
+    return OUTS["tuned"] / "tuning" / dataset / "tuned.toml"
+
+
+def tune_all() -> None:
+    """``lysep tune`` of configs/scale_n.toml at its N (2000) for every data set not tuned yet."""
+    import subprocess
+
+    for dataset in DATASETS:
+        if tuned_spec(dataset).is_file():
+            continue
+        out = tuned_spec(dataset).parent
+        cmd = ["lysep", "tune", str(SPEC.relative_to(ROOT)), "--set", f'data.dataset="{dataset}"', "--out",
+               str(out.relative_to(ROOT)), "--workers", "2", "--quiet"]
+        print(" ".join(cmd), flush=True)
+        subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def sub_spec(dataset: str, n: int, version: str = "tuned"):
+    """The spec of a version (configs/scale_n.toml, or its tuned spec for the data set) at one data set and size,
+    one trace row (and test score) per epoch."""
     import tomllib
 
     from lysep.spec import parse_spec
 
-    doc = tomllib.loads(SPEC.read_text())
-    doc["name"] = f"scale_n_{dataset}_n{n}"
+    path = SPEC if version == "v1" else tuned_spec(dataset)
+    if not path.is_file():
+        raise SystemExit(f"{path}: missing; run `python scripts/scale_n.py tune` first")
+    doc = tomllib.loads(path.read_text())
+    doc["name"] = f"scale_n{'' if version == 'v1' else '_tuned'}_{dataset}_n{n}"
     doc["data"].update(dataset=dataset, n_train=n)
     doc["budget"].update(record_every=steps_per_epoch(n, METHOD_BATCH),
                          eval_every=steps_per_epoch(n, METHOD_BATCH))
-    return parse_spec(doc, str(SPEC))
+    return parse_spec(doc, str(path))
 
 
-def run_all() -> None:
-    """Run every (data set, N) not stored yet and write its report."""
+def run_all(version: str = "tuned") -> None:
+    """Run every (data set, N) of a version not stored yet and write its report."""
     from analysis.report import make_report
     from lysep.runner import run_experiment
 
     for dataset in DATASETS:
         for n in SIZES:
             t0 = time.perf_counter()
-            res = run_experiment(sub_spec(dataset, n), OUT / f"{dataset}_n{n}", quiet=True)
+            res = run_experiment(sub_spec(dataset, n, version), OUTS[version] / f"{dataset}_n{n}", quiet=True)
             make_report(res.root)
             print(f"{dataset} N={n}: {res.ran} runs in {time.perf_counter() - t0:.0f} s -> {res.root}", flush=True)
 
 
-def compare(dataset: str, n: int) -> dict:
+def compare(dataset: str, n: int, version: str = "tuned") -> dict:
     """The paired comparison of SUBJECT with REFERENCE at one (data set, N), from its stored runs and traces."""
-    d = OUT / f"{dataset}_n{n}"
+    d = OUTS[version] / f"{dataset}_n{n}"
     runs = pd.read_parquet(d / "runs.parquet").set_index(["method", "seed"])
     traces = pd.read_parquet(d / "traces.parquet")
     seeds = sorted(set(runs.loc[SUBJECT].index) & set(runs.loc[REFERENCE].index))
@@ -89,10 +116,10 @@ def compare(dataset: str, n: int) -> dict:
             "ratio at equal time": float(np.median(at_time) / ref.final_F.median())}
 
 
-def summary_table() -> pd.DataFrame:
-    """One row per (data set, N) that is stored."""
-    return pd.DataFrame([compare(ds, n) for ds in DATASETS for n in SIZES
-                         if (OUT / f"{ds}_n{n}" / "runs.parquet").is_file()])
+def summary_table(version: str = "tuned") -> pd.DataFrame:
+    """One row per (data set, N) of a version that is stored."""
+    return pd.DataFrame([compare(ds, n, version) for ds in DATASETS for n in SIZES
+                         if (OUTS[version] / f"{ds}_n{n}" / "runs.parquet").is_file()])
 
 
 def findings_table(t: pd.DataFrame) -> str:
@@ -149,18 +176,40 @@ def figure(t: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def write_summary() -> Path:
-    """results/scale_n/report.md and report.html, tables/scale_n.csv, figures/ratio_vs_n.png."""
-    t = summary_table()
+def settings(version: str) -> str:
+    """The compared methods' settings of a version, in words."""
+    if version == "v1":
+        return ("configs/scale_n.toml's own settings (minibatch LySep at its defaults, Adam lr 1e-2, SGD at its "
+                "defaults)")
+    import tomllib
+
+    parts = []
+    for dataset in DATASETS:
+        doc = tomllib.loads(tuned_spec(dataset).read_text()) if tuned_spec(dataset).is_file() else {"method": []}
+        methods = "; ".join(f"{m.get('label', m['name'])}: " + ", ".join(f"{k} {v}" for k, v in m.items()
+                                                                        if k not in ("name", "label"))
+                            for m in doc["method"])
+        parts.append(f"{dataset}: {methods}")
+    return ("each method at its setting tuned by `python scripts/scale_n.py tune` (lysep tune, 16 trials per method, "
+            "N = 2000, tuning seeds 100..102; tuning/<data set>/ holds the trials and their report) - "
+            + " | ".join(parts))
+
+
+def write_summary(version: str = "tuned") -> Path:
+    """<version's results>/report.md and report.html, tables/scale_n.csv, figures/ratio_vs_n.png."""
+    OUT = OUTS[version]
+    t = summary_table(version)
     (OUT / "tables").mkdir(parents=True, exist_ok=True)
     (OUT / "figures").mkdir(exist_ok=True)
     t.to_csv(OUT / "tables" / "scale_n.csv", index=False)
     png = figure(t)
     (OUT / "figures" / "ratio_vs_n.png").write_bytes(png)
     links = ", ".join(f"[{ds} N={n}]({ds}_n{n}/report.md)" for ds in DATASETS for n in SIZES)
+    flag = " --v1" if version == "v1" else ""
     intro = (f"configs/scale_n.toml (minibatch LySep, minibatch Adam and SGD, batch 128, FNN depth 5 x width 20, "
              f"tanh, 5 seeds, the same epochs for every method) on {', '.join(DATASETS)} at N = "
-             f"{', '.join(map(str, SIZES))}, made by `python scripts/scale_n.py run`. Medians over seeds; the "
+             f"{', '.join(map(str, SIZES))}, made by `python scripts/scale_n.py run{flag}`; {settings(version)}. "
+             "Medians over seeds; the "
              "difference is LySep - Adam in final train CE, paired by seed, with a bootstrap 95% interval and "
              f"the Wilcoxon p-value, each shown only with enough seeds (the interval of a median needs "
              f"{stats.min_n_bootstrap(statistic='median')} pairs, the test {stats.min_n_wilcoxon()}; '–' with "
@@ -168,7 +217,8 @@ def write_summary() -> Path:
     sections = [Section("What was run", [intro]), Section("Finding", [trend(t)]),
                 Section("LySep against Adam as N grows", [Table(t), Fig("ratio_vs_n", "LySep / Adam train CE "
                                                                         "against N", png)])]
-    title = "Scale in N: minibatch LySep against minibatch Adam"
+    title = "Scale in N: minibatch LySep against minibatch Adam" + (" (v1, untuned)" if version == "v1" else
+                                                                        " (tuned)")
     (OUT / "report.md").write_text(render_markdown(title, sections))
     (OUT / "report.html").write_text(render_html(title, sections))
     return OUT / "report.md"
@@ -176,12 +226,16 @@ def write_summary() -> Path:
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "summary"
+    version = "v1" if "--v1" in argv[1:] else "tuned"
+    if command == "tune":
+        tune_all()
+        return 0
     if command == "run":
-        run_all()
+        run_all(version)
     if command in ("run", "summary"):
-        print(f"summary: {write_summary()}")
+        print(f"summary: {write_summary(version)}")
     elif command == "table":
-        print(findings_table(summary_table()))
+        print(findings_table(summary_table(version)))
     else:
         print(__doc__)
         return 2

@@ -48,16 +48,19 @@ def tuned_spec(dataset: str) -> Path:
 
 def tune_all() -> None:
     """``lysep tune`` of configs/scale_n.toml at its N (2000) for every data set not tuned yet."""
-    import subprocess
+    import os
 
+    from lysep.cli import main as lysep
+
+    os.chdir(ROOT)
     for dataset in DATASETS:
         if tuned_spec(dataset).is_file():
             continue
-        out = tuned_spec(dataset).parent
-        cmd = ["lysep", "tune", str(SPEC.relative_to(ROOT)), "--set", f'data.dataset="{dataset}"', "--out",
-               str(out.relative_to(ROOT)), "--workers", "2", "--quiet"]
-        print(" ".join(cmd), flush=True)
-        subprocess.run(cmd, cwd=ROOT, check=True)
+        args = ["tune", str(SPEC.relative_to(ROOT)), "--set", f'data.dataset="{dataset}"', "--out",
+                str(tuned_spec(dataset).parent.relative_to(ROOT)), "--workers", "2", "--quiet"]
+        print("lysep " + " ".join(args), flush=True)
+        if lysep(args) != 0:
+            raise SystemExit(f"lysep tune failed for {dataset}")
 
 
 def sub_spec(dataset: str, n: int, version: str = "tuned"):
@@ -197,13 +200,13 @@ def settings(version: str) -> str:
 
 def write_summary(version: str = "tuned") -> Path:
     """<version's results>/report.md and report.html, tables/scale_n.csv, figures/ratio_vs_n.png."""
-    OUT = OUTS[version]
+    out = OUTS[version]
     t = summary_table(version)
-    (OUT / "tables").mkdir(parents=True, exist_ok=True)
-    (OUT / "figures").mkdir(exist_ok=True)
-    t.to_csv(OUT / "tables" / "scale_n.csv", index=False)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(exist_ok=True)
+    t.to_csv(out / "tables" / "scale_n.csv", index=False)
     png = figure(t)
-    (OUT / "figures" / "ratio_vs_n.png").write_bytes(png)
+    (out / "figures" / "ratio_vs_n.png").write_bytes(png)
     links = ", ".join(f"[{ds} N={n}]({ds}_n{n}/report.md)" for ds in DATASETS for n in SIZES)
     flag = " --v1" if version == "v1" else ""
     intro = (f"configs/scale_n.toml (minibatch LySep, minibatch Adam and SGD, batch 128, FNN depth 5 x width 20, "
@@ -219,9 +222,9 @@ def write_summary(version: str = "tuned") -> Path:
                                                                         "against N", png)])]
     title = "Scale in N: minibatch LySep against minibatch Adam" + (" (v1, untuned)" if version == "v1" else
                                                                         " (tuned)")
-    (OUT / "report.md").write_text(render_markdown(title, sections))
-    (OUT / "report.html").write_text(render_html(title, sections))
-    return OUT / "report.md"
+    (out / "report.md").write_text(render_markdown(title, sections))
+    (out / "report.html").write_text(render_html(title, sections))
+    return out / "report.md"
 
 
 def main(argv: list[str]) -> int:

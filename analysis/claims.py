@@ -21,8 +21,10 @@ from lysep.methods.base import ALTERNATING, BASELINE, JOINT
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 INCONCLUSIVE = "inconclusive"
-CLAIM_COLUMNS = ["id", "claim", "verdict", "numbers", "how_tested"]
+CLAIM_COLUMNS = ["id", "claim", "budget", "verdict", "numbers", "how_tested"]
 NEEDS_BOTH = "needs a LySep method and a baseline"
+#: what the guarantee claims are checked on (their "budget" column)
+EVERY_ROW, EVERY_ITERATION = "every recorded row", "every iteration"
 
 
 @dataclass
@@ -35,6 +37,13 @@ class Claim:
     numbers: str
     how_tested: str
     details: pd.DataFrame | None = field(default=None, repr=False)
+    #: what the verdict compares at: a key of :data:`analysis.comparisons.BUDGETS` for c3-c5, a phrase otherwise
+    budget: str = ""
+
+    @property
+    def key(self) -> str:
+        """Unique within a claims table: the id, with the budget for a claim judged at several (``c3@wall_time``)."""
+        return f"{self.id}@{self.budget}" if self.budget in cmp.BUDGETS else self.id
 
 
 def _fmt(x: float) -> str:
@@ -106,9 +115,10 @@ def _bound_claim(cid: str, claim: str, how: str, metrics: pd.DataFrame, check: s
     runs = metrics[metrics[f"{check}_checked"] > 0] if not metrics.empty else metrics
     checked = int(runs[f"{check}_checked"].sum()) if not runs.empty else 0
     if checked == 0:
-        return Claim(cid, claim, INCONCLUSIVE, nothing, how)
+        return Claim(cid, claim, INCONCLUSIVE, nothing, how, budget=EVERY_ROW)
     viol = int(runs[f"{check}_violations"].sum())
-    return Claim(cid, claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers(runs, checked, viol), how)
+    return Claim(cid, claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers(runs, checked, viol), how,
+                 budget=EVERY_ROW)
 
 
 def _certificate_numbers(runs: pd.DataFrame, checked: int, viol: int) -> str:
@@ -167,20 +177,21 @@ def monotone_claim(metrics: pd.DataFrame) -> Claim:
            "1e-7 * max(1, |J_start|). Judged on the runs whose method declares the decrease guarantee for its "
            "hyperparameters (every block solver monotone); supported iff zero violations there.")
     if metrics.empty:
-        return Claim("c2", claim, INCONCLUSIVE, "no runs", how)
+        return Claim("c2", claim, INCONCLUSIVE, "no runs", how, budget=EVERY_ITERATION)
     has_j = metrics[metrics["j_checked"] > 0]
     judged = has_j[has_j.get("decrease_guaranteed", pd.Series(False, index=has_j.index)).fillna(False).astype(bool)]
     other = has_j.drop(judged.index)
     other_txt = (f"; not judged (no guarantee declared): {len(other)} runs with "
                  f"{int(other['j_violations'].sum())} violations") if len(other) else ""
     if judged.empty:
-        return Claim("c2", claim, INCONCLUSIVE, "no run of a method that guarantees the decrease" + other_txt, how)
+        return Claim("c2", claim, INCONCLUSIVE, "no run of a method that guarantees the decrease" + other_txt, how,
+                     budget=EVERY_ITERATION)
     per = judged.groupby("method")[["j_violations", "j_checked"]].sum()
     parts = [f"{m}: {int(r.j_violations)}/{int(r.j_checked)}" for m, r in per.iterrows()]
     viol = int(per["j_violations"].sum())
     numbers = (f"judged runs {len(judged)}; violations/iterations {viol}/{int(per['j_checked'].sum())} "
                f"({'; '.join(parts)})" + other_txt)
-    return Claim("c2", claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers, how)
+    return Claim("c2", claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers, how, budget=EVERY_ITERATION)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,19 +212,27 @@ def _paired_costs(metrics: pd.DataFrame, depth, width, a: str, b: str, column: s
     return x, y
 
 
-def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselines: Sequence[str],
-                target_ce: float | None, extra: Sequence[tuple[str, bool]] = ()) -> pd.DataFrame:
-    """Per cell, paired tests of ``lysep`` vs the best baseline of that cell (lower cost = better).
+#: per budget: the metrics column of the cost to reach the target CE, and the name of the test of F at the budget
+TO_TARGET = {"iterations": "iters_to_target", "grad_evals": "grad_evals_to_target", "wall_time": "seconds_to_target"}
+AT_BUDGET = {"iterations": "F_at_equal_iterations", "grad_evals": "F_at_equal_grad_evals",
+             "wall_time": "F_at_equal_time"}
 
-    Tests: ``seconds_to_target`` (if a target is set; censored = +inf; best baseline = lowest median
-    seconds-to-target) and ``F_at_equal_time`` (train CE of both runs at the smaller of their final
-    wall times; best baseline = lowest median final train CE). ``extra``: (metrics column,
-    higher_is_better) pairs tested against the final-CE best baseline. Holm over the cells of the grid,
-    separately for each test.
+
+def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselines: Sequence[str],
+                target_ce: float | None, extra: Sequence[tuple[str, bool]] = (),
+                budget: str = "wall_time") -> pd.DataFrame:
+    """Per cell, paired tests of ``lysep`` vs the best baseline of that cell (lower cost = better) at a budget.
+
+    Tests (``budget`` a key of :data:`analysis.comparisons.BUDGETS`): the cost to reach target_ce in that budget's
+    unit (:data:`TO_TARGET`, if a target is set; censored = +inf; best baseline = lowest median cost) and the train
+    CE of both runs at the equal budget (:func:`analysis.comparisons.equal_budget_pairs`; best baseline = lowest
+    median final train CE). ``extra``: (metrics column, higher_is_better) pairs tested against the final-CE best
+    baseline. Holm over the cells of the grid, separately for each test.
     """
     rows = []
+    to_target = TO_TARGET[budget]
     best_ce = cmp.best_per_cell(metrics, "final_F", baselines).set_index(CELL_KEYS)["method"]
-    best_t = (cmp.best_per_cell(metrics, "seconds_to_target", baselines).set_index(CELL_KEYS)["method"]
+    best_t = (cmp.best_per_cell(metrics, to_target, baselines).set_index(CELL_KEYS)["method"]
               if target_ce is not None else None)
     cells = metrics.loc[metrics["method"] == lysep, CELL_KEYS].drop_duplicates().sort_values(CELL_KEYS)
     for depth, width in cells.itertuples(index=False):
@@ -221,12 +240,12 @@ def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselin
             continue
         if best_t is not None:
             b = best_t.loc[(depth, width)]
-            x, y = _paired_costs(metrics, depth, width, lysep, b, "seconds_to_target")
-            rows.append(_test_row(depth, width, "seconds_to_target", lysep, b, x, y))
+            x, y = _paired_costs(metrics, depth, width, lysep, b, to_target)
+            rows.append(_test_row(depth, width, to_target, lysep, b, x, y))
         b = best_ce.loc[(depth, width)]
         cell = traces[(traces["depth"] == depth) & (traces["width"] == width)]
-        pairs = cmp.equal_time_pairs(cell, lysep, b)
-        rows.append(_test_row(depth, width, "F_at_equal_time", lysep, b, pairs["a"].to_numpy(),
+        pairs = cmp.equal_budget_pairs(cell, lysep, b, budget)
+        rows.append(_test_row(depth, width, AT_BUDGET[budget], lysep, b, pairs["a"].to_numpy(),
                               pairs["b"].to_numpy()))
         for column, hib in extra:
             x, y = _paired_costs(metrics, depth, width, lysep, b, column, hib)
@@ -235,6 +254,18 @@ def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselin
     table = pd.DataFrame(rows, columns=[c for c in cols if c != "p_holm"])
     table.insert(table.columns.get_loc("p_value") + 1, "p_holm", cmp.holm_by(table, ["test"]))
     return table
+
+
+def budget_pairs(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselines: Sequence[str],
+                 budget: str) -> pd.DataFrame:
+    """Per cell, ``lysep`` and the best baseline of the cell (lowest median final train CE) at their equal budget:
+    :func:`analysis.comparisons.equal_budget_pairs` with a ``baseline`` column (the values c4 and c5 judge)."""
+    parts = []
+    for depth, width, b in cmp.best_per_cell(metrics, "final_F", baselines).itertuples(index=False):
+        cell = traces[(traces["depth"] == depth) & (traces["width"] == width)]
+        parts.append(cmp.equal_budget_pairs(cell, lysep, b, budget).assign(baseline=b))
+    cols = ["depth", "width", "seed", "limit", "a", "b", "baseline"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
 def cell_outcomes(tests: pd.DataFrame, alpha: float = stats.ALPHA) -> pd.DataFrame:
@@ -296,23 +327,23 @@ def _test_summary(tests: pd.DataFrame) -> str:
 
 
 def faster_claim(traces: pd.DataFrame, metrics: pd.DataFrame, target_ce: float | None,
-                 order: Sequence[str] = ()) -> Claim:
-    """c3: the default LySep method converges faster than CE training with the best baseline.
+                 order: Sequence[str] = (), budget: str = "wall_time") -> Claim:
+    """c3: the default LySep method converges faster than CE training with the best baseline, at a budget.
 
     Per cell, Wilcoxon signed-rank tests (paired by seed) of the default LySep method vs the best
-    baseline of the cell on seconds to target_ce (if set; censored runs count as +inf) and on train CE
-    at equal wall time; Holm over the cells for each test; rule of :func:`majority_verdict`.
-    Inconclusive without a LySep method or a baseline.
+    baseline of the cell on the cost to reach target_ce in the budget's unit (if set; censored runs count
+    as +inf) and on train CE at the equal budget (:func:`speed_tests`); Holm over the cells for each test;
+    rule of :func:`majority_verdict`. Inconclusive without a LySep method or a baseline.
     """
     claim = "LySep converges faster than CE training (SGD/Adam/GD)"
-    how = ("Default LySep method vs the best baseline per cell (lowest median seconds-to-target, resp. final "
-           "CE): Wilcoxon signed-rank paired by seed on seconds to target_ce (censored = worst) and on train "
-           "CE at equal wall time (both runs read at the smaller final wall time), Holm over the cells per test. "
-           "A cell "
-           "counts for LySep if some test is significant (Holm p < 0.05) in its favour and none against. "
-           "Supported if LySep wins > half the cells; not supported if the baseline wins > half or LySep is "
-           "never ahead on a median difference; otherwise inconclusive.")
-    return _versus_claim("c3", claim, how, traces, metrics, target_ce, (), order)
+    unit = {"iterations": "iterations", "grad_evals": "grad_evals", "wall_time": "seconds"}[budget]
+    how = (f"At {cmp.budget_words(budget)}: default LySep method vs the best baseline per cell (lowest median "
+           f"{unit}-to-target, resp. final CE): Wilcoxon signed-rank paired by seed on {unit} to target_ce (censored "
+           f"= worst) and on train CE at {cmp.budget_words(budget)} (both runs read at the smaller of their final "
+           f"{unit}), Holm over the cells per test. A cell counts for LySep if some test is significant (Holm "
+           "p < 0.05) in its favour and none against. Supported if LySep wins > half the cells; not supported if "
+           "the baseline wins > half or LySep is never ahead on a median difference; otherwise inconclusive.")
+    return _versus_claim("c3", claim, how, traces, metrics, target_ce, (), order, budget)
 
 
 def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict) -> Claim:
@@ -326,56 +357,68 @@ def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict) -> Claim:
            "accuracy (Wilcoxon paired by seed, Holm over the cells per test, majority of cells).")
     kind = str(((meta or {}).get("spec") or {}).get("model", {}).get("kind", "")).lower()
     if kind != "cnn":
-        return Claim("c6", claim, INCONCLUSIVE, "inconclusive: no CNN experiment in this run", how)
-    return _versus_claim("c6", claim, how, traces, metrics, None, (("final_test_acc", True),), spec_order(meta))
+        return Claim("c6", claim, INCONCLUSIVE, "inconclusive: no CNN experiment in this run", how, budget=C6_BUDGET)
+    return _versus_claim("c6", claim, how, traces, metrics, None, (("final_test_acc", True),), spec_order(meta),
+                         "wall_time")
 
 
 def _versus_claim(cid: str, claim: str, how: str, traces: pd.DataFrame, metrics: pd.DataFrame,
                   target_ce: float | None, extra: Sequence[tuple[str, bool]],
-                  order: Sequence[str] = ()) -> Claim:
+                  order: Sequence[str] = (), budget: str = "wall_time") -> Claim:
     """Shared body of c3 and c6."""
+    label = budget if cid == "c3" else C6_BUDGET
     lysep, baselines = roles(metrics, order)
     if lysep is None:
-        return Claim(cid, claim, INCONCLUSIVE, NEEDS_BOTH, how)
-    tests = speed_tests(traces, metrics, lysep, baselines, target_ce, extra)
+        return Claim(cid, claim, INCONCLUSIVE, NEEDS_BOTH, how, budget=label)
+    tests = speed_tests(traces, metrics, lysep, baselines, target_ce, extra, budget)
     verdict, text = majority_verdict(tests)
     numbers = f"method {lysep}; {text}; {_test_summary(tests)}" if not tests.empty else f"method {lysep}; {text}"
-    return Claim(cid, claim, verdict, numbers, how, tests)
+    return Claim(cid, claim, verdict, numbers, how, tests, budget=label)
+
+
+#: what c6 compares at
+C6_BUDGET = "equal wall time; final test accuracy"
 
 
 # ----------------------------------------------------------------------------------------------
 # c4: seed variance
 
 
-def variance_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
-    """c4: the default LySep method has a smaller spread of final train CE over seeds.
+def variance_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[str] = (),
+                   budget: str = "iterations") -> Claim:
+    """c4: the default LySep method has a smaller spread of train CE over seeds, at a budget.
 
-    Per cell, Brown-Forsythe test vs the best baseline (lowest median final CE), diverged runs
-    excluded; Holm over cells. A cell counts for LySep when Holm p < 0.05 and its spread (mean
-    absolute deviation from the median) is smaller. Supported if that holds in more than half the
-    cells; not supported if the baseline is significantly less spread in more than half, or LySep's
-    spread is smaller in no cell; inconclusive otherwise, and when no cell is testable (fewer seeds
-    than the test needs: :func:`analysis.stats.min_n_brown_forsythe`).
+    Per cell, Brown-Forsythe test of the train CE at the equal budget (:func:`budget_pairs`: LySep and the
+    best baseline of the cell, lowest median final CE, each seed read at the smaller of the two runs' final
+    budget), runs that diverged before it excluded; Holm over cells. A cell counts for LySep when Holm
+    p < 0.05 and its spread (mean absolute deviation from the median) is smaller. Supported if that holds
+    in more than half the cells; not supported if the baseline is significantly less spread in more than
+    half, or LySep's spread is smaller in no cell; inconclusive otherwise, and when no cell is testable
+    (fewer seeds than the test needs: :func:`analysis.stats.min_n_brown_forsythe`).
     """
     claim = "LySep results vary less over seeds than CE training"
-    how = ("Final train CE of the default LySep method vs the best baseline per cell: Brown-Forsythe test "
-           f"(scipy levene, center='median'; needs >= {stats.min_n_brown_forsythe()} seeds per method), Holm over "
+    how = (f"Train CE at {cmp.budget_words(budget)} of the default LySep method vs the best baseline per cell "
+           "(lowest median final CE; each seed pair read at the smaller of its two final "
+           f"{cmp.BUDGETS[budget][0]} values, diverged runs excluded): Brown-Forsythe test (scipy levene, "
+           f"center='median'; needs >= {stats.min_n_brown_forsythe()} seeds per method), Holm over "
            "cells; direction from the mean absolute deviation from the median. Supported if LySep is significantly "
            "less spread in > half the cells; not supported if the baseline is in > half or LySep is never less "
            "spread; otherwise inconclusive.")
     lysep, baselines = roles(metrics, order)
     if lysep is None:
-        return Claim("c4", claim, INCONCLUSIVE, NEEDS_BOTH, how)
-    best = cmp.best_per_cell(metrics, "final_F", baselines)
-    parts = []
-    for depth, width, b in best.itertuples(index=False):
-        cell = metrics[(metrics["depth"] == depth) & (metrics["width"] == width)]
-        parts.append(cmp.variance_comparisons(cell, "final_F", [lysep], [b]))
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return Claim("c4", claim, INCONCLUSIVE, NEEDS_BOTH, how, budget=budget)
+    pairs = budget_pairs(traces, metrics, lysep, baselines, budget)
+    rows = []
+    for (depth, width, b), cell in pairs.groupby(["depth", "width", "baseline"], sort=True):
+        x, y = cell["a"].to_numpy(dtype=float), cell["b"].to_numpy(dtype=float)
+        rows.append({"depth": depth, "width": width, "method": lysep, "baseline": b, "budget": budget,
+                     "metric": cmp.AT_BUDGET_COLUMN, **cmp.spread_row(x[np.isfinite(x)], y[np.isfinite(y)])})
+    table = pd.DataFrame(rows, columns=["depth", "width", "method", "baseline", "budget", "metric",
+                                        *cmp.SPREAD_COLUMNS])
     if table.empty or table["p_value"].isna().all():
         return Claim("c4", claim, INCONCLUSIVE, f"method {lysep}; inconclusive: {untestable_reason(table)}",
-                     how, table if not table.empty else None)
-    table["p_holm"] = stats.holm(table["p_value"].to_numpy())
+                     how, table if not table.empty else None, budget)
+    table.insert(table.columns.get_loc("p_value") + 1, "p_holm", stats.holm(table["p_value"].to_numpy()))
     sig = table["p_holm"] < stats.ALPHA
     k_l = int((sig & (table["spread_method"] < table["spread_baseline"])).sum())
     k_b = int((sig & (table["spread_method"] > table["spread_baseline"])).sum())
@@ -394,11 +437,21 @@ def variance_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
         verdict = NOT_SUPPORTED
     else:
         verdict = INCONCLUSIVE
-    return Claim("c4", claim, verdict, numbers, how, table)
+    return Claim("c4", claim, verdict, numbers, how, table, budget)
 
 
 # ----------------------------------------------------------------------------------------------
 # c5: depth trend
+
+
+def _ratio_row(depth, width, baseline: str, a: float, b: float) -> dict:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = float(np.float64(a) / np.float64(b))
+    return {"depth": depth, "width": width, "baseline": baseline, "ratio": ratio,
+            "log_ratio": float(np.log(ratio)) if ratio > 0 else np.nan}
+
+
+RATIO_COLUMNS = ["depth", "width", "baseline", "ratio", "log_ratio"]
 
 
 def ratio_by_cell(metrics: pd.DataFrame, lysep: str, baselines: Sequence[str]) -> pd.DataFrame:
@@ -408,38 +461,44 @@ def ratio_by_cell(metrics: pd.DataFrame, lysep: str, baselines: Sequence[str]) -
     """
     best = cmp.best_per_cell(metrics, "final_F", baselines)
     costs = cmp.cell_costs(metrics, "final_F")
-    rows = []
-    for depth, width, b in best.itertuples(index=False):
-        if lysep not in costs.columns:
-            continue
-        a_, b_ = costs.loc[(depth, width), lysep], costs.loc[(depth, width), b]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = float(a_ / b_)
-        rows.append({"depth": depth, "width": width, "baseline": b, "ratio": ratio,
-                     "log_ratio": float(np.log(ratio)) if ratio > 0 else np.nan})
-    return pd.DataFrame(rows, columns=["depth", "width", "baseline", "ratio", "log_ratio"])
+    rows = [_ratio_row(depth, width, b, costs.loc[(depth, width), lysep], costs.loc[(depth, width), b])
+            for depth, width, b in best.itertuples(index=False) if lysep in costs.columns]
+    return pd.DataFrame(rows, columns=RATIO_COLUMNS)
 
 
-def depth_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
-    """c5: the advantage of LySep (CE ratio LySep / best baseline) grows with depth.
+def ratio_at_budget(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselines: Sequence[str],
+                    budget: str) -> pd.DataFrame:
+    """Per cell: median train CE of ``lysep`` over that of the best baseline at their equal budget
+    (:func:`budget_pairs`; a run that diverged before it = +inf). Columns as :func:`ratio_by_cell`."""
+    pairs = budget_pairs(traces, metrics, lysep, baselines, budget)
+    rows = [_ratio_row(depth, width, b, float(np.median(cell["a"])), float(np.median(cell["b"])))
+            for (depth, width, b), cell in pairs.groupby(["depth", "width", "baseline"], sort=True)]
+    return pd.DataFrame(rows, columns=RATIO_COLUMNS)
 
-    Spearman correlation across cells between depth and log(median final CE of the default LySep /
-    that of the best baseline), exact permutation p (:func:`analysis.stats.spearman`). Supported iff
-    rho < 0 and p < 0.05; not supported iff rho > 0 and p < 0.05; inconclusive otherwise, and when
-    there is only one depth, fewer cells than the test needs, or ties that keep p above 0.05.
+
+def depth_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[str] = (),
+                budget: str = "iterations") -> Claim:
+    """c5: the advantage of LySep (CE ratio LySep / best baseline) grows with depth, at a budget.
+
+    Spearman correlation across cells between depth and log(median train CE of the default LySep / that of the
+    best baseline) at the equal budget (:func:`ratio_at_budget`), exact permutation p
+    (:func:`analysis.stats.spearman`). Supported iff rho < 0 and p < 0.05; not supported iff rho > 0 and
+    p < 0.05; inconclusive otherwise, and when there is only one depth, fewer cells than the test needs, or
+    ties that keep p above 0.05.
     """
     claim = "The advantage of LySep grows with depth"
-    how = ("Spearman correlation over cells between depth and log(median final CE of LySep / median final CE of "
-           "the best baseline), exact permutation p-value (ties in depth included). Supported iff rho < 0 with "
-           "p < 0.05; not supported iff rho > 0 with p < 0.05; otherwise inconclusive (also with one depth, "
-           f"< {stats.min_n_spearman()} cells, or ties that keep every possible p above 0.05).")
+    how = (f"Spearman correlation over cells between depth and log(median train CE of LySep / median train CE of "
+           f"the best baseline) at {cmp.budget_words(budget)} (each seed pair read at the smaller of its two final "
+           f"{cmp.BUDGETS[budget][0]} values), exact permutation p-value (ties in depth included). Supported iff "
+           "rho < 0 with p < 0.05; not supported iff rho > 0 with p < 0.05; otherwise inconclusive (also with one "
+           f"depth, < {stats.min_n_spearman()} cells, or ties that keep every possible p above 0.05).")
     lysep, baselines = roles(metrics, order)
     if lysep is None:
-        return Claim("c5", claim, INCONCLUSIVE, NEEDS_BOTH, how)
-    table = ratio_by_cell(metrics, lysep, baselines)
+        return Claim("c5", claim, INCONCLUSIVE, NEEDS_BOTH, how, budget=budget)
+    table = ratio_at_budget(traces, metrics, lysep, baselines, budget)
     depths = table["depth"].nunique()
     if depths < 2:
-        return Claim("c5", claim, INCONCLUSIVE, f"only {depths} depth in the grid", how, table)
+        return Claim("c5", claim, INCONCLUSIVE, f"only {depths} depth in the grid", how, table, budget)
     test = stats.spearman(table["depth"].to_numpy(), table["log_ratio"].to_numpy())
     rho = test.statistic
     per_depth = table.groupby("depth")["ratio"].median()
@@ -451,7 +510,7 @@ def depth_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
         verdict = SUPPORTED if rho < 0 else NOT_SUPPORTED
     else:
         verdict = INCONCLUSIVE
-    return Claim("c5", claim, verdict, numbers, how, table)
+    return Claim("c5", claim, verdict, numbers, how, table, budget)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -459,20 +518,24 @@ def depth_claim(metrics: pd.DataFrame, order: Sequence[str] = ()) -> Claim:
 
 def evaluate_claims(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict | None = None,
                     wall_caveat: str = "") -> list[Claim]:
-    """All claims, in report order (c1, c1b, c2, c3, c4, c5, c6).
+    """All claims, in report order: c1, c1b, c2, then c3, c4 and c5 each at every budget of
+    :data:`analysis.comparisons.BUDGETS` (equal iterations, grad_evals, wall time), then c6.
 
     ``traces``: trace table; ``metrics``: :func:`analysis.metrics.metrics_table` of it; ``meta``: meta.json;
     ``wall_caveat``: :func:`analysis.provenance.wall_time_caveat`, added to the numbers of the claims that rest
-    on wall-time tests (c3, c6): first when the wall times are unreliable, last when they were not checked.
+    on wall time (c3, c4, c5 at equal wall time, c6): first when the wall times are unreliable, last when they
+    were not checked.
     """
     budget = ((meta or {}).get("spec") or {}).get("budget") or {}
     target = budget.get("target_ce")
     order = spec_order(meta)
     claims = [certificate_claim(metrics), surrogate_claim(metrics), monotone_claim(metrics),
-              faster_claim(traces, metrics, target, order), variance_claim(metrics, order),
-              depth_claim(metrics, order), cnn_claim(traces, metrics, meta or {})]
+              *[faster_claim(traces, metrics, target, order, b) for b in cmp.BUDGETS],
+              *[variance_claim(traces, metrics, order, b) for b in cmp.BUDGETS],
+              *[depth_claim(traces, metrics, order, b) for b in cmp.BUDGETS],
+              cnn_claim(traces, metrics, meta or {})]
     for c in claims:
-        if wall_caveat and c.details is not None and "test" in c.details and c.details["test"].isin(WALL_TESTS).any():
+        if wall_caveat and c.budget in ("wall_time", C6_BUDGET) and c.details is not None:
             c.numbers = f"{wall_caveat}; {c.numbers}" if UNRELIABLE in wall_caveat else f"{c.numbers}; {wall_caveat}"
     return claims
 
@@ -483,5 +546,6 @@ UNRELIABLE = "unreliable"
 
 
 def claims_table(claims: Sequence[Claim]) -> pd.DataFrame:
-    """The claims as a DataFrame with columns id, claim, verdict, numbers, how_tested."""
-    return pd.DataFrame([{c: getattr(cl, c) for c in CLAIM_COLUMNS} for cl in claims], columns=CLAIM_COLUMNS)
+    """The claims as a DataFrame with columns id, claim, budget (in words), verdict, numbers, how_tested."""
+    rows = [{**{c: getattr(cl, c) for c in CLAIM_COLUMNS}, "budget": cmp.budget_words(cl.budget)} for cl in claims]
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.metrics import CELL_KEYS, f_at_time
+from analysis.metrics import CELL_KEYS, f_at
 from analysis.stats import (
     as_cost,
     brown_forsythe,
@@ -129,9 +129,22 @@ def holm_by(table: pd.DataFrame, family: Sequence[str]) -> np.ndarray:
     return out
 
 
+def spread_row(x: np.ndarray, y: np.ndarray) -> dict:
+    """Brown-Forsythe test of the spread of ``x`` (method) vs ``y`` (baseline): n, std and :func:`spread` of each side,
+    ``p_value`` and ``note`` (why a p-value is missing: too few values, degenerate samples)."""
+    da, db, test = describe(x), describe(y), brown_forsythe(x, y)
+    return {"n_method": da["n"], "n_baseline": db["n"], "std_method": da["std"], "std_baseline": db["std"],
+            "spread_method": spread(x), "spread_baseline": spread(y), "p_value": test.p_value, "note": test.reason}
+
+
+SPREAD_COLUMNS = ["n_method", "n_baseline", "std_method", "std_baseline", "spread_method", "spread_baseline",
+                  "p_value", "note"]
+
+
 def variance_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[str],
                          baselines: Sequence[str]) -> pd.DataFrame:
-    """Brown-Forsythe test of seed spread, each method vs each baseline per cell (diverged runs excluded).
+    """Brown-Forsythe test of seed spread (:func:`spread_row`), each method vs each baseline per cell (diverged runs
+    excluded).
 
     Returns depth, width, method, baseline, n_method, n_baseline, std and :func:`spread` of each side,
     p_value, Holm-adjusted p over the grid (per (method, baseline) pair, as in :func:`paired_comparisons`)
@@ -147,13 +160,9 @@ def variance_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[s
                 y = cell.loc[cell["method"] == b, column].to_numpy(dtype=float)
                 if a == b or x.size == 0 or y.size == 0:
                     continue
-                da, db, test = describe(x), describe(y), brown_forsythe(x, y)
                 rows.append({"depth": depth, "width": width, "method": a, "baseline": b, "metric": column,
-                             "n_method": da["n"], "n_baseline": db["n"], "std_method": da["std"],
-                             "std_baseline": db["std"], "spread_method": spread(x), "spread_baseline": spread(y),
-                             "p_value": test.p_value, "note": test.reason})
-    cols = ["depth", "width", "method", "baseline", "metric", "n_method", "n_baseline", "std_method", "std_baseline",
-            "spread_method", "spread_baseline", "p_value", "note"]
+                             **spread_row(x, y)})
+    cols = ["depth", "width", "method", "baseline", "metric", *SPREAD_COLUMNS]
     table = pd.DataFrame(rows, columns=cols)
     table.insert(table.columns.get_loc("p_value") + 1, "p_holm", holm_by(table, ["method", "baseline"]))
     return table
@@ -254,21 +263,90 @@ def curve_bands(traces: pd.DataFrame, y: str, x: str = "iteration",
     return out.reset_index()[[*keys, "x_mean", "median", "low", "high", "n"]]
 
 
-def equal_time_pairs(traces: pd.DataFrame, method_a: str, method_b: str) -> pd.DataFrame:
-    """Train CE of two methods at equal wall time, matched by cell and seed (:func:`pair_by_seed`).
+#: the budgets at which the comparative claims (c3-c5) and the performance profiles compare methods:
+#: name -> (the trace column that measures it, words for tables and reports)
+BUDGETS: dict[str, tuple[str, str]] = {"iterations": ("iteration", "equal iterations"),
+                                       "grad_evals": ("grad_evals", "equal grad_evals"),
+                                       "wall_time": ("wall_time", "equal wall time")}
 
-    For each depth/width/seed present for both methods, ``t`` is the smaller of the two runs' final
-    wall times and ``a, b`` are :func:`analysis.metrics.f_at_time` of each run at ``t``. Returns columns
-    depth, width, seed, t, a, b.
+
+#: the metric name of a train CE read at an equal budget (tables of c4)
+AT_BUDGET_COLUMN = "F_at_budget"
+
+
+def budget_words(budget: str) -> str:
+    """"equal iterations" etc. for a key of :data:`BUDGETS` (the key itself otherwise)."""
+    return BUDGETS[budget][1] if budget in BUDGETS else budget
+
+
+def equal_budget_pairs(traces: pd.DataFrame, method_a: str, method_b: str, budget: str = "wall_time") -> pd.DataFrame:
+    """Train CE of two methods at an equal budget (a key of :data:`BUDGETS`), matched by cell and seed.
+
+    For each depth/width/seed present for both methods, ``limit`` is the smaller of the two runs' final
+    values of the budget's column (iteration, grad_evals or wall time) and ``a, b`` are
+    :func:`analysis.metrics.f_at` of each run at ``limit`` (a run that diverged before it: +inf). Returns
+    columns depth, width, seed, limit, a, b.
     """
+    column = BUDGETS[budget][0]
     sub = traces[traces["method"].isin([method_a, method_b])]
     rows = []
     for (depth, width), cell in sub.groupby(["depth", "width"], sort=True):
-        ends = cell.groupby(["method", "seed"], as_index=False)["wall_time"].max()
-        ta, tb, seeds = pair_by_seed(ends, method_a, method_b, "wall_time")
+        ends = cell.groupby(["method", "seed"], as_index=False)[column].max()
+        ta, tb, seeds = pair_by_seed(ends, method_a, method_b, column)
         for seed, t in zip(seeds, np.minimum(ta, tb)):
             runs = cell[cell["seed"] == seed]
-            rows.append({"depth": depth, "width": width, "seed": seed, "t": float(t),
-                         "a": f_at_time(runs[runs["method"] == method_a], t),
-                         "b": f_at_time(runs[runs["method"] == method_b], t)})
-    return pd.DataFrame(rows, columns=["depth", "width", "seed", "t", "a", "b"])
+            rows.append({"depth": depth, "width": width, "seed": seed, "limit": float(t),
+                         "a": f_at(runs[runs["method"] == method_a], column, t),
+                         "b": f_at(runs[runs["method"] == method_b], column, t)})
+    return pd.DataFrame(rows, columns=["depth", "width", "seed", "limit", "a", "b"])
+
+
+def equal_time_pairs(traces: pd.DataFrame, method_a: str, method_b: str) -> pd.DataFrame:
+    """:func:`equal_budget_pairs` at equal wall time (column ``t``: the common time)."""
+    return equal_budget_pairs(traces, method_a, method_b, "wall_time").rename(columns={"limit": "t"})
+
+
+def budget_values(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
+    """Every method's train CE at the common budget of its cell and seed, for the performance profiles.
+
+    Per cell and seed, the budget is the smallest final value of the budget's column (iteration,
+    grad_evals or wall time) over the methods' runs that did not diverge (every method gets what the
+    cheapest one used); each run's F there is :func:`analysis.metrics.f_at` (+inf for a run that
+    diverged before it). Returns depth, width, seed, method, limit, F.
+    """
+    column = BUDGETS[budget][0]
+    rows = []
+    for (depth, width, seed), runs in traces.groupby(["depth", "width", "seed"], sort=True):
+        by_method = dict(tuple(runs.groupby("method", sort=True)))
+        ends = [float(r[column].max()) for r in by_method.values()
+                if np.isfinite(r.sort_values("iteration")["F"].to_numpy(dtype=float)[-1])]
+        if not ends:
+            continue
+        limit = min(ends)
+        for method, r in by_method.items():
+            rows.append({"depth": depth, "width": width, "seed": seed, "method": method, "limit": limit,
+                         "F": f_at(r, column, limit)})
+    return pd.DataFrame(rows, columns=["depth", "width", "seed", "method", "limit", "F"])
+
+
+def budget_costs(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
+    """Problems (cells) x methods table of the median over seeds of :func:`budget_values` (failures = +inf), the
+    costs :func:`performance_ratios` takes."""
+    values = budget_values(traces, budget)
+    return values.pivot_table(index=CELL_KEYS, columns="method", values="F", aggfunc="median")
+
+
+#: the factors a profile summary reads rho(tau) at: best, within 2x, within 10x of the best method of a cell
+PROFILE_TAUS: tuple[float, ...] = (1.0, 2.0, 10.0)
+
+
+def profile_summary(ratios: pd.DataFrame, taus: Sequence[float] = PROFILE_TAUS) -> pd.DataFrame:
+    """Per method: the share of cells within a factor tau of the best (rho(tau) of :func:`performance_profile` at
+    each tau) and the median ratio to the best over cells. Columns method, cells, rho@<tau>..., median_ratio."""
+    prof = performance_profile(ratios, np.asarray(taus, dtype=float))
+    rows = []
+    for m in ratios.columns:
+        r = ratios[m].to_numpy(dtype=float)
+        rows.append({"method": m, "cells": int(r.size), **{f"rho@{t:g}": float(prof.loc[t, m]) for t in taus},
+                     "median_ratio": float(np.median(r)) if r.size else np.nan})
+    return pd.DataFrame(rows)

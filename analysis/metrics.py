@@ -275,18 +275,24 @@ def with_run_properties(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame
     return table.drop(columns=[c for c in cols if c in table.columns]).merge(props, on=RUN_KEYS, how="left")
 
 
-def f_at_time(run: pd.DataFrame, t: float) -> float:
-    """Train CE a run had at wall time ``t``: F on its last row with ``wall_time <= t``.
+def f_at(run: pd.DataFrame, column: str, limit: float) -> float:
+    """Train CE a run had when its budget ``column`` (iteration, grad_evals or wall_time) reached ``limit``: F on its
+    last row with ``column <= limit``.
 
-    Stopping there is what a user with a budget of ``t`` seconds gets. If that row is the diverged
-    row (F non-finite) the result is +inf (a failure); before the first row it is F at iteration 0.
+    Stopping there is what a user with that budget gets. If that row is the diverged row (F non-finite) the
+    result is +inf (a failure); before the first row it is F at iteration 0.
     """
     run = run.sort_values("iteration")
-    w = run["wall_time"].to_numpy(dtype=float)
+    w = run[column].to_numpy(dtype=float)
     f = run["F"].to_numpy(dtype=float)
-    idx = np.flatnonzero(w <= t)
+    idx = np.flatnonzero(w <= limit)
     v = f[idx[-1]] if idx.size else f[0]
     return float(v) if np.isfinite(v) else float("inf")
+
+
+def f_at_time(run: pd.DataFrame, t: float) -> float:
+    """:func:`f_at` on the wall time: train CE a run had at ``t`` seconds of training."""
+    return f_at(run, "wall_time", t)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -70,6 +70,10 @@ class Analysis:
     claims: list[cl.Claim]
     timing: pd.DataFrame
     wall_caveat: str
+    #: per budget (analysis.comparisons.BUDGETS) the problems x methods performance ratios over the cells
+    ratios: dict[str, pd.DataFrame]
+    #: :func:`analysis.comparisons.profile_summary` of each budget's ratios, with a ``budget`` column
+    profiles: pd.DataFrame
 
 
 def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
@@ -92,8 +96,13 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
     timing = timing_table(runs)
     caveat = wall_time_caveat(timing)
     claims = cl.evaluate_claims(traces, metrics, meta, caveat) if not metrics.empty else []
+    ratios = ({b: cmp.performance_ratios(cmp.budget_costs(traces, b)) for b in cmp.BUDGETS}
+              if not metrics.empty else {})
+    parts = [cmp.profile_summary(r).assign(budget=cmp.budget_words(b)) for b, r in ratios.items()]
+    profiles = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["budget", "method"])
+    profiles = profiles[["budget", *[c for c in profiles.columns if c != "budget"]]]
     return Analysis(traces, runs, meta, metrics, target, lysep, baselines, summary, comparisons, variance, claims,
-                    timing, caveat)
+                    timing, caveat, ratios, profiles)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -174,8 +183,13 @@ def figure_specs(a: Analysis, results_dir: Path) -> list[tuple[str, str, object]
         ratios = cmp.performance_ratios(cmp.cell_costs(m, column))
         return fg.performance_profile(cmp.performance_profile(ratios, cmp.profile_taus(ratios)), styles, what)
 
-    specs.append(("profile_final_ce", "Performance profile of the median final train CE over cells (failures never "
-                  "count as solved).", lambda: profile("final_F", "median final train CE")))
+    for budget, ratios in a.ratios.items():
+        words = cmp.budget_words(budget)
+        specs.append((f"profile_ce_{budget}", f"Performance profile over cells of the median train CE at {words} "
+                      "(per cell and seed, every method read where the cheapest run that did not diverge stopped; "
+                      f"diverged runs never count as solved){wall if budget == 'wall_time' else ''}.",
+                      lambda r=ratios, w=words: fg.performance_profile(
+                          cmp.performance_profile(r, cmp.profile_taus(r)), styles, f"median train CE at {w}")))
     if a.target is not None:
         specs.append(("profile_seconds_to_target", "Performance profile of the median seconds to target CE.",
                       lambda: profile("seconds_to_target", "median seconds to target CE")))
@@ -216,8 +230,8 @@ def render_figures(a: Analysis, results_dir: Path, dpi: int = DPI) -> list[Fig]:
 
 def write_tables(a: Analysis, results_dir: Path) -> None:
     """``tables/metrics.csv`` (per run), ``summary.csv`` (per cell and method), ``paired_comparisons.csv``,
-    ``variance.csv``, ``timing.csv`` (CPU and wall time per run), ``claims.csv`` and ``claim_<id>.csv`` with the
-    tests behind a claim."""
+    ``variance.csv``, ``timing.csv`` (CPU and wall time per run), ``claims.csv``, ``claim_<id>[_<budget>].csv`` with
+    the tests behind a claim, and ``profiles.csv`` (the performance profiles' summary per budget and method)."""
     folder = Path(results_dir) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     a.metrics.to_csv(folder / "metrics.csv", index=False)
@@ -228,7 +242,8 @@ def write_tables(a: Analysis, results_dir: Path) -> None:
     cl.claims_table(a.claims).to_csv(folder / "claims.csv", index=False)
     for c in a.claims:
         if c.details is not None and not c.details.empty:
-            c.details.to_csv(folder / f"claim_{c.id}.csv", index=False)
+            c.details.to_csv(folder / f"claim_{c.key.replace('@', '_')}.csv", index=False)
+    a.profiles.to_csv(folder / "profiles.csv", index=False)
 
 
 def tuning_of(meta: dict) -> Path | None:
@@ -259,9 +274,9 @@ def make_report(results_dir: Path, *, dpi: int = DPI) -> Path:
     figs = render_figures(a, results_dir, dpi)
     name = str(sec.spec_of(meta).get("name", results_dir.name))
     title = f"LySep benchmark report: {name}"
-    sections = [sec.bottom_line(a), sec.header(a), sec.claims_section(a), sec.summary_section(a),
-                sec.method_metrics_section(a), sec.paired_section(a), sec.bound_section(a), sec.monotone_section(a),
-                sec.variance_section(a), sec.timing_section(a), sec.figure_section(figs)]
+    sections = [sec.bottom_line(a), sec.header(a), sec.claims_section(a), sec.profiles_section(a),
+                sec.summary_section(a), sec.method_metrics_section(a), sec.paired_section(a), sec.bound_section(a),
+                sec.monotone_section(a), sec.variance_section(a), sec.timing_section(a), sec.figure_section(figs)]
     tuning = tuning_of(meta)
     if tuning is not None:  # a tuned spec's results: how its settings were chosen
         from analysis.tuning import load_record, tuning_figures, tuning_section

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import claims as cl
+from analysis import comparisons as cmp
 from analysis import stats
 from analysis.metrics import CERTIFICATE_TOL, MONOTONE_TOL
 from analysis.provenance import contended_units, invocations_table, run_provenance_rows, timing_note
@@ -72,7 +73,8 @@ def _short_reason(claim: cl.Claim) -> str:
 def claim_sentence(claim: cl.Claim) -> str:
     """One sentence per claim for the bottom line: id, verdict, the claim, and why when inconclusive."""
     why = _short_reason(claim) if claim.verdict == cl.INCONCLUSIVE else ""
-    return f"{claim.id}, {claim.verdict}: {claim.claim}" + (f" ({why})." if why else ".")
+    at = f" at {cmp.budget_words(claim.budget)}" if claim.budget in cmp.BUDGETS else ""
+    return f"{claim.id}{at}, {claim.verdict}: {claim.claim}" + (f" ({why})." if why else ".")
 
 
 def headline(a: Analysis) -> str:
@@ -188,8 +190,31 @@ def claims_section(a: Analysis) -> Section:
             "any finished run in paired tests. The comparative claims (c3-c6) judge one method, the 'default LySep "
             "method': the first alternating-minimisation method of the spec that ran with its built-in defaults, "
             "else the first alternating-minimisation method, else the first joint one (families as the methods "
-            "declare them); the baselines are the methods of family 'baseline'.")
+            "declare them); the baselines are the methods of family 'baseline'. The column 'budget' says what each "
+            "verdict compares at: c3, c4 and c5 are judged three times, at equal iterations, equal gradient "
+            "evaluations (grad_evals, full forward+backward passes) and equal wall time, each pair of runs (same "
+            "seed) read where the cheaper of the two stopped; c6 at equal wall time and on the final test accuracy.")
     return Section("Claims", [text, Table(table.rename(columns={"how_tested": "how tested"}))])
+
+
+def profiles_section(a: Analysis) -> Section:
+    """The performance profiles over the cells at each budget, summarised: how often each method is the best of a
+    cell, within 2x and within 10x of it, and its median ratio to the best."""
+    title = "Performance profiles at three budgets"
+    if a.profiles.empty:
+        return Section(title, ["No runs: no profile."])
+    taus = [c for c in a.profiles.columns if c.startswith("rho@")]
+    p = a.profiles
+    table = pd.DataFrame({"budget": p["budget"], "method": p["method"], "cells": p["cells"],
+                          **{f"share of cells within {c[4:]}x of the best": p[c].map(lambda x: f"{100 * x:.0f}%")
+                             for c in taus},
+                          "median ratio to the best": p["median_ratio"].map(fmt)})
+    text = ("Dolan-More performance profiles over the grid's cells (figures below): per cell and seed, every method's "
+            "train CE is read at a common budget, the smallest final iteration count, grad_evals or wall time of "
+            "the methods' runs that did not diverge (every method gets what the cheapest used); the cell's cost is "
+            "the median over seeds, and a method's ratio is its cost over the best cost of the cell. 'within 1x' is "
+            "the share of cells where the method is the best.")
+    return Section(title, [text, Table(table)])
 
 
 def _median_iqr(values: pd.Series) -> str:

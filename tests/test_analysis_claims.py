@@ -7,6 +7,7 @@ import pandas as pd
 from synthetic import SyntheticMethod, runs_from_traces, synthetic_meta, synthetic_traces
 
 from analysis import claims as cl
+from analysis import comparisons as cmp
 from analysis.metrics import metrics_table
 
 SEEDS = 8  # smallest exact two-sided Wilcoxon p = 2/256, below 0.05 after Holm over 2 cells
@@ -26,7 +27,11 @@ def table(traces: pd.DataFrame, target=0.05, runs: pd.DataFrame | None = None) -
 
 
 def verdicts(traces, metrics, meta) -> dict[str, str]:
-    return {c.id: c.verdict for c in cl.evaluate_claims(traces, metrics, meta)}
+    """Verdicts by claim key: ``c1``, ..., ``c3@iterations``, ``c3@grad_evals``, ``c3@wall_time``, ..."""
+    return {c.key: c.verdict for c in cl.evaluate_claims(traces, metrics, meta)}
+
+
+BUDGETS = ("iterations", "grad_evals", "wall_time")
 
 
 WIN = SyntheticMethod("lysep", "lysep", rate=0.4, seed_sd=0.02, seconds_per_iter=0.01)
@@ -40,24 +45,49 @@ def test_clearly_winning_lysep_is_supported():
     assert v["c1"] == cl.SUPPORTED
     assert v["c1b"] == cl.SUPPORTED
     assert v["c2"] == cl.SUPPORTED
-    assert v["c3"] == cl.SUPPORTED
+    for budget in BUDGETS:
+        assert v[f"c3@{budget}"] == cl.SUPPORTED
     assert v["c6"] == cl.INCONCLUSIVE
+    assert list(v) == ["c1", "c1b", "c2", *[f"{c}@{b}" for c in ("c3", "c4", "c5") for b in BUDGETS], "c6"]
+
+
+def test_a_verdict_can_differ_between_budgets():
+    """Ahead per iteration and per gradient evaluation, but each iteration costs 20x the baseline's time: c3 is
+    supported at equal iterations and grad_evals, not supported at equal wall time."""
+    slow = SyntheticMethod("lysep", "lysep", rate=0.4, seed_sd=0.02, seconds_per_iter=0.2)
+    steady = SyntheticMethod("adam", "adam", rate=0.15, seed_sd=0.02, seconds_per_iter=0.01)
+    traces, metrics, meta = build(slow, steady, iterations=40, target=None)
+    v = verdicts(traces, metrics, meta)
+    assert v["c3@iterations"] == cl.SUPPORTED and v["c3@grad_evals"] == cl.SUPPORTED
+    assert v["c3@wall_time"] == cl.NOT_SUPPORTED
+    c3 = {c.key: c for c in cl.evaluate_claims(traces, metrics, meta)}
+    assert set(c3["c3@iterations"].details["test"]) == {"F_at_equal_iterations"}
+    # at equal wall time LySep is read at the baseline's last time, 40 x 0.01 s: its iteration 2
+    pairs = cl.budget_pairs(traces, metrics, "lysep", ["adam"], "wall_time")
+    assert np.allclose(pairs["limit"], 0.39) and (pairs["a"] > pairs["b"]).all()
 
 
 def test_smaller_seed_variance():
-    _, metrics, _ = build(WIN, ADAM, seeds=15)
-    c4 = cl.variance_claim(metrics)
-    assert c4.verdict == cl.SUPPORTED
-    assert (c4.details["std_method"] < c4.details["std_baseline"]).all()
-    _, metrics, _ = build(LOSE, ADAM_STEADY, seeds=15)
-    assert cl.variance_claim(metrics).verdict == cl.NOT_SUPPORTED
-    _, metrics, _ = build(WIN, ADAM, seeds=1)
-    assert cl.variance_claim(metrics).verdict == cl.INCONCLUSIVE
+    traces, metrics, _ = build(WIN, ADAM, seeds=15)
+    for budget in BUDGETS:
+        c4 = cl.variance_claim(traces, metrics, budget=budget)
+        assert c4.verdict == cl.SUPPORTED and c4.budget == budget
+        assert (c4.details["std_method"] < c4.details["std_baseline"]).all()
+    # at equal iterations (both ran 20) the values are the final train CEs: the same test as on the runs table
+    c4 = cl.variance_claim(traces, metrics, budget="iterations")
+    ref = cmp.variance_comparisons(metrics, "final_F", ["lysep"], ["adam"])
+    assert np.allclose(c4.details["p_value"], ref["p_value"]) and np.allclose(c4.details["std_method"],
+                                                                              ref["std_method"])
+    traces, metrics, _ = build(LOSE, ADAM_STEADY, seeds=15)
+    assert cl.variance_claim(traces, metrics).verdict == cl.NOT_SUPPORTED
+    traces, metrics, _ = build(WIN, ADAM, seeds=1)
+    assert cl.variance_claim(traces, metrics).verdict == cl.INCONCLUSIVE
 
 
 def test_clearly_losing_lysep_is_not_supported():
     v = verdicts(*build(LOSE, ADAM_STEADY))
-    assert v["c3"] == cl.NOT_SUPPORTED
+    for budget in BUDGETS:
+        assert v[f"c3@{budget}"] == cl.NOT_SUPPORTED
 
 
 def test_faster_claim_without_target_uses_equal_time_ce():
@@ -120,22 +150,25 @@ def test_joint_lysep_is_not_judged_for_monotonicity():
 def test_advantage_growing_with_depth():
     grows = SyntheticMethod("lysep", "lysep", rate=0.1, seed_sd=0.02, depth_gain=0.5)
     steady = SyntheticMethod("adam", "adam", rate=0.1, seed_sd=0.02)
-    _, metrics, _ = build(grows, steady, depths=(1, 2, 3, 4), widths=(4, 8), seeds=3, iterations=15)
-    c5 = cl.depth_claim(metrics)
+    traces, metrics, _ = build(grows, steady, depths=(1, 2, 3, 4), widths=(4, 8), seeds=3, iterations=15)
+    c5 = cl.depth_claim(traces, metrics)
     assert c5.verdict == cl.SUPPORTED
+    # at equal iterations the ratios are those of the final train CEs (the headline's ratio_by_cell)
+    assert np.allclose(c5.details["ratio"], cl.ratio_by_cell(metrics, "lysep", ["adam"])["ratio"])
     assert len(c5.details) == 8
     by_depth = c5.details.groupby("depth")["ratio"].median()
     assert by_depth.is_monotonic_decreasing
     # the mirror image: the baseline gains with depth
     shrinking = SyntheticMethod("adam", "adam", rate=0.1, seed_sd=0.02, depth_gain=0.5)
-    _, metrics, _ = build(SyntheticMethod("lysep", "lysep", rate=0.1, seed_sd=0.02), shrinking,
-                          depths=(1, 2, 3, 4), widths=(4, 8), seeds=3, iterations=15)
-    assert cl.depth_claim(metrics).verdict == cl.NOT_SUPPORTED
+    traces, metrics, _ = build(SyntheticMethod("lysep", "lysep", rate=0.1, seed_sd=0.02), shrinking,
+                               depths=(1, 2, 3, 4), widths=(4, 8), seeds=3, iterations=15)
+    for budget in BUDGETS:
+        assert cl.depth_claim(traces, metrics, budget=budget).verdict == cl.NOT_SUPPORTED
 
 
 def test_single_depth_is_inconclusive_for_depth_claim():
-    _, metrics, _ = build(WIN, ADAM, depths=(3,))
-    c5 = cl.depth_claim(metrics)
+    traces, metrics, _ = build(WIN, ADAM, depths=(3,))
+    c5 = cl.depth_claim(traces, metrics)
     assert c5.verdict == cl.INCONCLUSIVE and "only 1 depth" in c5.numbers
 
 

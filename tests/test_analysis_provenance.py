@@ -91,9 +91,12 @@ def test_contended_runs_mark_the_wall_time_columns_and_verdicts(tmp_path):
                 "(CPU/wall per thread 0.50)")
     bottom = md.split("\n## ")[1]
     assert f"- W{sentence[1:]}." in bottom
-    claims = pd.read_csv(tmp_path / "tables" / "claims.csv").set_index("id")
-    assert claims.loc["c3", "numbers"].startswith(sentence)  # the wall-time verdict is marked
-    assert sentence not in claims.loc["c4", "numbers"]  # the seed-variance verdict reads no wall time
+    claims = pd.read_csv(tmp_path / "tables" / "claims.csv").set_index(["id", "budget"])
+    assert claims.loc[("c3", "equal wall time"), "numbers"].startswith(sentence)  # the wall-time verdicts are marked
+    assert claims.loc[("c5", "equal wall time"), "numbers"].startswith(sentence)
+    for cid in ("c3", "c4", "c5"):  # the verdicts at equal iterations and grad_evals read no wall time
+        for words in ("equal iterations", "equal grad_evals"):
+            assert sentence not in claims.loc[(cid, words), "numbers"]
     assert "seconds to target, median (unreliable)" in md
     assert "Train CE vs wall time" in md and f"{sentence}.*" in md.replace(".](", ".*](")  # figure caption too
     timing = pd.read_csv(tmp_path / "tables" / "timing.csv")

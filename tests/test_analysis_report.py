@@ -19,7 +19,8 @@ from synthetic import (
 from analysis import figures as fg
 from analysis.report import make_report
 
-SECTIONS = ["Bottom line", "Experiment", "Claims", "Summary per cell and method",
+SECTIONS = ["Bottom line", "Experiment", "Claims", "Performance profiles at three budgets",
+            "Summary per cell and method",
             "Paired comparisons: LySep vs baselines", "Bound and surrogate", "Monotonicity", "Seed variance",
             "Timing reliability", "Figures"]
 LYSEP = SyntheticMethod("lysep", "lysep", rate=0.35, seed_sd=0.05)
@@ -58,7 +59,12 @@ def test_full_report_has_every_section_figures_and_tables(tmp_path):
     for name in ("metrics", "summary", "paired_comparisons", "claims"):
         assert (tmp_path / "tables" / f"{name}.csv").exists()
     claims = pd.read_csv(tmp_path / "tables" / "claims.csv")
-    assert list(claims["id"]) == ["c1", "c1b", "c2", "c3", "c4", "c5", "c6"]
+    assert list(claims["id"]) == ["c1", "c1b", "c2", *["c3"] * 3, *["c4"] * 3, *["c5"] * 3, "c6"]
+    assert list(claims["budget"].iloc[3:6]) == ["equal iterations", "equal grad_evals", "equal wall time"]
+    profiles = pd.read_csv(tmp_path / "tables" / "profiles.csv")
+    assert set(profiles["budget"]) == {"equal iterations", "equal grad_evals", "equal wall time"}
+    assert {f"profile_ce_{b}" for b in ("iterations", "grad_evals", "wall_time")} <= {
+        p.stem for p in (tmp_path / "figures").glob("*.png")}
     assert set(claims["verdict"]) <= {"supported", "not supported", "inconclusive"}
     metrics = pd.read_csv(tmp_path / "tables" / "metrics.csv")
     assert len(metrics) == 2 * 2 * 3 and metrics["diverged"].sum() == 2  # adam seed 0 in both cells
@@ -220,11 +226,15 @@ def test_report_opens_with_the_bottom_line(tmp_path):
     assert md.split("\n## ")[1].startswith("Bottom line")
     assert html.index(">Bottom line</h2>") < html.index(">Experiment</h2>")
     bottom = md.split("\n## ")[1]
-    for cid in ("c1", "c1b", "c2", "c3", "c4", "c5", "c6"):
+    for cid in ("c1", "c1b", "c2", "c6"):
         assert f"\n- {cid}, " in bottom
+    for cid in ("c3", "c4", "c5"):
+        for words in ("equal iterations", "equal grad_evals", "equal wall time"):
+            assert f"\n- {cid} at {words}, " in bottom
     assert "- Headline: lysep's median final train CE is" in bottom and "x that of the best baseline" in bottom
     assert "Data circle (n_train=200, n_test=100)" in bottom and "budget: iterations 8, target_ce 0.1" in bottom
-    assert ("c4, inconclusive: LySep results vary less over seeds than CE training (not enough seeds (n = 2 in the "
+    assert ("c4 at equal iterations, inconclusive: LySep results vary less over seeds than CE training (not enough "
+            "seeds (n = 2 in the "
             "smaller group; this test needs >= 4))." in bottom)  # adam seed 0 diverged: 2 left
     assert html.count("<li>") >= 9
 

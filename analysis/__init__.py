@@ -3,4 +3,4 @@
 Works on the results store's tables only (no torch). Entry point: ``analysis.report.make_report(dir)``.
 """
 
-__all__ = ["claims", "comparisons", "figures", "metrics", "render", "report", "sections", "stats"]
+__all__ = ["analyse", "claims", "comparisons", "figures", "metrics", "render", "report", "sections", "stats"]

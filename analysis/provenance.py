@@ -1,7 +1,7 @@
 """How the results were produced: the code, machines and times of the runs, the invocations of ``lysep run``,
 and whether the wall times were measured on a loaded machine.
 
-Functions from the runs table (per-run provenance columns, :data:`lysep.provenance.RUN_COLUMNS`) and
+Functions from the runs table (per-run provenance columns, :data:`lysep.harness.provenance.RUN_COLUMNS`) and
 ``meta.json`` to rows and sentences of the report. Runs written by an older lysep lack those columns:
 they are said to be "not recorded", never filled in from elsewhere.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.metrics import CONTENTION_BELOW, CONTENTION_MIN_SECONDS
-from lysep.provenance import invocations
+from lysep.harness.provenance import invocations
 
 NOT_RECORDED = "not recorded"
 #: how many contended units a sentence names before it refers to tables/timing.csv

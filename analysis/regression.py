@@ -4,7 +4,7 @@ Runs are paired by (method, depth, width, seed): same data, same theta_0, so the
 ``new - base`` carry only what the code changed. Per cell, method and metric a row gets one verdict:
 
 - **identical**: every run of the cell and method has the same fingerprint on both sides (the same
-  numbers bit for bit: ``lysep.store.fingerprint``); no test is needed;
+  numbers bit for bit: ``lysep.harness.store.fingerprint``); no test is needed;
 - **worse** / **better**: Wilcoxon signed-rank on the paired differences, Holm-adjusted over the rows
   of the metric, p < alpha, in that direction (for accuracy, higher is better);
 - **equivalent**: the paired TOST (two one-sided Wilcoxon tests) shows the difference lies within the
@@ -28,7 +28,7 @@ import pandas as pd
 from analysis import stats
 from analysis.comparisons import pair_by_seed
 from analysis.metrics import RUN_KEYS, metrics_table
-from lysep.store import ResultsStore, fingerprint, load_arrays, read_json, read_parquet
+from lysep.harness.store import ResultsStore, fingerprint, load_arrays, read_json, read_parquet
 
 IDENTICAL, WORSE, BETTER, EQUIVALENT, INCONCLUSIVE = "identical", "worse", "better", "equivalent", "inconclusive"
 SLOWER, FASTER = "slower", "faster"  # wall-time rows: information, never a regression

@@ -1,4 +1,4 @@
-"""The sections of a report, built from an :class:`analysis.report.Analysis` (content, no rendering).
+"""The sections of a report, built from an :class:`analysis.analyse.Analysis` (content, no rendering).
 
 Each function returns one :class:`analysis.render.Section` of tables, paragraphs and figures; the
 report renders them as Markdown and HTML (:mod:`analysis.render`).
@@ -7,7 +7,6 @@ report renders them as Markdown and HTML (:mod:`analysis.render`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,30 +14,17 @@ import pandas as pd
 from analysis import claims as cl
 from analysis import comparisons as cmp
 from analysis import stats
+from analysis.analyse import COMPARED_METRICS, Analysis, spec_of
 from analysis.metrics import CERTIFICATE_TOL, MONOTONE_TOL
 from analysis.provenance import contended_units, invocations_table, run_provenance_rows, timing_note
 from analysis.render import NA, Fig, Section, Table, display, fmt
 from lysep.datasets import dataset_info
-from lysep.spec import STOPPING_KEYS
-
-if TYPE_CHECKING:  # pragma: no cover
-    from analysis.report import Analysis
-
-COMPARED_METRICS = (  # (column, higher is better, label)
-    ("final_F", False, "final train CE"),
-    ("final_test_acc", True, "final test accuracy"),
-    ("seconds_to_target", False, "seconds to target CE"),
-)
+from lysep.harness.spec import STOPPING_KEYS
 
 
 def per_cell_and_method(table: pd.DataFrame):
     """``((depth, width, method), rows)`` for every cell and method of a per-run table, in order."""
     return table.groupby(["depth", "width", "method"], sort=True)
-
-
-def spec_of(meta: dict) -> dict:
-    """The spec recorded in meta.json ({} if none)."""
-    return (meta or {}).get("spec") or {}
 
 
 def _data_fields(data: dict) -> dict:

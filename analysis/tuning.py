@@ -1,7 +1,7 @@
 """The "Tuning" report of a ``lysep tune`` store: what each method was given and what it chose.
 
 Reads ``tune.json`` (the spaces, every trial's drawn values and score, the winners; written by
-``lysep.tune``) and writes ``report.md``/``report.html``, ``figures/tuning_*.png`` and
+``lysep.harness.tune``) and writes ``report.md``/``report.html``, ``figures/tuning_*.png`` and
 ``tables/tuning_*.csv`` into the store. Per method: the chosen setting beside the method's built-in
 defaults, the distribution of the trial scores, the number of diverged trials, the score against each
 tuned hyperparameter, and a warning for every winner on the border of its space. Methods are only

@@ -14,12 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _lysep(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "lysep.cli", *args], cwd=ROOT, capture_output=True, check=False,
+    subprocess.run([sys.executable, "-m", "lysep", *args], cwd=ROOT, capture_output=True, check=False,
                    timeout=120)
 
 
 class CliLatency:
-    """Seconds from starting ``python -m lysep.cli ...`` to its exit."""
+    """Seconds from starting ``python -m lysep ...`` to its exit."""
 
     timeout = 300
     repeat = (3, 5, 30.0)

@@ -128,7 +128,7 @@ class Objectives:
         return dataset_arrays()
 
     def setup(self, cache: dict[str, Any], depth: int, width: int) -> None:
-        self.lysep_loss, self.certificate = need("lysep.objectives", "lysep_loss", "certificate")
+        self.lysep_loss, self.certificate = need("lysep.core.objectives|lysep.objectives", "lysep_loss", "certificate")
         self.dev = device()
         self.problem = problem_of(cache, str(self.dev))
         self.params, self.U, self.betas = _point(self.problem, depth, width)
@@ -147,7 +147,7 @@ class Objectives:
 
 def _point(pb: Any, depth: int, width: int) -> tuple:
     """``(theta_0, U, betas)`` for ``Objectives``: U off the forward pass by fixed noise."""
-    forward = need("lysep.model", "forward")
+    forward = need("lysep.core.model|lysep.model", "forward")
     _, params0 = fnn_params(pb, depth, width)
     with torch.no_grad():
         hidden, _ = forward(params0, pb.x_train, ACTIVATION)
@@ -171,7 +171,7 @@ class CellMemory:
         return dataset_arrays()
 
     def setup(self, cache: dict[str, Any], depth: int, width: int) -> None:
-        self.run_cell, self.Budget = need("lysep.cell", "run_cell", "Budget")
+        self.run_cell, self.Budget = need("lysep.harness.cell|lysep.cell", "run_cell", "Budget")
         self.make_method = need("lysep.methods", "make_method")
         self.dev = device()
         self.problem = problem_of(cache, str(self.dev))
@@ -186,7 +186,7 @@ class CnnStep:
     """Wall time of one iteration of LySep-CNN and Adam on digits images (N = 1200, 1x8x8), 10 seeds batched.
 
     The paper's Example 2 grid: L1 conv layers of C channels (3x3, padding 1), then a dense classifier.
-    Skipped at commits without ``lysep.model.ConvSpec``; ``LYSEP_BENCH_SLOWDOWN`` scales it like ``MethodStep``.
+    Skipped at commits without ``lysep.core.model.ConvSpec``; ``LYSEP_BENCH_SLOWDOWN`` scales it like ``MethodStep``.
     """
 
     params = (["lysep", "adam"], [2, 4], [4, 8])
@@ -200,7 +200,7 @@ class CnnStep:
         return dataset_arrays("digits", **DIGITS)
 
     def setup(self, cache: dict[str, Any], method: str, conv_layers: int, channels: int) -> None:
-        ConvSpec, init_params = need("lysep.model", "ConvSpec", "init_params")
+        ConvSpec, init_params = need("lysep.core.model|lysep.model", "ConvSpec", "init_params")
         self.dev = device()
         self.problem = problem_of(cache, str(self.dev))
         spec = ConvSpec.cnn((1, 8, 8), conv_layers, channels, 10, ACTIVATION)
@@ -233,7 +233,7 @@ class MinibatchCellMemory:
         return {n: dataset_arrays(n_train=n) for n in MINIBATCH_N}
 
     def setup(self, cache: dict[int, dict[str, Any]], n_train: int) -> None:
-        self.run_cell, self.Budget = need("lysep.cell", "run_cell", "Budget")
+        self.run_cell, self.Budget = need("lysep.harness.cell|lysep.cell", "run_cell", "Budget")
         methods = need("lysep.methods", "METHODS")
         if "lysep-minibatch" not in methods:
             raise NotImplementedError("no lysep-minibatch method at this commit")

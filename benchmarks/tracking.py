@@ -1,7 +1,7 @@
 """What a load cannot move, per commit: counted work and in-process timing ratios (asv ``track_``).
 
-The same measurements as ``lysep track`` (``lysep.counters``, ``lysep.ratios``), on the paper's Example 1
-grid (FNN on the circle data) and Example 2 grid (CNN on digits images), 10 seeds batched. A change that
+The same measurements as ``lysep track`` (``lysep.measure.counters``, ``lysep.measure.ratios``), on the paper's
+Example 1 grid (FNN on the circle data) and Example 2 grid (CNN on digits images), 10 seeds batched. A change that
 adds work moves the counts exactly and the ratios by its factor, however busy the machine.
 """
 
@@ -19,9 +19,9 @@ SKIP = "skip"
 
 def _models(kind: str, pb: Any) -> dict[tuple[int, int], Any]:
     if kind == "cnn":
-        ConvSpec = need("lysep.model", "ConvSpec")
+        ConvSpec = need("lysep.core.model|lysep.model", "ConvSpec")
         return {c: ConvSpec.cnn(tuple(pb.x_train.shape[1:]), *c, pb.n_classes) for c in CNN_CELLS}
-    ModelSpec = need("lysep.model", "ModelSpec")
+    ModelSpec = need("lysep.core.model|lysep.model", "ModelSpec")
     return {(d, w): ModelSpec.fnn(pb.in_dim, d, w, pb.n_classes) for d in DEPTHS for w in WIDTHS}
 
 
@@ -34,14 +34,14 @@ def _problem(kind: str, counting: bool = False) -> Any:
 
 
 def _counts(kind: str, methods: list[str]) -> dict:
-    count_cell = need("lysep.counters", "count_cell")
+    count_cell = need("lysep.measure.counters|lysep.counters", "count_cell")
     pb = _problem(kind, counting=True)
     return {(m, *cell): count_cell(m, {}, pb, model, SEEDS) for cell, model in _models(kind, pb).items()
             for m in methods}
 
 
 class Counts:
-    """Counted work of one steady-state iteration per method and FNN cell (exact; see lysep.counters)."""
+    """Counted work of one steady-state iteration per method and FNN cell (exact; see lysep.measure.counters)."""
 
     params = (METHODS, DEPTHS, WIDTHS)
     param_names = ["method", "depth", "width"]
@@ -99,7 +99,7 @@ class CnnCounts(Counts):
 
 class Ratios:
     """In-process interleaved timing ratios per FNN cell: LySep over Adam, each method over a fixed
-    pure-torch reference (see lysep.ratios)."""
+    pure-torch reference (see lysep.measure.ratios)."""
 
     params = (DEPTHS, WIDTHS)
     param_names = ["depth", "width"]
@@ -107,7 +107,7 @@ class Ratios:
 
     def setup_cache(self) -> dict:
         try:
-            cell_ratios = need("lysep.ratios", "cell_ratios")
+            cell_ratios = need("lysep.measure.ratios|lysep.ratios", "cell_ratios")
             pb = _problem("fnn")
             methods = {m: (m, {}) for m in METHODS}
             return {cell: cell_ratios(methods, pb, model, SEEDS) for cell, model in _models("fnn", pb).items()}

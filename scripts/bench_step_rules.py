@@ -10,11 +10,11 @@ import json
 
 import torch
 
-from lysep import bench
-from lysep.bench import BenchConfig, geomean, step_seconds
+from lysep.core.model import ModelSpec
+from lysep.core.problem import Problem
 from lysep.datasets import load_dataset
-from lysep.model import ModelSpec
-from lysep.problem import Problem
+from lysep.measure import bench
+from lysep.measure.bench import BenchConfig, geomean, step_seconds
 
 LIP = {"u_solver": "lipschitz", "w_solver": "lipschitz", "out_solver": "lipschitz"}
 ARMIJO = {"u_solver": "gd", "w_solver": "gd", "out_solver": "gd"}

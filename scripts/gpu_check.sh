@@ -5,7 +5,7 @@
 #      Armijo, the default; Armijo in one batched round; Lipschitz steps) at the sizes of the paper's
 #      Example 1 and 2 and at N = 1e5 and 1e6: ms per iteration against Adam, whether an iteration
 #      synchronises with the host (torch.cuda.set_sync_debug_mode), and for the rules that do not, the
-#      iteration captured as a CUDA graph (lysep.graphs): ms per replay and its difference from the eager
+#      iteration captured as a CUDA graph (lysep.measure.graphs): ms per replay and its difference from the eager
 #      iterations,
 #   3. `lysep bench --device cuda --json` and the same benchmark on 2 CPU threads of that host,
 #   4. a short table last: the paper grid (depth {3,5,10} x width {10,20,50}, 10 seeds, N = 2000)
@@ -48,10 +48,10 @@ timeout 300 "$LYSEP_PYTHON" scripts/gpu_steady_state.py --device "$DEVICE" --out
   "${QUICK[@]}"
 
 echo "== lysep bench --device $DEVICE"
-timeout 150 "$LYSEP_PYTHON" -m lysep.cli bench --device "$DEVICE" --json --no-default-run "${QUICK[@]}" \
+timeout 150 "$LYSEP_PYTHON" -m lysep bench --device "$DEVICE" --json --no-default-run "${QUICK[@]}" \
   > "$DEST/bench_$DEVICE.json" 2> "$DEST/bench_$DEVICE.log"
 echo "== lysep bench --device cpu --threads 2"
-timeout 150 "$LYSEP_PYTHON" -m lysep.cli bench --device cpu --threads 2 --json --no-default-run "${QUICK[@]}" \
+timeout 150 "$LYSEP_PYTHON" -m lysep bench --device cpu --threads 2 --json --no-default-run "${QUICK[@]}" \
   > "$DEST/bench_cpu2.json" 2> "$DEST/bench_cpu2.log"
 
 "$LYSEP_PYTHON" - "$DEST/bench_$DEVICE.json" "$DEST/bench_cpu2.json" <<'PY'

@@ -5,7 +5,7 @@ milliseconds per iteration of LySep with each block step rule of ``RULES`` (the 
 rule, Armijo with its trials in one batched round, the trial-free Lipschitz steps) and of a full-batch Adam
 step (eager, median of 5 x 5 iterations after warm-up), and on CUDA also: whether a steady-state LySep
 iteration synchronises with the host (torch.cuda.set_sync_debug_mode("error") around two iterations), and,
-for the rules that do not, the same iteration captured as a CUDA graph (lysep.graphs.GraphedStep): its
+for the rules that do not, the same iteration captured as a CUDA graph (lysep.measure.graphs.GraphedStep): its
 milliseconds per replay and its largest difference from the eager iterations after 3 of them. On the CPU
 (a smoke run) the CUDA-only columns say "n/a".
 
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import torch
 
+from lysep.core.model import ConvSpec, ModelSpec, init_params
+from lysep.core.problem import Problem
 from lysep.datasets import load_dataset
-from lysep.graphs import GraphedStep, state_tensors
+from lysep.measure.graphs import GraphedStep, state_tensors
 from lysep.methods import make_method
-from lysep.model import ConvSpec, ModelSpec, init_params
-from lysep.problem import Problem
 
 SEEDS = list(range(10))
 #: (name, dataset, n_train, model kind, depth, width)

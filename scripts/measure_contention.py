@@ -19,10 +19,10 @@ import time
 
 import torch
 
+from lysep.core.model import ModelSpec, init_params
+from lysep.core.problem import Problem
 from lysep.datasets import load_dataset
 from lysep.methods import make_method
-from lysep.model import ModelSpec, init_params
-from lysep.problem import Problem
 
 COMPETITOR = ("import torch, time\ntorch.set_num_threads({threads})\na = torch.randn(400, 400)\nt = time.time()\n"
               "while time.time() - t < 600:\n    a = (a @ a).tanh()\n")

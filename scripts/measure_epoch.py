@@ -7,10 +7,10 @@
 The data are standardized Gaussian features of the real data sets' shapes (60000 x 784 like MNIST and
 Fashion-MNIST, 50000 x 3x32x32 like CIFAR-10) with random labels in 10 classes: the cost of an
 iteration does not depend on the pixel values. Each case runs one method on one grid cell with its
-seeds batched, in a process of its own with 2 torch threads, through ``lysep.cell.run_method``: ``wall
+seeds batched, in a process of its own with 2 torch threads, through ``lysep.harness.cell.run_method``: ``wall
 s/epoch`` is the training time of the iterations run (``iterations``) scaled to one epoch, ``peak RSS`` the
 process's maximum resident memory (``ru_maxrss``) and ``estimate`` what ``lysep check`` estimates for
-that unit (``lysep.memory``). docs/benchmarks.md quotes the table; configs/README.md the expected times.
+that unit (``lysep.harness.memory``). docs/benchmarks.md quotes the table; configs/README.md the expected times.
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ def measure(case: list) -> dict:
     import numpy as np
     import torch
 
-    from lysep.batches import steps_per_epoch
-    from lysep.cell import Budget, run_method
-    from lysep.memory import largest_unit
+    from lysep.core.batches import steps_per_epoch
+    from lysep.core.model import ConvSpec, ModelSpec
+    from lysep.core.problem import Problem
+    from lysep.harness.cell import Budget, run_method
+    from lysep.harness.memory import largest_unit
     from lysep.methods import make_method
-    from lysep.model import ConvSpec, ModelSpec
-    from lysep.problem import Problem
 
     name, shape, n, n_epoch, kind, depth, width, pool, method_name, seeds, iterations = case
     torch.set_num_threads(THREADS)

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from analysis import stats  # noqa: E402
 from analysis.metrics import f_at_time  # noqa: E402
 from analysis.render import Fig, Section, Table, render_html, render_markdown  # noqa: E402
-from lysep.batches import steps_per_epoch  # noqa: E402
+from lysep.core.batches import steps_per_epoch  # noqa: E402
 
 SPEC = ROOT / "configs" / "scale_n.toml"
 #: where each version's results go: "tuned" (v2, the default) and "v1" (the spec's own settings)
@@ -50,7 +50,7 @@ def tune_all() -> None:
     """``lysep tune`` of configs/scale_n.toml at its N (2000) for every data set not tuned yet."""
     import os
 
-    from lysep.cli import main as lysep
+    from lysep.commands.main import main as lysep
 
     os.chdir(ROOT)
     for dataset in DATASETS:
@@ -68,7 +68,7 @@ def sub_spec(dataset: str, n: int, version: str = "tuned"):
     one trace row (and test score) per epoch."""
     import tomllib
 
-    from lysep.spec import parse_spec
+    from lysep.harness.spec import parse_spec
 
     path = SPEC if version == "v1" else tuned_spec(dataset)
     if not path.is_file():
@@ -84,7 +84,7 @@ def sub_spec(dataset: str, n: int, version: str = "tuned"):
 def run_all(version: str = "tuned") -> None:
     """Run every (data set, N) of a version not stored yet and write its report."""
     from analysis.report import make_report
-    from lysep.runner import run_experiment
+    from lysep.harness.runner import run_experiment
 
     for dataset in DATASETS:
         for n in SIZES:

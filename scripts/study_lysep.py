@@ -144,7 +144,7 @@ def tuning_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def select(results: Path) -> None:
-    from lysep.store import ResultsStore
+    from lysep.harness.store import ResultsStore
 
     runs = ResultsStore(results).load()[1]  # the merged tables and any parts of an interrupted run
     table = tuning_table(runs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lysep.problem import Problem
+from lysep.core.problem import Problem
 
 from helpers import circle_arrays
 

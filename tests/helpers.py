@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lysep.problem import Problem
-from lysep.provenance import MEASURED_COLUMNS
+from lysep.core.problem import Problem
+from lysep.harness.provenance import MEASURED_COLUMNS
 
 
 def circle_arrays(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from lysep.am import next_betas
-from lysep.cost import block_cost
-from lysep.inner import SOLVERS
+from lysep.core.am import next_betas
+from lysep.core.cost import block_cost
+from lysep.core.inner import SOLVERS
+from lysep.core.model import affine
+from lysep.core.objectives import lysep_loss
 from lysep.methods.lysep import LySep
-from lysep.model import affine
-from lysep.objectives import lysep_loss
 
 
 def reference_step(lysep: LySep, problem, state) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lysep.harness.store import ResultsStore
 from lysep.methods.base import ALTERNATING, BASELINE, JOINT
-from lysep.store import ResultsStore
 
 F_START = float(np.log(2.0))  # CE of a 2-class problem at a balanced initial point
 F_FLOOR = 1e-3

@@ -243,7 +243,7 @@ def test_the_bottom_line_names_every_stopping_key_of_the_budget() -> None:
     from types import SimpleNamespace
 
     from analysis.sections import setting
-    from lysep.spec import STOPPING_KEYS
+    from lysep.harness.spec import STOPPING_KEYS
 
     budget = {k: i + 2 for i, k in enumerate(STOPPING_KEYS)}
     meta = {"spec": {"data": {"dataset": "circle"}, "budget": budget}}

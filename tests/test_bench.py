@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from lysep.bench import TARGETS, geomean, table
+from lysep.measure.bench import TARGETS, geomean, table
 
 
 def test_bench_json_has_the_performance_keys() -> None:
-    proc = subprocess.run([sys.executable, "-m", "lysep.cli", "bench", "--quick", "--json", "--threads", "1"],
+    proc = subprocess.run([sys.executable, "-m", "lysep", "bench", "--quick", "--json", "--threads", "1"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)  # stdout is only the JSON object; progress went to stderr
@@ -34,7 +34,7 @@ def test_bench_json_has_the_performance_keys() -> None:
 
 
 def test_bench_refuses_a_missing_device() -> None:
-    proc = subprocess.run([sys.executable, "-m", "lysep.cli", "bench", "--device", "tpu"],
+    proc = subprocess.run([sys.executable, "-m", "lysep", "bench", "--device", "tpu"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--device 'tpu'" in proc.stderr
 

@@ -110,11 +110,11 @@ def test_run_slowed_repeats_the_step(factor, calls):
 
 
 def test_need_skips_what_a_commit_lacks():
-    assert callable(common.need("lysep.objectives", "lysep_loss"))
+    assert callable(common.need("lysep.core.objectives", "lysep_loss"))
     with pytest.raises(NotImplementedError):
         common.need("lysep.no_such_module")
     with pytest.raises(NotImplementedError):
-        common.need("lysep.objectives", "no_such_function")
+        common.need("lysep.core.objectives", "no_such_function")
 
 
 def test_need_rejects_a_module_served_from_another_tree(tmp_path, monkeypatch):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lysep.activations import get_activation
-from lysep.blocks import (
+from lysep.core.activations import get_activation
+from lysep.core.blocks import (
     DERIVATIVES,
     AutogradBlock,
     HiddenUnitBlock,
@@ -14,8 +14,8 @@ from lysep.blocks import (
     LastUnitBlock,
     OutputWeightBlock,
 )
-from lysep.model import affine
-from lysep.objectives import cross_entropy, mean_sq
+from lysep.core.model import affine
+from lysep.core.objectives import cross_entropy, mean_sq
 
 S, N, M, K = 3, 17, 5, 4
 

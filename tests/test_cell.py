@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lysep.cell import HARNESS_COLUMNS, Budget, run_cell
+from lysep.core.model import ModelSpec
+from lysep.harness.cell import HARNESS_COLUMNS, Budget, run_cell
 from lysep.methods import make_method
-from lysep.model import ModelSpec
 
 
 def test_trace_schema_and_row_count(circle64) -> None:

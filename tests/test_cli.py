@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lysep.cli import main
-from lysep.store import ResultsStore
+from lysep.commands.main import main
+from lysep.harness.store import ResultsStore
 
 from helpers import no_time
 
@@ -95,7 +95,7 @@ def test_each_run_records_its_provenance_and_cpu_time(tmp_path: Path) -> None:
 
     import torch
 
-    from lysep.provenance import RUN_COLUMNS, git_state
+    from lysep.harness.provenance import RUN_COLUMNS, git_state
 
     spec, out = write_spec(tmp_path), tmp_path / "out"
     assert run(str(spec), "--out", str(out)) == 0
@@ -169,7 +169,7 @@ def test_unreachable_scheduler_is_a_clear_error_within_seconds(tmp_path: Path, c
 
 def test_sigkill_mid_sweep_then_rerun_gives_every_run_exactly_once(tmp_path: Path) -> None:
     spec, out = write_spec(tmp_path, iterations=40), tmp_path / "out"
-    cmd = [sys.executable, "-m", "lysep.cli", "run", str(spec), "--out", str(out), "--quiet", "--no-report"]
+    cmd = [sys.executable, "-m", "lysep", "run", str(spec), "--out", str(out), "--quiet", "--no-report"]
     for delay in (2.5, 4.0):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)

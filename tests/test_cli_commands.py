@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from lysep.cli import main
+from lysep.commands.main import main
 from lysep.datasets import dataset_names
+from lysep.harness.spec import default_spec_path
 from lysep.methods import METHODS
-from lysep.spec import default_spec_path
 
 DATA = Path(__file__).parent / "data"
 BAD_SPECS = sorted((DATA / "bad").glob("*.toml")) + sorted((DATA / "bad_specs").glob("*.toml"))
@@ -108,7 +108,7 @@ def test_check_refuses_bad_seeds_like_run_naming_the_flag(tmp_path: Path, capsys
 
 NO_TORCH = """
 import sys
-from lysep.cli import main
+from lysep.commands.main import main
 try:
     rc = main({argv!r})
 except SystemExit as e:
@@ -232,7 +232,7 @@ def test_datasets_text_says_samples_classes_keys_and_cnn(capsys) -> None:
 
 
 def test_datasets_imports_no_torch() -> None:
-    code = ("import sys; from lysep.cli import main; rc = main(['datasets']); "
+    code = ("import sys; from lysep.commands.main import main; rc = main(['datasets']); "
             "print('torch' in sys.modules, 'pandas' in sys.modules, rc, file=sys.stderr)")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)

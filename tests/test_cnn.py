@@ -12,11 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as tnf
 
-from lysep.cell import Budget, run_cell
-from lysep.datasets import load_dataset
-from lysep.methods import make_method
-from lysep.model import ConvSpec, ModelSpec, conv_layer, forward, init_params, layer_work
-from lysep.objectives import (
+from lysep.core.model import ConvSpec, ModelSpec, conv_layer, forward, init_params, layer_work
+from lysep.core.objectives import (
     certificate,
     conv_norm_fft,
     conv_norm_frobenius,
@@ -25,7 +22,10 @@ from lysep.objectives import (
     lysep_loss,
     true_loss,
 )
-from lysep.problem import Problem
+from lysep.core.problem import Problem
+from lysep.datasets import load_dataset
+from lysep.harness.cell import Budget, run_cell
+from lysep.methods import make_method
 
 
 def image_problem(n: int = 48, shape=(1, 6, 6), k: int = 3, seed: int = 0) -> Problem:
@@ -347,7 +347,7 @@ def test_the_cli_rejects_bad_cnn_specs_before_any_work(tmp_path, model, depth, w
     path = tmp_path / "bad.toml"
     path.write_text(SPEC.format(model=model, depth=depth, width=width, method=method))
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "lysep.cli", "run", str(path), "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "lysep", "run", str(path), "--out", str(out)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert expect in proc.stderr
@@ -371,10 +371,10 @@ def _conv_case(pooled: bool, seed: int = 0):
 @pytest.mark.parametrize("pooled", [False, True])
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "softplus"])
 def test_hand_written_conv_blocks_equal_autograd(pooled: bool, activation: str) -> None:
-    from lysep.activations import get_activation
-    from lysep.blocks import AutogradBlock, HiddenUnitBlock, HiddenWeightBlock, LastUnitBlock, OutputWeightBlock
-    from lysep.model import affine
-    from lysep.objectives import cross_entropy, mean_sq
+    from lysep.core.activations import get_activation
+    from lysep.core.blocks import AutogradBlock, HiddenUnitBlock, HiddenWeightBlock, LastUnitBlock, OutputWeightBlock
+    from lysep.core.model import affine
+    from lysep.core.objectives import cross_entropy, mean_sq
 
     prob, params, U = _conv_case(pooled)
     x, y = prob.x_train, prob.y_train

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lysep.cell import Budget, run_cell
+from lysep.core.model import ConvSpec, ModelSpec
+from lysep.core.problem import Problem
 from lysep.datasets import load_dataset
+from lysep.harness.cell import Budget, run_cell
 from lysep.methods import make_method
-from lysep.model import ConvSpec, ModelSpec
-from lysep.problem import Problem
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

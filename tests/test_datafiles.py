@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from datafiles import cifar_batches, idx_arrays, idx_bytes, publish, write_cifar, write_idx_set
 
-from lysep.cli import main
+from lysep.commands.main import main
 from lysep.datasets import load_dataset
 from lysep.datasets.images import stratified_subset
 

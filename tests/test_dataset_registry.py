@@ -24,7 +24,7 @@ from lysep.datasets import (
     register_dataset,
     registry,
 )
-from lysep.spec import SpecError, parse_spec
+from lysep.harness.spec import SpecError, parse_spec
 
 PACKAGE = Path(ds.__file__).parent
 BUILTIN = ("circle", "spirals", "moons", "gaussians", "checkerboard", "digits", "npz")
@@ -44,7 +44,7 @@ def test_the_builtins_are_discovered_in_their_order_and_named_after_their_module
         assert importlib.import_module(f"lysep.datasets.{name}").DATASET is dataset_info(name)
 
 
-@pytest.mark.parametrize("module", ["registry.py", "base.py", "sampling.py", "__init__.py", "../spec.py"])
+@pytest.mark.parametrize("module", ["registry.py", "base.py", "sampling.py", "__init__.py", "../harness/spec.py"])
 def test_the_shared_code_names_no_dataset(module: str) -> None:
     text = (PACKAGE / module).read_text()
     named = [n for n in ALL if re.search(rf"[\"']{n}[\"']", text)]
@@ -194,13 +194,14 @@ def test_a_bad_declaration_is_refused_naming_field_and_value(change: dict, messa
 
 
 def test_data_keys_are_the_specs_data_keys() -> None:
-    from lysep.spec import DATA_FIELDS
+    from lysep.harness.spec import DATA_FIELDS
 
     assert tuple(DATA_FIELDS) == ("dataset", *DATA_KEYS)
 
 
 def test_importing_the_datasets_and_the_spec_imports_no_torch() -> None:
-    code = ("import sys, lysep.datasets, lysep.spec, lysep.cli; lysep.datasets.load_dataset('circle'); "
+    code = ("import sys, lysep.datasets, lysep.harness.spec, lysep.commands.main; "
+            "lysep.datasets.load_dataset('circle'); "
             "print(sorted(m for m in ('torch', 'sklearn', 'pandas') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

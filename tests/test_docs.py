@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from lysep.activations import ACTIVATIONS, GAINS, LIPSCHITZ
-from lysep.cell import HARNESS_COLUMNS
+from lysep.core.activations import ACTIVATIONS, GAINS, LIPSCHITZ
+from lysep.core.model import ModelSpec, forward, init_params
+from lysep.core.objectives import adaptive_omega, certificate, certificate_weights, lysep_loss, true_loss
+from lysep.harness.cell import HARNESS_COLUMNS
 from lysep.methods import METHODS, PROPERTY_COLUMNS
-from lysep.model import ModelSpec, forward, init_params
-from lysep.objectives import adaptive_omega, certificate, certificate_weights, lysep_loss, true_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", ROOT / "configs" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

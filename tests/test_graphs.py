@@ -1,4 +1,4 @@
-"""The bookkeeping of lysep.graphs.GraphedStep (CUDA graph capture of a steady-state iteration), on the CPU
+"""The bookkeeping of lysep.measure.graphs.GraphedStep (CUDA graph capture of a steady-state iteration), on the CPU
 with a stand-in graph that re-runs the captured call: replays advance the captured tensors in place and give
 the eager iterations' results. The capture itself runs on a GPU in scripts/gpu_check.sh."""
 
@@ -9,9 +9,9 @@ from contextlib import contextmanager
 import pytest
 import torch
 
-from lysep.graphs import GraphedStep, state_tensors
+from lysep.core.model import ModelSpec, init_params
+from lysep.measure.graphs import GraphedStep, state_tensors
 from lysep.methods import make_method
-from lysep.model import ModelSpec, init_params
 
 from helpers import random_problem
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lysep.inner import armijo_gd, value_and_grad
+from lysep.core.inner import armijo_gd, value_and_grad
 
 
 def quad(a: torch.Tensor, c: torch.Tensor):
@@ -89,9 +89,9 @@ def test_rejected_steps_leave_the_block_unchanged() -> None:
     assert res.eta.tolist() == [2.0**-8, 2.0**-8]
 
 
-# -- the solvers of lysep.inner.SOLVERS on the real LySep blocks ---------------------------------------------
+# -- the solvers of lysep.core.inner.SOLVERS on the real LySep blocks ---------------------------------------------
 def _blocks(seed: int, act: str = "tanh"):
-    from lysep.blocks import HiddenWeightBlock, OutputWeightBlock
+    from lysep.core.blocks import HiddenWeightBlock, OutputWeightBlock
 
     gen = torch.Generator().manual_seed(seed)
     s, n, m, k = 3, 40, 4, 3
@@ -112,8 +112,8 @@ HP = {"armijo_c": 1e-4, "max_backtracks": 30, "damping": 1e-3}
 @pytest.mark.parametrize("solver,kind", [("gd", "hidden"), ("gd", "out"), ("gauss_newton", "hidden"),
                                          ("newton", "out"), ("adam", "hidden"), ("adam", "out")])
 def test_each_solver_decreases_its_block_objective(seed: int, solver: str, kind: str) -> None:
-    from lysep.blocks import AutogradBlock
-    from lysep.inner import SOLVERS
+    from lysep.core.blocks import AutogradBlock
+    from lysep.core.inner import SOLVERS
 
     hidden, w, out, wo = _blocks(seed)
     block, x = (hidden, w) if kind == "hidden" else (out, wo)
@@ -139,7 +139,7 @@ def test_each_solver_decreases_its_block_objective(seed: int, solver: str, kind:
 
 def test_second_order_solvers_take_no_increasing_step() -> None:
     """With absurdly small damping the raw steps overshoot; every accepted step must still decrease."""
-    from lysep.inner import SOLVERS
+    from lysep.core.inner import SOLVERS
 
     hidden, w, out, wo = _blocks(7, "sigmoid")
     for block, x, solver in ((hidden, w, "gauss_newton"), (out, wo, "newton")):

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from lysep.activations import CURVATURE, get_activation
-from lysep.blocks import HiddenUnitBlock, HiddenWeightBlock, LastUnitBlock, OutputWeightBlock
-from lysep.cell import Budget, run_cell
-from lysep.lipschitz import curvature_factor, lambda_max_bound, weight_sq_norms
+from lysep.core.activations import CURVATURE, get_activation
+from lysep.core.blocks import HiddenUnitBlock, HiddenWeightBlock, LastUnitBlock, OutputWeightBlock
+from lysep.core.lipschitz import curvature_factor, lambda_max_bound, weight_sq_norms
+from lysep.core.model import ConvSpec, ModelSpec
+from lysep.harness.cell import Budget, run_cell
 from lysep.methods import make_method
-from lysep.model import ConvSpec, ModelSpec
 
 from helpers import random_problem
 
@@ -66,7 +66,7 @@ def test_lambda_max_bound_is_an_upper_bound_within_n_to_the_one_sixteenth() -> N
 
 
 def test_the_batched_weight_norms_bound_the_operator_norms() -> None:
-    from lysep.model import conv_layer
+    from lysep.core.model import conv_layer
 
     gen = torch.Generator().manual_seed(1)
     params = [(torch.randn(3, 5, 2, generator=gen, dtype=torch.float64), torch.zeros(3, 5, dtype=torch.float64)),
@@ -145,11 +145,11 @@ def _random_blocks(activation: str, conv: bool, seed: int) -> list[tuple[object,
 @pytest.mark.parametrize("activation", CLOSED_FORM)
 def test_every_block_bound_is_at_least_the_local_lipschitz_constant(activation: str, conv: bool,
                                                                    monkeypatch) -> None:
-    import lysep.blocks
+    import lysep.core.blocks
 
     # the blocks' sum of squares is a squared norm (one pass); autograd's second derivative of a norm is
     # undefined at 0 (relu's targets here make a residual vanish), so the Hessians use the plain sum
-    monkeypatch.setattr(lysep.blocks, "sqsum", lambda r: r.pow(2).flatten(1).sum(1))
+    monkeypatch.setattr(lysep.core.blocks, "sqsum", lambda r: r.pow(2).flatten(1).sum(1))
     worst = 0.0
     for seed in range(3):
         gen = torch.Generator().manual_seed(100 + seed)
@@ -178,7 +178,7 @@ def test_descent_is_the_gradient_step(activation: str, conv: bool) -> None:
 
 @pytest.mark.parametrize("activation", CLOSED_FORM)
 def test_a_lipschitz_step_never_increases_its_block(activation: str) -> None:
-    from lysep.inner import lipschitz_steps
+    from lysep.core.inner import lipschitz_steps
 
     for seed in range(4):
         for blk, x in _random_blocks(activation, seed % 2 == 1, seed):
@@ -215,8 +215,8 @@ def test_j_never_increases_with_the_lipschitz_rule(case: int) -> None:
 
 
 def test_j_never_increases_with_the_lipschitz_rule_on_a_cnn() -> None:
+    from lysep.core.problem import Problem
     from lysep.datasets import load_dataset
-    from lysep.problem import Problem
 
     ds = load_dataset("digits", n_train=120, n_test=40, images=True)
     prob = Problem.from_arrays(ds.x_train, ds.y_train, ds.x_test, ds.y_test, n_classes=ds.n_classes,
@@ -255,7 +255,7 @@ def test_the_bounds_keep_no_reference_to_the_blocks_data() -> None:
     import gc
     import weakref
 
-    from lysep.lipschitz import input_sq_norm
+    from lysep.core.lipschitz import input_sq_norm
 
     h = torch.randn(2, 5, 3, 6, 6, dtype=torch.float64)  # (S, N, C, H, W): per-seed feature maps
     w, b = torch.randn(2, 4, 3, 3, 3, dtype=torch.float64), torch.zeros(2, 4, 1, 1, dtype=torch.float64)

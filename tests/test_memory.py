@@ -1,4 +1,5 @@
-"""The memory estimate before any work (lysep/memory.py), the refusal of a spec that would not fit, and `--set`."""
+"""The memory estimate before any work (lysep/harness/memory.py), the refusal of a spec that would not fit,
+and `--set`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from lysep import memory
-from lysep.cli import main
+from lysep.commands.main import main
+from lysep.core.model import ConvSpec, ModelSpec
+from lysep.harness import memory
+from lysep.harness.spec import SpecError, load_spec
 from lysep.methods import make_method
-from lysep.model import ConvSpec, ModelSpec
-from lysep.spec import SpecError, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,8 +66,9 @@ def test_the_refusal_uses_the_memory_available_now(monkeypatch) -> None:
 def test_the_estimate_bounds_the_measured_peak_of_a_minibatch_run() -> None:
     """Peak RSS of a process running a minibatch LySep cell (N = 40000, U = 0.3 GiB) against the estimate."""
     code = ("import json, resource, numpy as np, torch\n"
-            "from lysep.cell import Budget, run_method\nfrom lysep.methods import make_method\n"
-            "from lysep.model import ModelSpec\nfrom lysep.problem import Problem\nfrom lysep import memory\n"
+            "from lysep.harness.cell import Budget, run_method\nfrom lysep.methods import make_method\n"
+            "from lysep.core.model import ModelSpec\nfrom lysep.core.problem import Problem\n"
+            "from lysep.harness import memory\n"
             "rng = np.random.default_rng(0); x = rng.standard_normal((40000, 20), np.float32)\n"
             "y = rng.integers(0, 10, 40000); p = Problem.from_arrays(x, y, x[:100], y[:100], n_classes=10)\n"
             "m = ModelSpec.fnn(20, 8, 256, 10); meth = make_method('lysep-minibatch', batch_size=256)\n"

@@ -8,11 +8,11 @@ import pytest
 import torch
 from oracles import ReferenceLySep
 
-from lysep.cell import Budget, run_cell
-from lysep.cost import FORWARD_SHARE, work_shares
+from lysep.core.cost import FORWARD_SHARE, work_shares
+from lysep.core.model import ModelSpec, init_params, layer_work
+from lysep.core.optim import adam_moments, adam_step, sgd_update
+from lysep.harness.cell import Budget, run_cell
 from lysep.methods import METHODS, make_method
-from lysep.model import ModelSpec, init_params, layer_work
-from lysep.optim import adam_moments, adam_step, sgd_update
 
 from helpers import random_problem
 
@@ -180,7 +180,7 @@ def test_sgd_update_matches_torch_optim_sgd(nesterov: bool) -> None:
 
 
 def test_sgd_minibatches_cover_the_data_once_per_epoch(circle64) -> None:
-    from lysep.batches import MinibatchSampler
+    from lysep.core.batches import MinibatchSampler
 
     sampler = MinibatchSampler(10, 4, [0, 1], torch.device("cpu"))
     epoch = torch.cat([sampler.next(), sampler.next(), sampler.next()], dim=1)

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
-import lysep.chunks
-from lysep.am_minibatch import forward_pass_u, take_rows
-from lysep.batches import MinibatchSampler, steps_per_epoch
-from lysep.cell import Budget, run_cell
+import lysep.core.chunks
+from lysep.core.am_minibatch import forward_pass_u, take_rows
+from lysep.core.batches import MinibatchSampler, steps_per_epoch
+from lysep.core.model import ConvSpec, ModelSpec, forward, init_params
+from lysep.core.problem import Problem
+from lysep.harness.cell import Budget, run_cell
 from lysep.methods import make_method
-from lysep.model import ConvSpec, ModelSpec, forward, init_params
-from lysep.problem import Problem
 
 from helpers import random_problem
 
@@ -112,7 +112,7 @@ def test_the_certificate_bounds_f_on_the_full_training_set(cnn: bool) -> None:
     # F in the trace is the network's CE on all N rows (not on a batch)
     params = init_params(model, [0, 1, 2], prob.dtype)
     f0 = tr[tr.iteration == 0].sort_values("seed")["F"].to_numpy()
-    from lysep.objectives import true_loss
+    from lysep.core.objectives import true_loss
 
     np.testing.assert_allclose(f0, true_loss(params, prob.x_train, prob.y_train, model.activation), rtol=1e-12)
 
@@ -157,8 +157,8 @@ def test_a_step_changes_only_the_rows_of_its_batch() -> None:
 
 def test_full_set_values_in_chunks_are_the_unchunked_ones(monkeypatch) -> None:
     """The trace's F, accuracy, J, B and residuals and U_0 in row chunks (small EVAL_BYTES) = in one piece."""
-    from lysep.am_minibatch import full_set_metrics
-    from lysep.cell import _evaluate
+    from lysep.core.am_minibatch import full_set_metrics
+    from lysep.harness.cell import _evaluate
 
     prob = random_problem(n=97, d=3, k=3, seed=6)
     params = init_params(ModelSpec.fnn(3, 3, 5, 3), [0, 1], prob.dtype)
@@ -168,8 +168,8 @@ def test_full_set_values_in_chunks_are_the_unchunked_ones(monkeypatch) -> None:
         method.step(prob, state)
     whole = full_set_metrics(prob, state, "tanh", "spectral"), _evaluate(state.params, prob.x_train, prob.y_train,
                                                                          "tanh")
-    monkeypatch.setattr(lysep.chunks, "EVAL_BYTES", 700)  # a few rows per chunk
-    assert len(lysep.chunks.eval_slices(params, prob.x_train, "tanh")) > 10
+    monkeypatch.setattr(lysep.core.chunks, "EVAL_BYTES", 700)  # a few rows per chunk
+    assert len(lysep.core.chunks.eval_slices(params, prob.x_train, "tanh")) > 10
     chunked = full_set_metrics(prob, state, "tanh", "spectral"), _evaluate(state.params, prob.x_train, prob.y_train,
                                                                            "tanh")
     for key in ("J", "B", "residual"):

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from lysep.activations import ACTIVATIONS
-from lysep.model import ModelSpec, forward, init_params, select_seeds
+from lysep.core.activations import ACTIVATIONS
+from lysep.core.model import ModelSpec, forward, init_params, select_seeds
 
 
 def test_theta0_of_a_seed_is_the_same_alone_and_in_a_batch() -> None:

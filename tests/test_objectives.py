@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as tnf
 
-from lysep.activations import get_activation
-from lysep.model import ModelSpec, forward, init_params
-from lysep.objectives import (
+from lysep.core.activations import get_activation
+from lysep.core.model import ModelSpec, forward, init_params
+from lysep.core.objectives import (
     adaptive_omega,
     certificate,
     certificate_weights,

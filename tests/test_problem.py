@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lysep.problem import Problem
+from lysep.core.problem import Problem
 
 
 def good() -> dict:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lysep.cli import main
+from lysep.commands.main import main
 from lysep.methods import BASELINE, METHODS, HParam, Method, Metric, State, register_method
 from lysep.methods.base import positive
 
@@ -38,7 +38,7 @@ class ToyDescent(Method):
     def step(self, problem, state):
         import torch
 
-        from lysep.optim import flat, loss_and_grads, unflat
+        from lysep.core.optim import flat, loss_and_grads, unflat
 
         _, grads = loss_and_grads(state.params, problem.x_train, problem.y_train, self.activation)
         state.extra["grad_norm"] = torch.sqrt(sum(g.pow(2).flatten(1).sum(1) for g in grads))
@@ -165,12 +165,12 @@ def test_the_analysis_never_names_a_method() -> None:
 
 
 def test_the_named_choices_are_the_implementations() -> None:
-    """lysep.choices (torch-free, what specs validate against) names exactly what the torch-side modules do."""
+    """lysep.core.choices (torch-free, what specs validate against) names exactly what the torch-side modules do."""
     import torch
 
-    from lysep import choices, inner, schedules
-    from lysep.blocks import AutogradBlock
-    from lysep.objectives import layer_norms
+    from lysep.core import choices, inner, schedules
+    from lysep.core.blocks import AutogradBlock
+    from lysep.core.objectives import layer_norms
 
     assert tuple(inner.SOLVERS) == choices.SOLVERS
     params = [(torch.ones(2, 3, 3), torch.zeros(2, 3)), (torch.ones(2, 2, 3), torch.zeros(2, 2))]

@@ -171,7 +171,7 @@ def test_the_launcher_uses_an_active_environment_as_it_is(var: str, repo: Path, 
     (repo / ".venv" / "bin" / "activate").write_text(FAKE_ACTIVATE.format(prefix=repo / ".venv"))
     proc = launch(repo, bare_env(tmp_path, **{var: str(prefix)}), "run", "--seeds", "2")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"fake python of someenv: -m lysep.cli run --seeds 2 | PYTHONPATH={repo}"
+    assert proc.stdout.strip() == f"fake python of someenv: -m lysep run --seeds 2 | PYTHONPATH={repo}"
 
 
 def test_the_launcher_activates_the_project_venv(repo: Path, tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_the_launcher_activates_the_project_venv(repo: Path, tmp_path: Path) -> 
     (repo / ".venv" / "bin" / "activate").write_text(FAKE_ACTIVATE.format(prefix=repo / ".venv"))
     proc = launch(repo, bare_env(tmp_path, PYTHONPATH="/x"), "datasets")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"fake python of .venv: -m lysep.cli datasets | PYTHONPATH={repo}:/x"
+    assert proc.stdout.strip() == f"fake python of .venv: -m lysep datasets | PYTHONPATH={repo}:/x"
 
 
 def test_the_launcher_refuses_a_broken_active_environment(repo: Path, tmp_path: Path) -> None:

@@ -15,10 +15,11 @@ from synthetic import SyntheticMethod, runs_from_traces, synthetic_meta, synthet
 
 from analysis import regression as rg
 from analysis import stats
-from lysep import counters, ratios, track
-from lysep.cli import main
+from lysep.commands import track as track_cmd
+from lysep.commands.main import main
+from lysep.core.model import ModelSpec
+from lysep.measure import counters, ratios, track
 from lysep.methods import make_method
-from lysep.model import ModelSpec
 
 from helpers import random_problem
 
@@ -136,7 +137,7 @@ class TwiceLySep:
 def test_a_second_discarded_sweep_doubles_every_counted_quantity() -> None:
     prob = random_problem(n=80, d=3, k=3, dtype=torch.float32)
     model = ModelSpec.fnn(3, 3, 6, 3)
-    from lysep.model import init_params
+    from lysep.core.model import init_params
 
     p0 = init_params(model, [0, 1], prob.dtype)
     plain, twice = make_method("lysep"), TwiceLySep()
@@ -245,14 +246,14 @@ def test_track_measures_the_base_once_in_a_worktree_and_exits_one_on_more_work(t
     monkeypatch.setattr(track, "measure", fake_measure)
     monkeypatch.setattr(track, "compare_dirs", lambda *a: (pd.DataFrame({"verdict": [], "regression": []}), None))
     args = argparse.Namespace(base="HEAD", out=str(tiny_track / "out"), alpha=0.05, fresh=False)
-    assert track.track_command(args) == 0
+    assert track_cmd.track_command(args) == 0
     head = track.resolve("HEAD")
     assert calls[0] == track.cache_root() / "worktrees" / head[:12] and (calls[0] / "lysep").is_dir()
-    assert track.track_command(args) == 1  # the working tree now does twice the work: every count is worse
+    assert track_cmd.track_command(args) == 1  # the working tree now does twice the work: every count is worse
     assert len(calls) == 3 and calls[1:] == [track.ROOT, track.ROOT]  # the base came from the cache
     assert "counted work: 6 worse" in capsys.readouterr().out  # the six counts of the one (method, cell)
     args.base = "no-such-ref-anywhere"
-    assert track.track_command(args) == 2
+    assert track_cmd.track_command(args) == 2
     assert "--base no-such-ref-anywhere: not a commit" in capsys.readouterr().err
 
 

@@ -17,12 +17,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-import lysep.store as store_mod
-from lysep.cli import main
-from lysep.plan import plan
-from lysep.runner import run_unit, store_unit
-from lysep.spec import load_spec
-from lysep.store import ResultsStore, StoreError, load_arrays, load_npz, read_json
+import lysep.harness.store as store_mod
+from lysep.commands.main import main
+from lysep.harness.plan import plan
+from lysep.harness.runner import run_unit, store_unit
+from lysep.harness.spec import load_spec
+from lysep.harness.store import ResultsStore, StoreError, load_arrays, load_npz, read_json
 
 from helpers import no_time
 
@@ -149,7 +149,7 @@ def test_sigkill_at_ten_random_moments_then_rerun_stores_every_run_once(tmp_path
     spec = write_spec(tmp_path, depth="[2, 3]", iterations=60, more=SGD)
     out, fresh = tmp_path / "out", tmp_path / "fresh"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "lysep.cli", "run", str(spec), "--out", str(out), "--quiet", "--no-report"]
+    cmd = [sys.executable, "-m", "lysep", "run", str(spec), "--out", str(out), "--quiet", "--no-report"]
     rng = random.Random(9)
     kills, attempts, stored = 0, 0, []
     while kills < 10 and attempts < 30:

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import torch
 
-from lysep.cli import main
-from lysep.plan import Unit
-from lysep.runner import run_unit
-from lysep.spec import load_spec
-from lysep.store import ResultsStore, StoreError, load_arrays
+from lysep.commands.main import main
+from lysep.harness.plan import Unit
+from lysep.harness.runner import run_unit
+from lysep.harness.spec import load_spec
+from lysep.harness.store import ResultsStore, StoreError, load_arrays
 
 from helpers import no_time
 

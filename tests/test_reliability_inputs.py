@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lysep.cli import main
+from lysep.commands.main import main
 from lysep.datasets import load_npz
-from lysep.spec import ExperimentSpec, SpecError, default_spec_path, load_spec
+from lysep.harness.spec import ExperimentSpec, SpecError, default_spec_path, load_spec
 
 DATA = Path(__file__).parent / "data"
 BAD = DATA / "bad"

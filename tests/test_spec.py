@@ -1,4 +1,4 @@
-"""lysep.spec: the shipped specs load, malformed specs are rejected with file and key, round trips."""
+"""lysep.harness.spec: the shipped specs load, malformed specs are rejected with file and key, round trips."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lysep.datasets import DATASETS
-from lysep.methods import METHODS
-from lysep.spec import (
+from lysep.harness.spec import (
     DATA_FIELDS,
     MODEL_FIELDS,
     BudgetSpec,
@@ -25,6 +24,7 @@ from lysep.spec import (
     load_spec,
     parse_spec,
 )
+from lysep.methods import METHODS
 
 BAD_SPECS = Path(__file__).parent / "data" / "bad_specs"
 BAD_FILES = sorted(BAD_SPECS.glob("*.toml"))

@@ -21,10 +21,10 @@ from contextlib import contextmanager
 import pytest
 import torch
 
+from lysep.core.model import ConvSpec, ModelSpec, init_params
+from lysep.core.problem import Problem
 from lysep.datasets import load_dataset
 from lysep.methods import make_method
-from lysep.model import ConvSpec, ModelSpec, init_params
-from lysep.problem import Problem
 
 from helpers import random_problem
 

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from lysep.cli import main
-from lysep.executors import available_cores, default_threads
+from lysep.commands.main import main
+from lysep.harness.executors import available_cores, default_threads
 
-PROBE = ("import os, sys; from lysep.cli import main; main(['datasets', '--json']); "
+PROBE = ("import os, sys; from lysep.commands.main import main; main(['datasets', '--json']); "
          "print(os.environ.get('OMP_WAIT_POLICY', '<unset>'), file=sys.stderr)")
 
 
@@ -43,7 +43,7 @@ def test_run_refuses_a_thread_count_below_one(capsys) -> None:
 def test_run_uses_the_thread_count_it_is_given(tmp_path, monkeypatch) -> None:
     import torch
 
-    from lysep import runner
+    from lysep.harness import runner
 
     seen = []
     monkeypatch.setattr(runner, "set_threads", lambda n: seen.append(n))

@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lysep.cli import main
+from lysep.commands.main import main
+from lysep.harness.search import draw, on_border
+from lysep.harness.spec import SpecError, load_spec, parse_spec
+from lysep.harness.tune import TUNE_FILE, cell_scores, scores, trial_spec, trials, tune_of
 from lysep.methods import METHODS
-from lysep.search import Choice, Range, draw, on_border
-from lysep.spec import SpecError, load_spec, parse_spec
-from lysep.tune import TUNE_FILE, cell_scores, scores, trial_spec, trials, tune_of
+from lysep.methods.space import Choice, Range
 
 TINY = """
 name = "tiny"
@@ -246,7 +247,7 @@ def test_the_same_tune_twice_draws_the_same_trials_and_picks_the_same_winners(tm
 def test_an_interrupted_tune_resumes_with_no_trial_lost_or_run_twice(tmp_path: Path, monkeypatch) -> None:
     """Interrupted (Ctrl-C) after its 4th stored unit, the rerun computes exactly the other units; every trial run is
     stored once. (A kill at any moment of a sweep: tests/test_reliability_crash.py; a tune is such a sweep.)"""
-    import lysep.runner as runner
+    import lysep.harness.runner as runner
 
     path, out = write(tmp_path, trials=3), tmp_path / "tuning"
     real_store, real_run, stored_units, computed = runner.store_unit, runner.run_unit, [], []
@@ -279,9 +280,9 @@ def test_the_protocol_finds_the_best_learning_rate_of_a_brute_force_sweep(tmp_pa
     factor 2 of its best and a score within 15% of its best."""
     import torch
 
-    from lysep.cell import Budget, run_cell
+    from lysep.harness.cell import Budget, run_cell
+    from lysep.harness.plan import build_model, build_problem
     from lysep.methods import make_method
-    from lysep.plan import build_model, build_problem
 
     text = """
 name = "known"
@@ -331,7 +332,7 @@ def test_validating_a_tune_spec_and_drawing_its_trials_import_no_torch(tmp_path:
     import subprocess
     import sys
 
-    code = ("import sys; from lysep.spec import load_spec; from lysep.tune import trial_spec, trials; "
+    code = ("import sys; from lysep.harness.spec import load_spec; from lysep.harness.tune import trial_spec, trials; "
             f"s = load_spec({str(write(tmp_path))!r}); trial_spec(s); print(len(trials(s)), 'torch' in sys.modules)")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
@@ -341,8 +342,8 @@ def test_validating_a_tune_spec_and_drawing_its_trials_import_no_torch(tmp_path:
 def test_a_default_space_drops_the_choices_the_spec_cannot_take(tmp_path: Path) -> None:
     """gauss_newton solves dense layers only: a CNN spec's default LySep space leaves it out, an FNN's keeps it;
     a declared space is taken as written (and refused before any work if the model cannot take it)."""
-    from lysep.plan import preflight
-    from lysep.tune import space_of
+    from lysep.harness.plan import preflight
+    from lysep.harness.tune import space_of
 
     cnn = load_spec(Path(__file__).resolve().parent.parent / "configs" / "paper_example2.toml")
     lysep = next(m for m in cnn.methods if m.name == "lysep")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lysep.spec import load_spec
-from lysep.tune import REFERENCE, trial_spec, trials
+from lysep.harness.spec import load_spec
+from lysep.harness.tune import REFERENCE, trial_spec, trials
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["paper_example1", "paper_example2"]

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from lysep.methods.base import BASELINE, HParam, Method, nonnegative, positive, positive_int, unit_interval
 from lysep.methods.gd import init_state
-from lysep.search import Range
+from lysep.methods.space import Range
 
 
 class Adam(Method):
@@ -24,15 +24,15 @@ class Adam(Method):
     SEARCH: ClassVar[dict] = {"lr": Range(1e-4, 0.3, "log")}
 
     def init(self, problem, params, seeds):
-        from lysep.optim import adam_moments, flat
+        from lysep.core.optim import adam_moments, flat
 
         state = init_state(problem, params, seeds, self.hp["batch_size"])
         state.extra["adam"] = adam_moments(flat(params))
         return state
 
     def step(self, problem, state):
-        from lysep.batches import batch
-        from lysep.optim import adam_step, flat, loss_and_grads, unflat
+        from lysep.core.batches import batch
+        from lysep.core.optim import adam_step, flat, loss_and_grads, unflat
 
         x, y, cost = batch(problem, state.extra["sampler"])
         _, grads = loss_and_grads(state.params, x, y, self.activation)

@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from lysep.core.state import State
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import torch
 
-    from lysep.model import ConvSpec, ModelSpec, Params
-    from lysep.problem import Problem
+    from lysep.core.model import ConvSpec, ModelSpec, Params
+    from lysep.core.problem import Problem
 
 #: the method families (``Method.family``)
 ALTERNATING = "alternating"
@@ -148,16 +150,6 @@ class Footprint:
     per_sample: int
 
 
-@dataclass
-class State:
-    """Per-method training state for all seeds of a cell; ``params`` is what the network uses."""
-
-    params: Params
-    grad_evals: torch.Tensor  # (S,) float64, cumulative, in full forward+backward passes
-    extra: dict[str, Any] = field(default_factory=dict)
-    record: bool = True  # set by the runner: whether the coming iteration will be recorded in the trace
-
-
 class Method:
     """A training method, batched over seeds. Subclasses declare the class attributes and implement
     ``init``, ``step`` and (if they declare ``METRICS``) ``metrics``."""
@@ -166,7 +158,7 @@ class Method:
     family: ClassVar[str]
     HPARAMS: ClassVar[dict[str, HParam]] = {}
     METRICS: ClassVar[dict[str, Metric]] = {}
-    #: the default search space of ``lysep tune`` (``lysep.search``: hyperparameter -> Range or Choice)
+    #: the default search space of ``lysep tune`` (``lysep.harness.search``: hyperparameter -> Range or Choice)
     SEARCH: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, activation: str = "tanh", **hp: Any) -> None:
@@ -190,7 +182,7 @@ class Method:
 
     def memory(self, n_train: int, footprint: Footprint) -> float:
         """Tensor elements per seed that the method's state and one iteration hold at most (an estimate for
-        the memory check before any work, ``lysep.memory``). This default is a gradient method on F:
+        the memory check before any work, ``lysep.harness.memory``). This default is a gradient method on F:
         parameters, their gradient and two moments, and autograd's activations of the rows it touches."""
         rows = min(self.batch_size or n_train, n_train)
         return PARAM_COPIES * footprint.params + AUTOGRAD_COPIES * rows * footprint.per_sample

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from lysep.methods.base import BASELINE, HParam, Method, State, positive
-from lysep.search import Range
+from lysep.core.state import State
+from lysep.methods.base import BASELINE, HParam, Method, positive
+from lysep.methods.space import Range
 
 
 def init_state(problem, params, seeds: list[int], batch_size: int | None = None) -> State:
     """The baselines' state: a copy of theta_0, zero cost, and a per-seed minibatch sampler if batched."""
     import torch
 
-    from lysep.batches import MinibatchSampler
+    from lysep.core.batches import MinibatchSampler
 
     sampler = None if batch_size is None else MinibatchSampler(problem.n_train, batch_size, seeds, problem.device)
     return State(params=[(w.clone(), b.clone()) for w, b in params],
@@ -31,7 +32,7 @@ class GD(Method):
         return init_state(problem, params, seeds)
 
     def step(self, problem, state):
-        from lysep.optim import flat, loss_and_grads, unflat
+        from lysep.core.optim import flat, loss_and_grads, unflat
 
         _, grads = loss_and_grads(state.params, problem.x_train, problem.y_train, self.activation)
         state.params = unflat([p - self.hp["lr"] * g for p, g in zip(flat(state.params), grads)])

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from lysep.methods.base import JOINT, HParam, Method, Metric, State, nonnegative, positive, unit_interval
+from lysep.core.state import State
+from lysep.methods.base import JOINT, HParam, Method, Metric, nonnegative, positive, unit_interval
 from lysep.methods.lysep import AUXILIARY_METRICS, PARAM_COPIES, SCHEDULE_SEARCH, make_schedule_of, schedule_hparams
-from lysep.search import Range
+from lysep.methods.space import Range
 
 #: U-sized tensors a step holds: U, its gradient, two moments, the update, and autograd's three of J's graph
 JOINT_COPIES = 8
@@ -18,9 +19,9 @@ JOINT_COPIES = 8
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from lysep.core.model import Params
+    from lysep.core.problem import Problem
     from lysep.methods.base import Footprint
-    from lysep.model import Params
-    from lysep.problem import Problem
 
 
 class LySepJoint(Method):
@@ -46,8 +47,8 @@ class LySepJoint(Method):
     def init(self, problem: Problem, params: Params, seeds: list[int]) -> State:
         import torch
 
-        from lysep.am import auxiliary_start
-        from lysep.optim import adam_moments, flat
+        from lysep.core.am import auxiliary_start
+        from lysep.core.optim import adam_moments, flat
 
         params = [(w.clone(), b.clone()) for w, b in params]
         extra = auxiliary_start(problem, params, self.activation, make_schedule_of(self.hp, self.activation))
@@ -58,9 +59,9 @@ class LySepJoint(Method):
     def step(self, problem: Problem, state: State) -> None:
         import torch
 
-        from lysep.am import next_betas
-        from lysep.objectives import lysep_loss
-        from lysep.optim import adam_step, flat, unflat
+        from lysep.core.am import next_betas
+        from lysep.core.objectives import lysep_loss
+        from lysep.core.optim import adam_step, flat, unflat
 
         ex, hp = state.extra, self.hp
         next_betas(ex, state.params, make_schedule_of(hp, self.activation))
@@ -80,6 +81,6 @@ class LySepJoint(Method):
         state.grad_evals += torch.isfinite(J.detach()).to(torch.float64)  # one gradient of J: ~ one pass
 
     def metrics(self, problem: Problem, state: State) -> dict[str, torch.Tensor]:
-        from lysep.am import auxiliary_metrics
+        from lysep.core.am import auxiliary_metrics
 
         return auxiliary_metrics(problem, state, self.activation, self.hp["bound_norm"])

@@ -1,7 +1,7 @@
 """LySep: alternating minimisation of the layer separation loss J (docs/method.md).
 
 The declaration (hyperparameters, family, guarantees, metrics) lives here; the outer iteration is
-``lysep.am.AlternatingMinimization``, loaded on first use so that listing and validating methods
+``lysep.core.am.AlternatingMinimization``, loaded on first use so that listing and validating methods
 does not import torch.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lysep.activations import DERIVATIVES, check_activation
-from lysep.choices import ARMIJO_C, MONOTONE_SOLVERS, NORMS, SCHEDULES
+from lysep.core.activations import DERIVATIVES, check_activation
+from lysep.core.choices import ARMIJO_C, MONOTONE_SOLVERS, NORMS, SCHEDULES
 from lysep.methods.base import (
     ALTERNATING,
     PARAM_COPIES,
@@ -23,15 +23,15 @@ from lysep.methods.base import (
     positive,
     positive_int,
 )
-from lysep.search import Choice, Range
+from lysep.methods.space import Choice, Range
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from lysep.model import ConvSpec, ModelSpec, Params
-    from lysep.problem import Problem
+    from lysep.core.model import ConvSpec, ModelSpec, Params
+    from lysep.core.problem import Problem
 
-#: inner solvers allowed per block kind (names: lysep.choices.SOLVERS)
+#: inner solvers allowed per block kind (names: lysep.core.choices.SOLVERS)
 U_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam")
 W_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "gauss_newton")
 OUT_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "newton")
@@ -69,8 +69,8 @@ SCHEDULE_SEARCH: dict = {"schedule": Choice(), "norm": Choice(), "beta": Range(1
 
 
 def make_schedule_of(hp: dict, activation: str):
-    """The weight schedule a method's hyperparameters describe (``lysep.schedules``)."""
-    from lysep.schedules import make_schedule
+    """The weight schedule a method's hyperparameters describe (``lysep.core.schedules``)."""
+    from lysep.core.schedules import make_schedule
 
     return make_schedule(hp["schedule"], beta=hp["beta"], rho=hp["rho"], beta_max=hp["beta_max"], norm=hp["norm"],
                          activation=activation)
@@ -144,8 +144,8 @@ class LySep(Method):
         return self._engine
 
     def build_engine(self):
-        """The full-batch outer iteration, ``lysep.am``."""
-        from lysep.am import AlternatingMinimization
+        """The full-batch outer iteration, ``lysep.core.am``."""
+        from lysep.core.am import AlternatingMinimization
 
         return AlternatingMinimization(self.activation, self.hp, make_schedule_of(self.hp, self.activation))
 
@@ -158,6 +158,6 @@ class LySep(Method):
         self.engine().step(problem, state)
 
     def metrics(self, problem: Problem, state: State) -> dict[str, torch.Tensor]:
-        from lysep.am import auxiliary_metrics
+        from lysep.core.am import auxiliary_metrics
 
         return auxiliary_metrics(problem, state, self.activation, self.hp["bound_norm"])

@@ -5,21 +5,22 @@ stored for all N rows; an iteration updates its batch's rows of ``U`` and takes 
 on that batch. Its own method (not a ``batch_size`` key of ``lysep``) because it declares other
 things: the decrease it guarantees is that of ``J`` on the iteration's batch (``J_batch_start`` ->
 ``J_batch``), not of the full ``J``, and its trace has no full-set ``J_start``. The torch-side
-iteration is ``lysep.am_minibatch``, loaded on first use.
+iteration is ``lysep.core.am_minibatch``, loaded on first use.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from lysep.methods.base import PARAM_COPIES, Footprint, HParam, Metric, State, positive_int
+from lysep.core.state import State
+from lysep.methods.base import PARAM_COPIES, Footprint, HParam, Metric, positive_int
 from lysep.methods.lysep import AUXILIARY_METRICS, LySep, make_schedule_of, schedule_hparams
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from lysep.model import Params
-    from lysep.problem import Problem
+    from lysep.core.model import Params
+    from lysep.core.problem import Problem
 
 #: activation-sized tensors one block solve holds per batch row (the layer's input and target, its cached
 #: pre-activation and output, a trial's two, the gradient and the candidate), counted generously
@@ -67,8 +68,8 @@ class LySepMinibatch(LySep):
                 + PARAM_COPIES * footprint.params)
 
     def build_engine(self):
-        """The minibatch iteration, ``lysep.am_minibatch``."""
-        from lysep.am_minibatch import MinibatchAM
+        """The minibatch iteration, ``lysep.core.am_minibatch``."""
+        from lysep.core.am_minibatch import MinibatchAM
 
         return MinibatchAM(self.activation, self.hp, make_schedule_of(self.hp, self.activation))
 
@@ -78,6 +79,6 @@ class LySepMinibatch(LySep):
         return self.engine().init(problem, params, seeds)
 
     def metrics(self, problem: Problem, state: State) -> dict[str, torch.Tensor]:
-        from lysep.am_minibatch import full_set_metrics
+        from lysep.core.am_minibatch import full_set_metrics
 
         return full_set_metrics(problem, state, self.activation, self.hp["bound_norm"])

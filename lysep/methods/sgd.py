@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from lysep.methods.base import BASELINE, HParam, Method, positive, positive_int, unit_interval
 from lysep.methods.gd import init_state
-from lysep.search import Range
+from lysep.methods.space import Range
 
 
 class SGD(Method):
@@ -28,8 +28,8 @@ class SGD(Method):
         return state
 
     def step(self, problem, state):
-        from lysep.batches import batch
-        from lysep.optim import flat, loss_and_grads, sgd_update, unflat
+        from lysep.core.batches import batch
+        from lysep.core.optim import flat, loss_and_grads, sgd_update, unflat
 
         x, y, cost = batch(problem, state.extra["sampler"])
         _, grads = loss_and_grads(state.params, x, y, self.activation)

@@ -1,0 +1,98 @@
+"""One results store analysed: its three tables read, and everything the report shows computed once from them.
+
+:func:`analyse` gives an :class:`Analysis` (metrics, summaries, paired comparisons, variance tests, claims,
+performance ratios); :mod:`analysis.sections` turns it into sections and :mod:`analysis.report` renders them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import claims as cl
+from analysis import comparisons as cmp
+from analysis.metrics import metrics_table, timing_table
+from analysis.provenance import wall_time_caveat
+
+COMPARED_METRICS = (  # (column, higher is better, label)
+    ("final_F", False, "final train CE"),
+    ("final_test_acc", True, "final test accuracy"),
+    ("seconds_to_target", False, "seconds to target CE"),
+)
+
+
+def spec_of(meta: dict) -> dict:
+    """The spec recorded in meta.json ({} if none)."""
+    return (meta or {}).get("spec") or {}
+
+
+def load_results(results_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read ``traces.parquet``, ``runs.parquet`` (empty table if missing) and ``meta.json`` ({} if missing)."""
+    results_dir = Path(results_dir)
+    traces = pd.read_parquet(results_dir / "traces.parquet")
+    runs_path = results_dir / "runs.parquet"
+    runs = pd.read_parquet(runs_path) if runs_path.exists() else pd.DataFrame()
+    meta_path = results_dir / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    return traces, runs, meta
+
+
+def target_ce(meta: dict) -> float | None:
+    """The budget's target train CE from meta.json, or None."""
+    t = (spec_of(meta).get("budget") or {}).get("target_ce")
+    return None if t is None else float(t)
+
+
+@dataclass
+class Analysis:
+    """Everything the report shows, computed once from the three tables."""
+
+    traces: pd.DataFrame
+    runs: pd.DataFrame
+    meta: dict
+    metrics: pd.DataFrame
+    target: float | None
+    lysep: list[str]
+    baselines: list[str]
+    summary: pd.DataFrame
+    comparisons: pd.DataFrame
+    variance: pd.DataFrame
+    claims: list[cl.Claim]
+    timing: pd.DataFrame
+    wall_caveat: str
+    #: per budget (analysis.comparisons.BUDGETS) the problems x methods performance ratios over the cells
+    ratios: dict[str, pd.DataFrame]
+    #: :func:`analysis.comparisons.profile_summary` of each budget's ratios, with a ``budget`` column
+    profiles: pd.DataFrame
+
+
+def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
+    """Metrics, summaries, paired comparisons, variance tests and claims of one results store."""
+    target = target_ce(meta)
+    metrics = metrics_table(traces, target, runs)
+    lysep, baselines = cl.lysep_methods(metrics), cl.baseline_methods(metrics)
+    columns = ["final_F", "final_train_acc", "final_test_ce", "final_test_acc", "iters_to_target",
+               "seconds_to_target", "grad_evals_to_target", "auc_log_ce", "wall_time", "grad_evals"]
+    summary = cmp.summary_table(metrics, columns) if not metrics.empty else pd.DataFrame()
+    parts = []
+    for column, hib, _ in COMPARED_METRICS:
+        if column == "seconds_to_target" and target is None:
+            continue
+        if lysep and baselines:
+            parts.append(cmp.paired_comparisons(metrics, column, lysep, baselines, higher_is_better=hib))
+    comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    variance = (cmp.variance_comparisons(metrics, "final_F", lysep, baselines) if lysep and baselines
+                else pd.DataFrame())
+    timing = timing_table(runs)
+    caveat = wall_time_caveat(timing)
+    claims = cl.evaluate_claims(traces, metrics, meta, caveat) if not metrics.empty else []
+    ratios = ({b: cmp.performance_ratios(cmp.budget_costs(traces, b)) for b in cmp.BUDGETS}
+              if not metrics.empty else {})
+    parts = [cmp.profile_summary(r).assign(budget=cmp.budget_words(b)) for b, r in ratios.items()]
+    profiles = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["budget", "method"])
+    profiles = profiles[["budget", *[c for c in profiles.columns if c != "budget"]]]
+    return Analysis(traces, runs, meta, metrics, target, lysep, baselines, summary, comparisons, variance, claims,
+                    timing, caveat, ratios, profiles)

@@ -1,0 +1,68 @@
+"""What every subcommand shares: the exit codes, the error line, checks of the common flags and the validated spec."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lysep.harness.spec import ExperimentSpec, SpecError, default_spec_path, load_spec
+
+BAD_INPUT = 2
+INTERRUPTED = 130
+#: where ``lysep run`` writes a spec's results unless ``--out`` says otherwise
+RESULTS_ROOT = Path("results")
+
+
+def fail(message: str) -> int:
+    print(f"lysep: error: {message}", file=sys.stderr)
+    return BAD_INPUT
+
+
+def check_device(device: str) -> str | None:
+    """The problem with a ``--device`` value, or None; imports torch only to ask for a CUDA device."""
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        return f"--device {device!r}: expected cpu or cuda"
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return f"--device {device}: no CUDA device is available on this machine"
+    return None
+
+
+def check_run_args(args: argparse.Namespace) -> str | None:
+    """The first problem with ``lysep run``'s flags, or None (torch-free for a CPU run)."""
+    problem = check_device(args.device)
+    if problem:
+        return problem
+    if args.seeds is not None and args.seeds < 1:
+        return f"--seeds {args.seeds}: expected an integer >= 1"
+    if args.workers < 1:
+        return f"--workers {args.workers}: expected an integer >= 1"
+    if args.workers > 1 and args.scheduler:
+        return "--workers and --scheduler cannot be combined"
+    if args.threads is not None and args.threads < 1:
+        return f"--threads {args.threads}: expected an integer >= 1"
+    return None
+
+
+def checked_spec(spec_path: str | None, seeds: int | None, device: str = "cpu",
+                 overrides: list[str] | None = None) -> ExperimentSpec | None:
+    """The spec validated, with its data loaded and every cell's model built (``preflight``), nothing written;
+    None after printing the problems to stderr (the caller exits with ``BAD_INPUT``). ``run`` and ``check``."""
+    try:
+        spec: ExperimentSpec = load_spec(spec_path or default_spec_path(), overrides)
+        if seeds is not None:
+            spec = spec.with_seeds(seeds)
+    except SpecError as e:
+        print(str(e), file=sys.stderr)
+        return None
+    from lysep.harness.plan import preflight
+
+    try:  # the data and the models, before anything is written: a bad file is bad input, not failed runs
+        preflight(spec, device)
+    except ValueError as e:
+        fail(f"{spec.source}: {e}")
+        return None
+    return spec

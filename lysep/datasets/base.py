@@ -107,7 +107,7 @@ class DatasetInfo:
         return {"name": self.name, "description": self.description, "kind": self.kind, "keys": list(self.keys),
                 "images": self.images, "shape": _listed(self.shape), "image_shape": _listed(self.image_shape),
                 "n_classes": self.n_classes, "file": self.file, "files": [f.path for f in self.files],
-                "source": self.source if self.fetch else "the published files" if self.files else None}
+                "source": self.source if self.fetch is not None else "the published files" if self.files else None}
 
 
 def _listed(shape: tuple[int, ...] | None) -> list[int] | None:

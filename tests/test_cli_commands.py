@@ -210,7 +210,7 @@ def test_datasets_json_lists_every_declaration(capsys) -> None:
     assert by_name["circle"] == {"name": "circle", "description": by_name["circle"]["description"],
                                  "kind": "2-D synthetic", "keys": ["n_train", "n_test", "seed", "noise"],
                                  "images": False, "shape": [2], "image_shape": None, "n_classes": 2, "file": None,
-                                 "files": []}
+                                 "files": [], "source": None}
     assert by_name["mnist"]["files"] and by_name["mnist"]["n_classes"] == 10
     assert by_name["gaussians"]["n_classes"] is None and "n_classes" in by_name["gaussians"]["keys"]
     assert by_name["digits"]["image_shape"] == [1, 8, 8] and by_name["digits"]["images"]

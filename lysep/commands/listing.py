@@ -157,3 +157,5 @@ def print_datasets(entries: list[dict[str, Any]]) -> None:
         print(f"  kind: {e['kind']}; samples: {_samples(e)}; classes: {_classes(e)}")
         print(f"  [data] keys: {', '.join(e['keys'])}{' (of a ' + e['file'] + ')' if e['file'] else ''}")
         print(f"  CNN: {_cnn(e)}")
+        if e["source"]:
+            print(f"  source: {e['source']} (`lysep data fetch {e['name']}`)")

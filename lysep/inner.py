@@ -351,9 +351,12 @@ def gauss_newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, 
 def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) -> StepResult:
     """Damped Newton on the last layer (multinomial logistic regression on u_D: convex).
 
-    Solves ``(H + lam I) delta = -g`` over all K (M+1) parameters per seed, then Armijo
+    Solves ``(H + lam I) delta = -g`` over all K (M+1) parameters per seed (Cholesky: the damped Hessian is
+    symmetric positive definite), then Armijo
     backtracking along delta; a step is taken only if the objective decreases.
     """
+    from lysep.mm import newton_direction, newton_work
+
     w, b = (t.detach() for t in x)
     s, k, m = w.shape
     lam = bstate.setdefault("lam", torch.full((s,), hp["damping"], dtype=w.dtype, device=w.device))
@@ -381,7 +384,8 @@ def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: di
             idx = torch.arange(k, device=w.device)
             hess[:, idx, :, idx, :] += diag.transpose(0, 1)
             hess = hess.reshape(s, k * (m + 1), k * (m + 1)) / n
-            direction = -torch.linalg.solve(hess + lam[:, None, None] * eye, g.unsqueeze(-1)).squeeze(-1)
+            direction = newton_direction(hess + lam[:, None, None] * eye, g)  # Cholesky: H + lam I is SPD
+            n_fwd += live.to(torch.float64) * newton_work(n, k, m)
             slope = (g * direction).sum(1)
             step = torch.ones_like(f0)
             active, f_best = live.clone(), f0.clone()
@@ -401,5 +405,12 @@ def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: di
     return StepResult([w, b], f0, start, n_grad, n_eval, forwards=n_fwd)
 
 
+def mm_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) -> StepResult:
+    """Majorize-minimize steps with CE's exact curvature bound on the output block and u_D (``lysep.mm``)."""
+    from lysep.mm import mm_solver as solve
+
+    return solve(block, x, bstate, steps, hp)
+
+
 SOLVERS = {"gd": gd_solver, "lipschitz": lipschitz_solver, "adam": adam_solver, "gauss_newton": gauss_newton_solver,
-           "newton": newton_solver}
+           "newton": newton_solver, "mm": mm_solver}

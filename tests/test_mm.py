@@ -374,3 +374,32 @@ def test_the_linalg_flop_formulas() -> None:
     assert _flops(lambda: torch.linalg.cholesky_ex(a)) == 3 * 125 // 3
     assert _flops(lambda: torch.linalg.solve_triangular(a, rhs, upper=False)) == 3 * 25 * 2
     assert _flops(lambda: torch.linalg.solve(a, rhs)) == 3 * 2 * 125 // 3 + 2 * 3 * 25 * 2
+
+
+# ---------------------------------------------------------------------------- the spec and the search
+
+
+def test_mm_is_in_the_default_search_space_and_pinned_spaces_keep_their_trials() -> None:
+    """``lysep tune`` searches the schema's choices (``Choice()``), so mm is searched for both LySep keys and for
+    lysep-minibatch's output layer; the committed tunings pin the spaces they were tuned with
+    (tests/test_tuning_results.py checks their recorded trials)."""
+    from pathlib import Path
+
+    from lysep.methods import METHODS
+    from lysep.search import resolve
+    from lysep.spec import load_spec
+
+    lysep = resolve(METHODS["lysep"].SEARCH, METHODS["lysep"].HPARAMS)
+    assert "mm" in lysep["u_solver"].values and "mm" in lysep["out_solver"].values
+    minibatch = resolve(METHODS["lysep-minibatch"].SEARCH, METHODS["lysep-minibatch"].HPARAMS)
+    assert "mm" in minibatch["out_solver"].values and "u_solver" not in minibatch
+    root = Path(__file__).resolve().parent.parent
+    for name, method in (("paper_example1", "lysep"), ("paper_example2", "lysep"), ("scale_n", "lysep-minibatch")):
+        spec = load_spec(root / "configs" / f"{name}.toml")
+        pinned = next(m for m in spec.methods if m.name == method).search
+        assert pinned is not None and "mm" not in str(pinned)
+
+
+def test_a_bad_mm_ridge_is_refused_with_its_key() -> None:
+    with pytest.raises(ValueError, match="mm_ridge"):
+        make_method("lysep", mm_ridge=-1.0)

@@ -127,8 +127,9 @@ class LySep(Method):
 
     @property
     def decrease_guaranteed(self) -> bool:
-        """Every block solver accepts only steps that do not increase its block objective, so J cannot
-        increase over an iteration at that iteration's weights (block coordinate descent)."""
+        """Every block solver accepts only steps that do not increase its block objective (``lipschitz`` and
+        ``mm``: takes only steps that cannot, by a quadratic upper bound), so J cannot increase over an iteration
+        at that iteration's weights (block coordinate descent)."""
         return {self.hp["u_solver"], self.hp["w_solver"], self.hp["out_solver"]} <= MONOTONE_SOLVERS
 
     def check_model(self, model: ModelSpec | ConvSpec) -> None:

@@ -351,9 +351,9 @@ def gauss_newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, 
 def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) -> StepResult:
     """Damped Newton on the last layer (multinomial logistic regression on u_D: convex).
 
-    Solves ``(H + lam I) delta = -g`` over all K (M+1) parameters per seed (Cholesky: the damped Hessian is
-    symmetric positive definite), then Armijo
-    backtracking along delta; a step is taken only if the objective decreases.
+    Solves ``(H + lam I) delta = -g`` over all K (M+1) parameters per seed (by Cholesky: the damped Hessian
+    is symmetric positive definite; ``lysep.mm.newton_direction``), then Armijo backtracking along delta; a
+    step is taken only if the objective decreases.
     """
     from lysep.mm import newton_direction, newton_work
 

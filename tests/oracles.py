@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from lysep.core.am import next_betas
+from lysep.core.blocks import LastUnitBlock
 from lysep.core.cost import block_cost
 from lysep.core.inner import SOLVERS
 from lysep.core.model import affine
@@ -31,6 +32,8 @@ def reference_step(lysep: LySep, problem, state) -> None:
             target = engine.sigma(affine(w, b, x if i == 0 else U[i - 1]))
         if i < depth - 1:
             blk = engine.blocks.hidden_unit(target, betas[:, i], *params[i + 1], U[i + 1], betas[:, i + 1])
+        elif hp["u_solver"] == "mm":  # the MM step needs the block's parts, whatever the activation
+            blk = LastUnitBlock(target, betas[:, i], *params[-1], y)
         else:
             blk = engine.blocks.last_unit(target, betas[:, i], *params[-1], y)
         res = SOLVERS[hp["u_solver"]](blk, [U[i]], ex["u_state"][i], hp["u_steps"], hp)

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 
 METHODS = {"lysep": {"name": "lysep"}, "lysep-2nd": {"name": "lysep", "w_solver": "gauss_newton",
                                                     "out_solver": "newton"},
+           "lysep-mm": {"name": "lysep", "u_solver": "mm", "w_solver": "lipschitz", "out_solver": "mm"},
            "lysep-joint": {"name": "lysep-joint"}, "adam": {"name": "adam"}, "sgd": {"name": "sgd"},
            "gd": {"name": "gd"}}
 COLUMNS = ["F", "J", "B", "test_acc", "grad_evals"]

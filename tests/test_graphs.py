@@ -34,7 +34,8 @@ def eager(graph):
 
 
 @pytest.mark.parametrize("hp", [{}, {"u_solver": "lipschitz", "w_solver": "lipschitz", "out_solver": "lipschitz",
-                                     "lipschitz_growth": 1.25}, {"armijo_batch": 4, "max_backtracks": 4}])
+                                     "lipschitz_growth": 1.25}, {"armijo_batch": 4, "max_backtracks": 4},
+                                {"u_solver": "mm", "w_solver": "lipschitz", "out_solver": "mm"}])
 def test_replays_advance_the_captured_tensors_like_eager_iterations(hp: dict) -> None:
     prob = random_problem(n=40, d=3, k=3, seed=0)
     model = ModelSpec.fnn(3, 3, 5, 3)

@@ -29,6 +29,7 @@ ALL_METHODS = {
                            "out_solver": "lipschitz", "lipschitz_growth": 1.25},
     "lysep-armijo-batch": {"name": "lysep", "u_solver": "gd", "w_solver": "gd", "out_solver": "gd",
                            "armijo_batch": 3, "max_backtracks": 6},
+    "lysep-mm": {"name": "lysep", "u_solver": "mm", "w_solver": "lipschitz", "out_solver": "mm"},
     "lysep-joint": {"name": "lysep-joint"},
     "gd": {"name": "gd", "lr": 0.2},
     "sgd": {"name": "sgd", "lr": 0.05, "batch_size": 16},
@@ -241,7 +242,7 @@ def test_batched_w_blocks_equal_the_block_by_block_w_step(circle64, solver: dict
 
 
 @pytest.mark.parametrize("label", ["lysep", "lysep-fixed", "lysep-adaptive", "lysep-2nd", "lysep-adam", "lysep-armijo",
-                                   "lysep-lip", "lysep-lip-adaptive", "lysep-armijo-batch"])
+                                   "lysep-lip", "lysep-lip-adaptive", "lysep-armijo-batch", "lysep-mm"])
 @pytest.mark.parametrize("activation", ["tanh", "relu", "gelu"])
 def test_the_fused_sweep_gives_the_reference_sweeps_traces(circle64, label: str, activation: str) -> None:
     """The fused sweep (each layer evaluated once per accepted change) is the same math as method.md's sweep."""

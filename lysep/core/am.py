@@ -218,15 +218,15 @@ class AlternatingMinimization:
         depth, betas = len(U), ex["betas"]
         solve = SOLVERS[hp["u_solver"]]
         w_sq = [None] * (depth + 1)
-        if hp["u_solver"] == "lipschitz":
+        if hp["u_solver"] in ("lipschitz", "mm"):  # mm: the lipschitz rule on the hidden U blocks
             w_sq = [None, *lipschitz.weight_sq_norms(params[1:], input_sizes(problem.x_train, U)[1:])]
         for i in range(depth):
             if i < depth - 1:
                 blk = self.blocks.hidden_unit(L[i][1], betas[:, i], *params[i + 1], U[i + 1], betas[:, i + 1],
                                               cache=L[i + 1], w_sq=w_sq[i + 1])
             else:
-                blk = self.blocks.last_unit(L[i][1], betas[:, i], *params[-1], problem.y_train, cache=L[depth],
-                                            w_sq=w_sq[depth])
+                last = LastUnitBlock if hp["u_solver"] == "mm" else self.blocks.last_unit  # mm needs its parts
+                blk = last(L[i][1], betas[:, i], *params[-1], problem.y_train, cache=L[depth], w_sq=w_sq[depth])
             res = solve(blk, [U[i]], ex["u_state"][i], hp["u_steps"], hp)
             U[i] = res.block[0]
             L[i + 1] = res.aux if res.aux is not None else self.layer(params, i + 1, U[i])

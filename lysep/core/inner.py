@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from lysep.core.blocks import pick, sqsum
+from lysep.core import mm
+from lysep.core.blocks import LastUnitBlock, OutputWeightBlock, pick, sqsum
 from lysep.core.choices import ARMIJO_C
 
 BlockObjective = Callable[[list[torch.Tensor]], torch.Tensor]
@@ -351,9 +352,11 @@ def gauss_newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, 
 def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) -> StepResult:
     """Damped Newton on the last layer (multinomial logistic regression on u_D: convex).
 
-    Solves ``(H + lam I) delta = -g`` over all K (M+1) parameters per seed, then Armijo
-    backtracking along delta; a step is taken only if the objective decreases.
+    Solves ``(H + lam I) delta = -g`` over all K (M+1) parameters per seed (by Cholesky: the damped Hessian
+    is symmetric positive definite; ``lysep.core.mm.newton_direction``), then Armijo backtracking along delta; a
+    step is taken only if the objective decreases.
     """
+
     w, b = (t.detach() for t in x)
     s, k, m = w.shape
     lam = bstate.setdefault("lam", torch.full((s,), hp["damping"], dtype=w.dtype, device=w.device))
@@ -381,7 +384,8 @@ def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: di
             idx = torch.arange(k, device=w.device)
             hess[:, idx, :, idx, :] += diag.transpose(0, 1)
             hess = hess.reshape(s, k * (m + 1), k * (m + 1)) / n
-            direction = -torch.linalg.solve(hess + lam[:, None, None] * eye, g.unsqueeze(-1)).squeeze(-1)
+            direction = mm.newton_direction(hess + lam[:, None, None] * eye, g)  # Cholesky: H + lam I is SPD
+            n_fwd += live.to(torch.float64) * mm.newton_work(n, k, m)
             slope = (g * direction).sum(1)
             step = torch.ones_like(f0)
             active, f_best = live.clone(), f0.clone()
@@ -401,5 +405,57 @@ def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: di
     return StepResult([w, b], f0, start, n_grad, n_eval, forwards=n_fwd)
 
 
+def output_mm_solver(block: OutputWeightBlock, x: list[torch.Tensor], bstate: dict, steps: int,
+                     hp: dict) -> StepResult:
+    """``steps`` MM steps on the output block: one Cholesky of ``C_lam`` per call, reused by every step.
+
+    The gradient is the block's own (``value_and_grad``, from the tracked logits); the new point's logits are
+    evaluated once (``move``) and are the next step's and the caller's. Charged per step one gradient and one
+    evaluation (as a ``lipschitz`` step), plus ``mm.output_work``."""
+    w, b = (t.detach() for t in x)
+    s, k, m = w.shape
+    with torch.no_grad():
+        chol = mm.cholesky(mm.output_curvature(block.h, s, hp.get("mm_ridge", 0.0)))
+        start = None
+        for _ in range(steps):
+            f, (gw, gb) = block.value_and_grad([w, b], cached=True)
+            start = f if start is None else start
+            delta = mm.output_step(torch.cat([gw, gb.unsqueeze(2)], dim=2), chol)
+            w, b = w + delta[..., :m], b + delta[..., m]
+            block.move([w, b])
+    n = block.h.shape[-2] if block.h.dim() <= 3 else block.h.shape[1]
+    return StepResult([w, b], None, start, float(steps), float(steps), forwards=mm.output_work(n, k, m, steps),
+                      aux=block.aux)
+
+
+def last_unit_mm_solver(block: LastUnitBlock, x: list[torch.Tensor], bstate: dict, steps: int,
+                        hp: dict) -> StepResult:
+    """``steps`` MM steps on u_D, all rows at once; one K x K Cholesky per call. The block's gradient times N is
+    each row's gradient of ``beta/2 ||u - t||^2 + CE``. Charged as ``output_mm_solver``, with ``mm.last_unit_work``."""
+    u = x[0].detach()
+    n = u.shape[1]
+    with torch.no_grad():
+        v, beta_t, chol = mm.last_unit_factors(block.w, block.beta, hp.get("mm_ridge", 0.0))
+        start = None
+        for _ in range(steps):
+            f, (g,) = block.value_and_grad([u], cached=True)
+            start = f if start is None else start
+            u = u + mm.last_unit_step(g.flatten(2) * n, v, beta_t, chol).view_as(u)
+            block.move([u])
+    k, m = v.shape[1], v.shape[2]
+    return StepResult([u], None, start, float(steps), float(steps), forwards=mm.last_unit_work(n, k, m, steps),
+                      aux=block.aux)
+
+
+def mm_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) -> StepResult:
+    """The ``mm`` rule: the exact-curvature MM step on the output block and on u_D, the ``lipschitz`` rule (the
+    isotropic majorizer) on a hidden U block."""
+    if isinstance(block, OutputWeightBlock):
+        return output_mm_solver(block, x, bstate, steps, hp)
+    if isinstance(block, LastUnitBlock):
+        return last_unit_mm_solver(block, x, bstate, steps, hp)
+    return lipschitz_solver(block, x, bstate, steps, hp)
+
+
 SOLVERS = {"gd": gd_solver, "lipschitz": lipschitz_solver, "adam": adam_solver, "gauss_newton": gauss_newton_solver,
-           "newton": newton_solver}
+           "newton": newton_solver, "mm": mm_solver}

@@ -5,7 +5,9 @@ however busy the machine is, where a timing on a shared 2-core machine moves by 
 Counted for one iteration after ``warmup`` iterations from theta_0 (the steady state), all seeds of
 a cell batched:
 
-- ``flops``: floating-point operations of matrix products and convolutions (``torch.utils.flop_counter``);
+- ``flops``: floating-point operations of matrix products and convolutions (``torch.utils.flop_counter``), and
+  of the dense factorisations and solves of the second-order and MM blocks (``LINALG_FLOPS``: Cholesky
+  ``n^3 / 3``, LU ``2 n^3 / 3``, a triangular solve ``n^2`` per right-hand side);
 - ``activation_evals``: elements passed through an activation function (tanh, sigmoid, relu, gelu,
   softplus): each layer evaluation or Armijo trial is one pass over its layer;
 - ``aten_ops``: tensor operations dispatched (a proxy for kernel launches, i.e. Python overhead on a GPU);
@@ -35,6 +37,44 @@ ACTIVATION_OPS = frozenset({"tanh", "sigmoid", "relu", "gelu", "softplus"})
 SYNC_OPS = frozenset({"_local_scalar_dense", "equal", "nonzero", "masked_select", "unique", "_unique2",
                       "is_nonzero", "allclose"})
 COUNTS = ("flops", "activation_evals", "aten_ops", "syncs", "bytes_allocated", "grad_evals")
+
+
+def _batch(shape) -> int:
+    """The number of matrices in a batch of shape (..., n, n)."""
+    out = 1
+    for d in shape[:-2]:
+        out *= d
+    return out
+
+
+def _rhs(b_shape, n: int) -> int:
+    """Right-hand sides of a solve with ``B`` of shape (..., n, k), or (..., n) for one vector."""
+    return b_shape[-1] if len(b_shape) >= 2 and b_shape[-2] == n else 1
+
+
+def _cholesky_flops(a_shape, *args, out_shape=None, **kwargs) -> int:
+    return _batch(a_shape) * a_shape[-1] ** 3 // 3
+
+
+def _triangular_flops(a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    n = a_shape[-1]
+    return max(_batch(a_shape), _batch(b_shape)) * n * n * _rhs(b_shape, n)
+
+
+def _cholesky_solve_flops(b_shape, l_shape, *args, out_shape=None, **kwargs) -> int:
+    return 2 * _triangular_flops(l_shape, b_shape)
+
+
+def _lu_solve_flops(a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """LU factorisation ``2 n^3 / 3`` and the two triangular solves (``torch.linalg.solve``)."""
+    return _batch(a_shape) * 2 * a_shape[-1] ** 3 // 3 + 2 * _triangular_flops(a_shape, b_shape)
+
+
+#: flop formulas of the dense linear algebra ``torch.utils.flop_counter`` does not count (by input shapes)
+LINALG_FLOPS = {torch.ops.aten.linalg_cholesky_ex: _cholesky_flops,
+                torch.ops.aten.linalg_solve_triangular: _triangular_flops,
+                torch.ops.aten.cholesky_solve: _cholesky_solve_flops,
+                torch.ops.aten._linalg_solve_ex: _lu_solve_flops}
 
 
 def _tensors(value: Any) -> list[torch.Tensor]:
@@ -74,7 +114,7 @@ class OpCounter(TorchDispatchMode):
 def count_step(method: Any, problem: Any, state: Any) -> dict[str, float]:
     """The counts of one ``method.step`` on ``state`` (the step is taken: ``state`` advances)."""
     before = float(state.grad_evals.sum())
-    with FlopCounterMode(display=False) as flops, OpCounter() as ops:
+    with FlopCounterMode(display=False, custom_mapping=LINALG_FLOPS) as flops, OpCounter() as ops:
         method.step(problem, state)
     return {"flops": float(flops.get_total_flops()), "activation_evals": float(ops.activation_evals),
             "aten_ops": float(sum(ops.ops.values())), "syncs": float(ops.syncs),

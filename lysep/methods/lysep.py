@@ -20,6 +20,7 @@ from lysep.methods.base import (
     Metric,
     State,
     at_least_one,
+    nonnegative,
     positive,
     positive_int,
 )
@@ -32,9 +33,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from lysep.core.problem import Problem
 
 #: inner solvers allowed per block kind (names: lysep.core.choices.SOLVERS)
-U_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam")
+#: (``mm`` on the U blocks: the exact-curvature MM step on u_D, the ``lipschitz`` rule on the hidden ones)
+U_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "mm")
 W_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "gauss_newton")
-OUT_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "newton")
+OUT_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "newton", "mm")
 
 #: U-sized tensors a full-batch AM iteration holds at once: U, each layer's cached pre-activation and output,
 #: a trial's two, a block gradient and a candidate
@@ -87,9 +89,11 @@ class LySep(Method):
         # best setting of `lysep tune` on Example 1 that keeps the decrease property, ahead of the former default
         # (fixed, beta 100) on the reporting seeds of both paper examples (docs/tuning.md, "The built-in defaults")
         **schedule_hparams("adaptive", 0.02, 1.05, "spectral"),
-        "u_solver": HParam(str, "gd", choices=U_SOLVERS, help="inner solver of the U blocks"),
+        "u_solver": HParam(str, "gd", choices=U_SOLVERS,
+                           help="inner solver of the U blocks (mm: exact-curvature MM on u_D, lipschitz on the rest)"),
         "w_solver": HParam(str, "gd", choices=W_SOLVERS, help="inner solver of the hidden W blocks"),
-        "out_solver": HParam(str, "gd", choices=OUT_SOLVERS, help="inner solver of the output layer"),
+        "out_solver": HParam(str, "gd", choices=OUT_SOLVERS,
+                             help="inner solver of the output layer (mm: exact-curvature MM, one Cholesky per W step)"),
         "lr_u": HParam(float, 1e-2, **positive(), help="adam U blocks: learning rate"),
         "lr_w": HParam(float, 1e-2, **positive(), help="adam W blocks: learning rate"),
         "damping": HParam(float, 1e-3, **positive(), help="gauss_newton / newton: initial damping"),
@@ -104,6 +108,8 @@ class LySep(Method):
                                  help="lipschitz: the step is lipschitz_step / L (below 2: J cannot increase)"),
         "lipschitz_growth": HParam(float, 1.0, **at_least_one(),
                                    help="lipschitz: > 1 adapts the step (x growth if J fell, / 2 and no move if not)"),
+        "mm_ridge": HParam(float, 1e-4, **nonnegative(),
+                           help="mm: ridge added to the MM curvature matrices, times their mean diagonal entry"),
         "armijo_batch": HParam(int, 1, **positive_int(),
                                help="gd: trial step sizes evaluated at once (>= max_backtracks: no host sync)"),
     }
@@ -121,8 +127,9 @@ class LySep(Method):
 
     @property
     def decrease_guaranteed(self) -> bool:
-        """Every block solver accepts only steps that do not increase its block objective, so J cannot
-        increase over an iteration at that iteration's weights (block coordinate descent)."""
+        """Every block solver accepts only steps that do not increase its block objective (``lipschitz`` and
+        ``mm``: takes only steps that cannot, by a quadratic upper bound), so J cannot increase over an iteration
+        at that iteration's weights (block coordinate descent)."""
         return {self.hp["u_solver"], self.hp["w_solver"], self.hp["out_solver"]} <= MONOTONE_SOLVERS
 
     def check_model(self, model: ModelSpec | ConvSpec) -> None:

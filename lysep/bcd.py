@@ -91,7 +91,7 @@ class ProximalBCD:
             center = affine(w, b, inp)
             if i == depth:
                 U[i] = (gamma * V[i] + rho * center) / (gamma + rho)
-                n_evals = 1
+                n_evals = torch.ones_like(madds)
             else:
                 U[i], n_evals = prox_activation(U[i], V[i], (rho * center + alpha * U[i]) / (rho + alpha), gamma,
                                                 rho + alpha, self.activation, hp["u_steps"], hp["max_backtracks"])

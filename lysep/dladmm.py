@@ -44,17 +44,19 @@ def quadratic_step(x: torch.Tensor, f, g: torch.Tensor, fx: torch.Tensor, curvat
                    doublings: int) -> tuple[torch.Tensor, int]:
     """One step ``x - n g / c`` of the quadratic approximation of ``f`` at ``x`` (``g`` the gradient of the mean-form
     ``f``; ``c`` from ``curvature``, doubled per seed until ``f(new) <= f(x) + <g, new - x> + c/(2n) ||new - x||^2``,
-    which makes ``f(new) <= f(x)``); a seed not accepted after ``doublings`` keeps ``x``. Returns (x, trials)."""
+    which makes ``f(new) <= f(x)``); a seed not accepted after ``doublings`` keeps ``x``. Returns (x, each seed's
+    trials (S,))."""
     shape = (-1,) + (1,) * (x.dim() - 1)
     c = torch.full_like(fx, curvature)
     done = torch.zeros_like(fx, dtype=torch.bool)
-    new, trials = x, 0
+    new, trials = x, torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
     for _ in range(doublings):
         trial = x - n * g / c.view(shape)
         step = trial - x
         bound = fx + (g * step).flatten(1).sum(1) + c / (2 * n) * step.pow(2).flatten(1).sum(1)
         ok = ~done & (f(trial) <= bound)
-        new, done, trials = torch.where(ok.view(shape), trial, new), done | ok, trials + 1
+        new, trials = torch.where(ok.view(shape), trial, new), trials + ~done
+        done = done | ok
         c = torch.where(done, c, 2 * c)
         if bool(done.all()):
             break
@@ -74,7 +76,7 @@ class DLADMM:
         params = [(w.clone(), b.clone()) for w, b in params]
         with torch.no_grad():
             z, a = forward_split(params, problem.x_train, self.activation)
-        extra = {"z": z, "a": a, "u": torch.zeros_like(z[-1]), "k": 0, "J_start": None, "madds": 0.0}
+        extra = {"z": z, "a": a, "u": torch.zeros_like(z[-1]), "k": 0, "J_start": None, "madds": None}
         s = params[0][0].shape[0]
         return State(params=params, grad_evals=torch.zeros(s, dtype=torch.float64, device=problem.device),
                      extra=extra)
@@ -147,7 +149,8 @@ class DLADMM:
     def step(self, problem: Problem, state: State) -> None:
         ex, x, y = state.extra, problem.x_train, problem.y_train
         ex["J_start"] = self.objective(problem, state) if state.record else None
-        self.extra, self.params, ex["madds"] = ex, list(state.params), 0.0
+        self.extra, self.params = ex, list(state.params)
+        ex["madds"] = torch.zeros_like(state.grad_evals)
         last = len(self.params) - 1
         for i in range(last, -1, -1):  # backward: z, b, W of every layer, then the a feeding it
             self.update_z(i, x, y)

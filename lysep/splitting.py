@@ -16,6 +16,8 @@ from lysep.objectives import certificate_of, certificate_weights, cross_entropy,
 
 #: Armijo constant of the inner backtracking steps (as lysep's gd solver)
 ARMIJO = 1e-4
+#: a predicted decrease below this fraction of the objective is rounding noise in float64
+NEGLIGIBLE = 1e-13
 
 
 def dense_only(name: str, params: Params) -> None:
@@ -72,14 +74,15 @@ def prox_activation(u: torch.Tensor, v: torch.Tensor, center: torch.Tensor, gamm
                     activation: str, steps: int, backtracks: int) -> tuple[torch.Tensor, int]:
     """A minimiser (relu: exact) or an improvement (other activations: ``steps`` elementwise Armijo gradient
     steps from ``u``) of the elementwise ``gamma/2 (v - s(u))^2 + c/2 (u - center)^2``; never worse than ``u``.
-    Returns (the new u, the number of elementwise evaluations, for the cost)."""
+    Returns (the new u, each seed's number of evaluations (S,), for the cost: a trial counts the fraction of the
+    entries still searching)."""
     if activation == "relu":
         pos = ((gamma * v + c * center) / (gamma + c)).clamp(min=0)
         neg = center.clamp(max=0)
         return torch.where(_elementwise(pos, v, center, gamma, c, torch.relu)
                            < _elementwise(neg, v, center, gamma, c, torch.relu), pos, neg), 2
     s, _ = get_activation(activation)
-    evals = 0
+    evals = torch.zeros(u.shape[0], dtype=torch.float64, device=u.device)
     for _ in range(steps):
         with torch.enable_grad():
             leaf = u.detach().requires_grad_()
@@ -87,13 +90,17 @@ def prox_activation(u: torch.Tensor, v: torch.Tensor, center: torch.Tensor, gamm
             (g,) = torch.autograd.grad(f.sum(), leaf)
         f, evals = f.detach(), evals + 1
         eta = torch.full_like(u, 1.0 / c)
-        done = torch.zeros_like(u, dtype=torch.bool)
+        # an entry whose best predicted decrease g^2 / (2c) is below the rounding of f stays (no move): its Armijo
+        # test would compare rounding noise, and a seed would pay for trials decided by it
+        done = g * g / (2 * c) <= NEGLIGIBLE * f.abs()
         new = u
         for _ in range(backtracks):
+            evals = evals + (~done).flatten(1).to(evals.dtype).mean(1)  # elementwise work: the entries still searching
             trial = u - eta * g
-            ok = ~done & (_elementwise(trial, v, center, gamma, c, s) <= f - ARMIJO * eta * g * g)
+            # a step below the rounding of u is no move: accepted (it cannot increase f), the search ends
+            ok = ~done & ((trial == u) | (_elementwise(trial, v, center, gamma, c, s) <= f - ARMIJO * eta * g * g))
             new, done = torch.where(ok, trial, new), done | ok
-            eta, evals = torch.where(done, eta, eta / 2), evals + 1
+            eta = torch.where(done, eta, eta / 2)
             if bool(done.all()):
                 break
         u = new
@@ -110,11 +117,11 @@ def ce_prox(z: torch.Tensor, center: torch.Tensor, weight: float, y: torch.Tenso
 
     Each sample's Newton direction solves ``(diag p - p p^T + weight I) d = -g`` (positive definite); the step
     ``t`` (one per seed, from 1, halved) is accepted by the Armijo test ``f(z + t d) <= f(z) + c t g.d / N``,
-    so ``f`` never increases. Returns (z, the number of (S, N, K) evaluations of f, for the cost)."""
+    so ``f`` never increases. Returns (z, each seed's number of evaluations of f (S,), for the cost)."""
     k = z.shape[2]
     eye = torch.eye(k, dtype=z.dtype, device=z.device)
     onehot = torch.nn.functional.one_hot(y, k).to(z.dtype)
-    evals = 0
+    evals = torch.zeros(z.shape[0], dtype=torch.float64, device=z.device)
     for _ in range(steps):
         f = cross_entropy(z, y) + weight / 2 * mean_sq(z - center)
         p = torch.softmax(z, dim=2)
@@ -124,16 +131,16 @@ def ce_prox(z: torch.Tensor, center: torch.Tensor, weight: float, y: torch.Tenso
         slope = (g * d).sum(dim=(1, 2)) / z.shape[1]
         t = torch.ones_like(f)
         done = torch.zeros_like(f, dtype=torch.bool)
-        new = z
+        new, evals = z, evals + 1
         for _ in range(backtracks):
             trial = z + t.view(-1, 1, 1) * d
             ok = ~done & (cross_entropy(trial, y) + weight / 2 * mean_sq(trial - center) <= f + ARMIJO * t * slope)
-            new = torch.where(ok.view(-1, 1, 1), trial, new)
-            done, evals = done | ok, evals + 1
+            new, evals = torch.where(ok.view(-1, 1, 1), trial, new), evals + ~done
+            done = done | ok
             t = torch.where(done, t, t / 2)
             if bool(done.all()):
                 break
-        z, evals = new, evals + 1
+        z = new
     return z, evals
 
 

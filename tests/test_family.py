@@ -390,6 +390,7 @@ def test_the_certificate_bounds_f_and_starts_at_f(name: str) -> None:
         np.testing.assert_allclose(first.B, first.F, rtol=0, atol=1e-12)
         np.testing.assert_allclose(first.J, first.F, rtol=0, atol=1e-12)
         assert (tr.bound_gap >= -1e-9).all() and (tr[tr.iteration > 0].bound_gap > 1e-6).any()
+        assert (tr.J < tr.F - 1e-3).any()  # the method's own objective is no bound of F
 
 
 @pytest.mark.parametrize("name", ["bcd", "dladmm", "altmin-online", "lbfgs"])
@@ -422,3 +423,63 @@ def test_the_family_is_registered_with_families_and_guarantees() -> None:
     for n in (*FAMILY, "lbfgs"):
         assert METHODS[n].SEARCH and all(k in METHODS[n].HPARAMS for k in METHODS[n].SEARCH)
         assert all(h.help for h in METHODS[n].HPARAMS.values())
+
+
+FAMILY_SPEC = """
+name = "family-tiny"
+[data]
+dataset = "circle"
+n_train = 120
+n_test = 60
+[model]
+[grid]
+depth = [2]
+width = [4]
+seeds = 2
+[budget]
+iterations = 5
+target_ce = 0.3
+eval_every = 5
+[[method]]
+name = "lysep"
+[[method]]
+name = "bcd"
+[[method]]
+name = "dladmm"
+[[method]]
+name = "altmin-online"
+batch_size = 40
+[[method]]
+name = "lbfgs"
+"""
+
+
+def test_the_report_covers_the_family_in_its_certificate_and_monotonicity_claims(tmp_path, capsys) -> None:
+    import pandas as pd
+
+    from lysep.cli import main
+
+    spec = tmp_path / "family.toml"
+    spec.write_text(FAMILY_SPEC)
+    out = tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out), "--quiet"]) == 0
+    runs = pd.read_parquet(out / "runs.parquet").set_index("method")
+    assert runs.loc[["bcd", "dladmm"], "final_B"].notna().all()
+    assert runs.loc[["altmin-online", "lbfgs"], "final_B"].isna().all()  # no auxiliary variables to certify
+    assert set(runs.loc[["bcd", "dladmm", "altmin-online"], "family"]) == {"alternating"}
+    assert main(["report", str(out)]) == 0
+    claims = pd.read_csv(out / "tables" / "claims.csv").set_index("id")
+    assert claims.loc["c1", "numbers"].startswith("rows checked 36;")  # 3 certified methods x 2 seeds x 6 rows
+    assert "bcd: 0/12" in claims.loc["c2", "numbers"] and "dladmm" not in claims.loc["c2", "numbers"].split(";")[1]
+    capsys.readouterr()
+
+
+def test_a_cnn_spec_naming_a_dense_only_method_exits_2(tmp_path, capsys) -> None:
+    from lysep.cli import main
+
+    spec = tmp_path / "cnn.toml"
+    cnn = FAMILY_SPEC.replace('dataset = "circle"', 'dataset = "digits"').replace("[model]", '[model]\nkind = "cnn"')
+    spec.write_text(cnn)
+    assert main(["run", str(spec), "--out", str(tmp_path / "out")]) == 2
+    assert "method 'bcd' trains fully connected networks only" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

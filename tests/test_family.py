@@ -483,3 +483,21 @@ def test_a_cnn_spec_naming_a_dense_only_method_exits_2(tmp_path, capsys) -> None
     assert main(["run", str(spec), "--out", str(tmp_path / "out")]) == 2
     assert "method 'bcd' trains fully connected networks only" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["bcd", "dladmm", "lbfgs"])
+def test_the_memory_estimate_covers_what_the_state_holds(name: str) -> None:
+    from lysep.memory import footprint
+
+    prob = random_problem(n=60, d=3, k=3, seed=0)
+    model = ModelSpec.fnn(3, 2, 7, 3)
+    method = make_method(name, max_iter=3) if name == "lbfgs" else make_method(name)
+    state = method.init(prob, init_params(model, [0, 1], torch.float64), [0, 1])
+    for _ in range(3):
+        method.step(prob, state)
+    tensors = [t for v in state.extra.values() for t in (v if isinstance(v, list) else [v])
+               if isinstance(t, torch.Tensor)]
+    if name == "lbfgs":
+        tensors = [t for st in state.extra["lbfgs"] for t in st["dirs"] + st["steps"]]
+    held = sum(t.numel() for t in tensors) / 2 + sum(w[0].numel() + b[0].numel() for w, b in state.params)
+    assert method.memory(60, footprint(model)) >= held > 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from lysep.choices import NORMS
-from lysep.methods.base import ALTERNATING, HParam, Method, Metric, positive, positive_int
+from lysep.methods.base import ALTERNATING, PARAM_COPIES, Footprint, HParam, Method, Metric, positive, positive_int
 from lysep.search import Range
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,6 +24,16 @@ SPLITTING_METRICS: dict[str, Metric] = {
     "residual": Metric("mean per-sample residual norm ||u_l - s(u_{l-1} W_l^T + b_l)|| of the post-activation "
                        "variables", per_layer=True),
 }
+
+
+#: activation-sized tensors a splitting method holds per sample: its two variables per layer (U and V, or z and a),
+#: and an iteration's temporaries (the activation, a centre, a trial, a gradient, a Newton step)
+SPLIT_COPIES = 7
+
+
+def splitting_memory(n_train: int, footprint: Footprint) -> float:
+    """Both variables and the temporaries for all N rows, plus the parameters' copies."""
+    return SPLIT_COPIES * n_train * footprint.per_sample + PARAM_COPIES * footprint.params
 
 
 def bound_norm_hparam() -> HParam:
@@ -67,6 +77,9 @@ class ProximalBCD(Method):
 
     def check_model(self, model: ModelSpec | ConvSpec) -> None:
         fnn_only(self.name, model)
+
+    def memory(self, n_train: int, footprint: Footprint) -> float:
+        return splitting_memory(n_train, footprint)
 
     def engine(self):
         if self._engine is None:

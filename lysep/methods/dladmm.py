@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from lysep.methods.base import ALTERNATING, HParam, Method, Metric, positive, positive_int
-from lysep.methods.bcd import SPLITTING_METRICS, bound_norm_hparam, fnn_only
+from lysep.methods.bcd import SPLITTING_METRICS, bound_norm_hparam, fnn_only, splitting_memory
 from lysep.search import Range
 
 
@@ -41,6 +41,9 @@ class DLADMM(Method):
 
     def check_model(self, model) -> None:
         fnn_only(self.name, model)
+
+    def memory(self, n_train: int, footprint) -> float:
+        return splitting_memory(n_train, footprint)
 
     def engine(self):
         if self._engine is None:

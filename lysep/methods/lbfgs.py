@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from lysep.methods.base import BASELINE, HParam, Method, positive, positive_int
+from lysep.methods.base import AUTOGRAD_COPIES, BASELINE, HParam, Method, positive, positive_int
 from lysep.search import Choice, Range
 
 #: line searches (torch.optim.LBFGS's ``line_search_fn``: "strong_wolfe" or None)
@@ -30,6 +30,10 @@ class LBFGS(Method):
                               help="strong_wolfe (cubic interpolation) or none (fixed step lr)"),
     }
     SEARCH: ClassVar[dict] = {"lr": Range(0.1, 1.0, "log"), "history_size": Choice((5, 20, 100))}
+
+    def memory(self, n_train: int, footprint) -> float:
+        """The (s, y) history and a few flat copies of theta, and one seed's autograd pass over the data."""
+        return (2 * self.hp["history_size"] + 6) * footprint.params + AUTOGRAD_COPIES * n_train * footprint.per_sample
 
     def init(self, problem, params, seeds):
         from lysep.lbfgs import new_state

@@ -147,6 +147,29 @@ def test_bcd_never_increases_its_objective(activation: str, hp: dict) -> None:
     assert (tr.groupby("seed").J.last() < 0.9 * tr.groupby("seed").J.first()).all()
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_bcd_decreases_its_objective_by_at_least_the_proximal_terms(activation: str) -> None:
+    """The paper's sufficient decrease: J_start - J >= alpha/2 [msq(dV_{D+1}) + sum_l msq(dU_l) + sum_l ||d(W_l,
+    b_l)||^2 / N] (the blocks with a proximal term; the others only decrease)."""
+    from lysep.objectives import mean_sq
+
+    prob = random_problem(n=40, d=3, k=3, seed=3)
+    model = ModelSpec.fnn(3, 3, 6, 3, activation)
+    alpha = 2.5
+    method = make_method("bcd", activation=activation, alpha=alpha)
+    state = method.init(prob, init_params(model, [0, 1], torch.float64), [0, 1])
+    for _ in range(6):
+        old_u, old_v, old_p = list(state.extra["U"]), list(state.extra["V"]), list(state.params)
+        method.step(prob, state)
+        m = method.metrics(prob, state)
+        moved = mean_sq(state.extra["V"][-1] - old_v[-1]) + sum(
+            mean_sq(u - o) for u, o in zip(state.extra["U"][:-1], old_u[:-1]))
+        moved = moved + sum((w - ow).pow(2).flatten(1).sum(1) + (b - ob).pow(2).sum(1)
+                            for (w, b), (ow, ob) in zip(state.params, old_p)) / 40
+        assert (m["J_start"] - m["J"] >= alpha / 2 * moved - 1e-12).all()
+        assert (moved > 0).all()
+
+
 def test_the_relu_prox_is_the_exact_minimiser() -> None:
     gen = torch.Generator().manual_seed(0)
     v, center, u0 = (torch.randn(2, 50, 3, generator=gen, dtype=torch.float64) * 2 for _ in range(3))

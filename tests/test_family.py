@@ -524,3 +524,19 @@ def test_the_memory_estimate_covers_what_the_state_holds(name: str) -> None:
         tensors = [t for st in state.extra["lbfgs"] for t in st["dirs"] + st["steps"]]
     held = sum(t.numel() for t in tensors) / 2 + sum(w[0].numel() + b[0].numel() for w, b in state.params)
     assert method.memory(60, footprint(model)) >= held > 0
+
+
+def test_lysep_tune_tunes_the_family_like_the_others(tmp_path, capsys) -> None:
+    import tomllib
+
+    from lysep.cli import main
+
+    spec = tmp_path / "family.toml"
+    spec.write_text(FAMILY_SPEC.replace("[[method]]", "[tune]\ntrials = 2\nseeds = 1\n\n[[method]]", 1)
+                    .replace('name = "lysep"\n', 'name = "mac"\n'))
+    out = tmp_path / "tuning"
+    assert main(["tune", str(spec), "--out", str(out)]) == 0
+    tuned = tomllib.loads((out / "tuned.toml").read_text())
+    assert [m["name"] for m in tuned["method"]] == ["mac", "bcd", "dladmm", "altmin-online", "lbfgs"]
+    assert (out / "report.md").exists()
+    capsys.readouterr()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from lysep.methods.base import AUTOGRAD_COPIES, BASELINE, HParam, Method, positive, positive_int
-from lysep.search import Choice, Range
+from lysep.search import Range
 
 #: line searches (torch.optim.LBFGS's ``line_search_fn``: "strong_wolfe" or None)
 LINE_SEARCHES: tuple[str, ...] = ("strong_wolfe", "none")
@@ -29,7 +29,7 @@ class LBFGS(Method):
         "line_search": HParam(str, "strong_wolfe", choices=LINE_SEARCHES,
                               help="strong_wolfe (cubic interpolation) or none (fixed step lr)"),
     }
-    SEARCH: ClassVar[dict] = {"lr": Range(0.1, 1.0, "log"), "history_size": Choice((5, 20, 100))}
+    SEARCH: ClassVar[dict] = {"lr": Range(0.1, 1.0, "log"), "history_size": Range(5, 100, "log")}
 
     def memory(self, n_train: int, footprint) -> float:
         """The (s, y) history and a few flat copies of theta, and one seed's autograd pass over the data."""

@@ -115,17 +115,15 @@ def test_bcd_takes_the_reference_codes_steps_with_a_cross_entropy_output_block()
     params0 = init_params(model, [3, 5], torch.float64)
     state = method.init(prob, params0, [3, 5])
     X, y = prob.x_train.T, prob.y_train
-    for s in range(2):
+    refs = []
+    for s in range(2):  # each seed's variables at the forward pass, in the reference's layout
         P = one_seed(params0, s)
         U, V, h = [], [], X
         for i, (w, b) in enumerate(P):
             U.append(w @ h + b[:, None])
             V.append(torch.relu(U[-1]) if i < len(P) - 1 else U[-1].clone())
             h = V[-1]
-        state.extra["ref"] = (P, U, V) if s == 0 else state.extra["ref"]
-        if s == 1:
-            ref1 = (P, U, V)
-    refs = [state.extra.pop("ref"), ref1]
+        refs.append((P, U, V))
     for _ in range(2):
         method.step(prob, state)
         for s, (P, U, V) in enumerate(refs):

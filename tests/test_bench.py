@@ -21,6 +21,10 @@ def test_bench_json_has_the_performance_keys() -> None:
     for v in out["batched_speedup"].values():
         assert math.isfinite(v) and v > 0
     assert math.isfinite(out["am_iteration_over_adam_step"]) and out["am_iteration_over_adam_step"] > 0
+    by_config = out["am_iteration_over_adam_step_by_config"]  # the MM configuration's ratio beside the default's
+    assert set(by_config) == {"lysep-mm"} and math.isfinite(by_config["lysep-mm"]) and by_config["lysep-mm"] > 0
+    assert out["am_cells"][0]["lysep-mm"] == pytest.approx(out["config_cells"][0]["batched_s"]
+                                                          / out["cells"][1]["batched_s"])  # over the cell's adam
     assert out["default_run_seconds"] > 0
     assert out["config"]["quick"] is True and out["threads"] == 1 and out["device"] == "cpu"
     cells = out["cells"]

@@ -41,6 +41,12 @@ BENCH_METHODS: dict[str, dict] = {
     "gd": {"lr": 0.1},
 }
 
+#: further LySep configurations whose iteration is timed batched beside the default's (``am_iteration_over_adam_step``
+#: per configuration): the exact-curvature MM steps with trial-free hidden blocks (docs/method.md 4.8)
+BENCH_CONFIGS: dict[str, tuple[str, dict]] = {
+    "lysep-mm": ("lysep", {"u_solver": "mm", "w_solver": "lipschitz", "out_solver": "mm"}),
+}
+
 #: the issue's targets on 2 CPU cores
 TARGETS = {"batched_speedup": 4.0, "am_iteration_over_adam_step": 2.0, "default_run_seconds": 120.0}
 
@@ -70,9 +76,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def step_seconds(problem: Problem, model: ModelSpec, name: str, seeds: list[int], cfg: BenchConfig) -> float:
-    """Median seconds of one iteration of ``name`` on ``seeds`` (batched as one computation)."""
-    method = make_method(name, activation=model.activation, **BENCH_METHODS.get(name, {}))
+def step_seconds(problem: Problem, model: ModelSpec, name: str, seeds: list[int], cfg: BenchConfig,
+                 hparams: dict | None = None) -> float:
+    """Median seconds of one iteration of ``name`` (with ``hparams``, else its ``BENCH_METHODS`` setting) on
+    ``seeds`` (batched as one computation)."""
+    hp = BENCH_METHODS.get(name, {}) if hparams is None else hparams
+    method = make_method(name, activation=model.activation, **hp)
     state = method.init(problem, init_params(model, seeds, problem.dtype, problem.device), seeds)
     state.record = False  # the runner's bookkeeping for recorded rows is not part of an iteration
     for _ in range(cfg.warmup):
@@ -92,13 +101,14 @@ def geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
-def bench_cells(cfg: BenchConfig, device: str, log=print) -> list[dict]:
-    """Per cell and method: batched and sequential seconds per iteration."""
+def bench_cells(cfg: BenchConfig, device: str, log=print) -> tuple[list[dict], list[dict]]:
+    """Per cell and method: batched and sequential seconds per iteration; per cell and further LySep
+    configuration (``BENCH_CONFIGS``): batched seconds per iteration."""
     ds = load_dataset("circle", n_train=cfg.n_train, n_test=100, seed=0)
     problem = Problem.from_arrays(ds.x_train, ds.y_train, ds.x_test, ds.y_test, n_classes=ds.n_classes,
                                   device=device)
     seeds = list(range(cfg.seeds))
-    rows = []
+    rows, configs = [], []
     for depth in cfg.depths:
         for width in cfg.widths:
             model = ModelSpec.fnn(problem.in_dim, depth, width, problem.n_classes)
@@ -109,7 +119,12 @@ def bench_cells(cfg: BenchConfig, device: str, log=print) -> list[dict]:
                              "sequential_s": sequential, "speedup": sequential / batched})
                 log(f"  depth {depth:>2} width {width:>2} {name:<6} batched {batched * 1e3:8.2f} ms  "
                     f"sequential {sequential * 1e3:8.2f} ms  speedup {sequential / batched:5.2f}")
-    return rows
+            if "lysep" in cfg.methods:
+                for label, (name, hp) in BENCH_CONFIGS.items():
+                    batched = step_seconds(problem, model, name, seeds, cfg, hp)
+                    configs.append({"depth": depth, "width": width, "method": label, "batched_s": batched})
+                    log(f"  depth {depth:>2} width {width:>2} {label:<6} batched {batched * 1e3:8.2f} ms")
+    return rows, configs
 
 
 def default_run_seconds(cfg: BenchConfig, device: str) -> float:
@@ -134,14 +149,16 @@ def default_run_seconds(cfg: BenchConfig, device: str) -> float:
 def run_bench(cfg: BenchConfig, device: str = "cpu", log=print) -> dict:
     """All measurements as one JSON-ready dict."""
     dev = torch.device(device)
-    rows = bench_cells(cfg, device, log)
+    rows, configs = bench_cells(cfg, device, log)
     speedup = {m: geomean([r["speedup"] for r in rows if r["method"] == m]) for m in cfg.methods}
     am = []
     if "lysep" in cfg.methods and "adam" in cfg.methods:
         for d in cfg.depths:
             for w in cfg.widths:
-                cell = {r["method"]: r for r in rows if r["depth"] == d and r["width"] == w}
-                am.append({"depth": d, "width": w, "ratio": cell["lysep"]["batched_s"] / cell["adam"]["batched_s"]})
+                cell = {r["method"]: r for r in rows + configs if r["depth"] == d and r["width"] == w}
+                adam = cell["adam"]["batched_s"]
+                am.append({"depth": d, "width": w, "ratio": cell["lysep"]["batched_s"] / adam,
+                           **{label: cell[label]["batched_s"] / adam for label in BENCH_CONFIGS}})
     out = {
         "device": str(dev),
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
@@ -151,11 +168,15 @@ def run_bench(cfg: BenchConfig, device: str = "cpu", log=print) -> dict:
         "config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
         "batched_speedup": speedup,
         "am_iteration_over_adam_step": geomean([a["ratio"] for a in am]) if am else None,
+        # the same ratio for each further LySep configuration (BENCH_CONFIGS)
+        "am_iteration_over_adam_step_by_config": {label: geomean([a[label] for a in am]) for label in BENCH_CONFIGS}
+        if am else {},
         # one batched iteration of every method in every cell: what the grid costs per iteration
         "grid_seconds": sum(r["batched_s"] for r in rows),
         "default_run_seconds": default_run_seconds(cfg, device) if cfg.default_run else None,
         "cells": rows,
         "am_cells": am,
+        "config_cells": configs,
         # a quick run is a smoke test at tiny sizes (and a cut-down default run): nothing to hold to the targets
         "targets": {} if cfg.quick else TARGETS,
     }
@@ -174,6 +195,8 @@ def table(result: dict) -> str:
     if result["am_iteration_over_adam_step"] is not None:
         lines.append(f"  am_iteration_over_adam_step {result['am_iteration_over_adam_step']:7.2f}  "
                      + (f"(target <= {t['am_iteration_over_adam_step']:g})" if t else ""))
+    for label, v in result.get("am_iteration_over_adam_step_by_config", {}).items():
+        lines.append(f"  am_iteration_over_adam_step[{label}] {v:7.2f}  (beside the default's)")
     if result["default_run_seconds"] is not None:
         lines.append(f"  default_run_seconds         {result['default_run_seconds']:7.1f}  "
                      + (f"(target <= {t['default_run_seconds']:g})" if t else ""))

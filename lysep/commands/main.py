@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from lysep.commands.common import check_device, fail
+from lysep.commands.common import check_device, fail, machine_fault, write_failed
 
 #: subcommand -> "module:function" of lysep.commands, imported when it runs (``--help`` imports no torch, no pandas)
 COMMANDS = {"run": "run:cmd_run", "check": "run:cmd_check", "report": "run:cmd_report", "tune": "tune:tune_command",
@@ -131,6 +131,11 @@ def cmd_data(args: argparse.Namespace) -> int:
         fetch(args.name, data_root(args.root), args.mirror, quiet=args.quiet)
     except (ValueError, FetchError) as e:
         return fail(str(e))
+    except OSError as e:  # writing a download: a full disk is exit 1, a read-only data root bad input
+        if not machine_fault(e):
+            return fail(f"{e.filename}: cannot be written ({e.strerror or e}); choose another --root")
+        return write_failed(e, "the files already verified and the bytes of the download so far (its .part file) "
+                               f"are kept; free space and rerun `lysep data fetch {args.name}` to resume")
     return 0
 
 

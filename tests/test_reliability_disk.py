@@ -34,6 +34,8 @@ import lysep.harness.store as store_mod
 from lysep.commands.main import main
 from lysep.harness.store import ResultsStore
 
+from helpers import fake_measure, git_repo
+
 #: the faults injected, in turn: a full disk, an I/O error, a full quota
 ERRNOS = (errno.ENOSPC, errno.EIO, errno.EDQUOT)
 FAULT = "a write fails: " + ", ".join(errno.errorcode[e] for e in ERRNOS) + " in turn"
@@ -42,8 +44,8 @@ FAULT = "a write fails: " + ", ".join(errno.errorcode[e] for e in ERRNOS) + " in
 #: number of runs stored, DIR the directory, NAME the data set) in the error line and checks its ``kept``
 FAULTS = {
     "sweep": {
-        "where": "`lysep run`: every write of the sweep (parameters, decision grids, parts, both tables, the "
-                 "rebuilt runs table, meta.json)",
+        "where": "`lysep run`: every write of the sweep (parameters, decision grids, parts, both tables, "
+                 "meta.json)",
         "says": "N runs are stored in DIR; free space and rerun the same command to compute the rest",
         "kept": "every run stored before the failing write, whole; the rerun computes only the others",
     },
@@ -404,38 +406,6 @@ def test_a_tune_killed_at_every_file_system_change_resumes_to_the_same_tuned_spe
 # ---------------------------------------------------------------------------- lysep track
 
 
-def git_repo(path: Path) -> Path:
-    """A git repository of its own with one commit holding a ``lysep/`` folder (what ``lysep track`` checks out)."""
-    (path / "lysep").mkdir(parents=True)
-    (path / "lysep" / "__init__.py").write_text("")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    for cmd in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "one"]):
-        subprocess.run(["git", *cmd], cwd=path, env=env, check=True, capture_output=True)
-    return path
-
-
-def fake_measurements(track_mod, calls: list[Path], work_of=lambda tree, calls: 1.0):
-    """A ``measure`` that writes what the real one does (measurements.json, a readable quality store) without
-    measuring; ``calls`` collects the trees measured."""
-    from lysep.measure import counters
-
-    def fake_measure(tree: Path, out: Path, log) -> dict:
-        calls.append(Path(tree))
-        work = work_of(Path(tree), calls)
-        counts = [{"method": "lysep", "depth": 2, "width": 4, **dict.fromkeys(counters.COUNTS, 10.0 * work)}]
-        result = {"counters": counts, "ratios": [{"kind": "fnn", "depth": 2, "width": 4, "lysep_over_adam": 5.0}]}
-        quality = out / "quality"
-        quality.mkdir(parents=True, exist_ok=True)
-        for name in ("runs.parquet", "traces.parquet"):
-            (quality / name).write_bytes(store_mod.parquet_bytes(pd.DataFrame({"a": [1.0]})))
-        (quality / "meta.json").write_text("{}")
-        store_mod.write_text(out / "measurements.json", json.dumps(result))
-        return result
-
-    return fake_measure
-
-
 @pytest.fixture
 def track_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """``lysep track`` pointed at a repository of its own (never the project's), its cache in tmp_path, measuring
@@ -446,7 +416,7 @@ def track_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("LYSEP_TRACK_REPO", str(repo))
     monkeypatch.setenv("LYSEP_CACHE", str(tmp_path / "cache"))
     calls: list[Path] = []
-    monkeypatch.setattr(track, "measure", fake_measurements(track, calls))
+    monkeypatch.setattr(track, "measure", fake_measure(calls))
     monkeypatch.setattr(track, "compare_dirs", lambda *a: (pd.DataFrame({"verdict": [], "regression": []}), None))
     return track, calls
 
@@ -490,6 +460,125 @@ def remove_tree(folder: Path) -> None:
 
     shutil.rmtree(folder, ignore_errors=True)
     subprocess.run(["git", "worktree", "prune"], cwd=os.environ["LYSEP_TRACK_REPO"], capture_output=True)
+
+
+# ---------------------------------------------------------------------------- track's cache that can be wrong
+
+
+def _environment(cache: Path, **changes) -> None:
+    path = cache / "environment.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+#: damage done to the base's cache (cache: its measurements, tree: its worktree) and what `lysep track` then says
+CACHE_DAMAGE = {
+    "a table of the quality store deleted": (lambda cache, tree: (cache / "quality" / "traces.parquet").unlink(),
+                                             "is partial (quality/traces.parquet missing)"),
+    "environment.json deleted": (lambda cache, tree: (cache / "environment.json").unlink(),
+                                 "is partial (environment.json missing)"),
+    "measurements.json not JSON": (lambda cache, tree: (cache / "measurements.json").write_text('{"counters": ['),
+                                   "is corrupt ("),
+    "measurements.json without ratios": (lambda cache, tree: (cache / "measurements.json").write_text('{"a": 1}'),
+                                         "is corrupt (measurements.json has no counters and ratios lists)"),
+    "runs.parquet truncated": (lambda cache, tree: _truncate(cache / "quality" / "runs.parquet"),
+                               "runs.parquet: cannot be read as Parquet"),
+    "measured with another torch": (lambda cache, tree: _environment(cache, torch="0.1"),
+                                    "is from another environment (torch 0.1 then, "),
+    "measured on another machine": (lambda cache, tree: _environment(cache, machine="vax"),
+                                    "is from another environment (machine vax then, "),
+}
+
+
+@pytest.mark.parametrize("damage", list(CACHE_DAMAGE))
+def test_a_base_cache_that_is_partial_corrupt_or_from_another_environment_is_measured_again(
+        track_repo, tmp_path: Path, capsys, damage: str) -> None:
+    import argparse
+
+    from lysep.commands import track as track_cmd
+
+    track, calls = track_repo
+    args = argparse.Namespace(base="HEAD", out=str(tmp_path / "out"), alpha=0.05, fresh=False)
+    assert track_cmd.track_command(args) == 0
+    commit = track.resolve("HEAD")
+    cache, tree = track.cache_root() / commit, track.cache_root() / "worktrees" / commit[:12]
+    assert calls[0] == tree
+    calls.clear()
+    assert track_cmd.track_command(args) == 0 and tree not in calls  # whole: read from the cache
+    assert "measurements cached in" in capsys.readouterr().err
+    do, said = CACHE_DAMAGE[damage]
+    do(cache, tree)
+    assert track_cmd.track_command(args) == 0
+    err = capsys.readouterr().err
+    assert f"the cache in {cache} " in err and said in err and "measuring again" in err, err
+    assert calls.count(tree) == 1  # measured again
+    assert track.cache_problem(cache) is None  # and whole again: the next run reads it
+    calls.clear()
+    assert track_cmd.track_command(args) == 0 and tree not in calls
+
+
+def test_a_change_of_the_measuring_code_makes_the_base_cache_stale(track_repo, tmp_path: Path, monkeypatch,
+                                                                  capsys) -> None:
+    import argparse
+
+    from lysep.commands import track as track_cmd
+
+    track, calls = track_repo
+    args = argparse.Namespace(base="HEAD", out=str(tmp_path / "out"), alpha=0.05, fresh=False)
+    assert track_cmd.track_command(args) == 0
+    monkeypatch.setattr(track, "COUNT_PROBES", (*track.COUNT_PROBES, {"cells": [[1, 1]]}))
+    calls.clear()
+    assert track_cmd.track_command(args) == 0
+    assert "is from another environment (measuring code " in capsys.readouterr().err
+    assert len(calls) == 2  # the base and the working tree
+
+
+@pytest.mark.parametrize("damage,said", [("a tracked file deleted", "changed (1 files differ from the commit)"),
+                                         ("lysep/ deleted", "partial (no lysep/ in it)"),
+                                         ("another commit checked out", "at commit ")])
+def test_a_base_worktree_that_is_no_longer_a_clean_checkout_is_made_again(track_repo, tmp_path: Path, capsys,
+                                                                         damage: str, said: str) -> None:
+    import argparse
+    import shutil
+
+    from lysep.commands import track as track_cmd
+
+    track, calls = track_repo
+    args = argparse.Namespace(base="HEAD", out=str(tmp_path / "out"), alpha=0.05, fresh=True)
+    assert track_cmd.track_command(args) == 0
+    commit = track.resolve("HEAD")
+    tree = track.cache_root() / "worktrees" / commit[:12]
+    if damage == "a tracked file deleted":
+        (tree / "lysep" / "__init__.py").unlink()
+    elif damage == "lysep/ deleted":
+        shutil.rmtree(tree / "lysep")
+    else:
+        (tree / "lysep" / "more.py").write_text("")
+        for cmd in (["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "two"]):
+            subprocess.run(["git", *cmd], cwd=tree, check=True, capture_output=True)
+    capsys.readouterr()
+    assert track_cmd.track_command(args) == 0  # --fresh: the base is measured again, in its worktree
+    err = capsys.readouterr().err
+    assert f"base worktree {tree} is {said}" in err and f"checking {commit[:12]} out again" in err, err
+    assert track.tree_problem(tree, commit) is None and (tree / "lysep" / "__init__.py").is_file()
+
+
+def test_the_session_guard_sees_a_worktree_registered_in_the_temporary_folders(tmp_path: Path) -> None:
+    """conftest's check at the end of the session (the project's repository left alone), on a repository of its own."""
+    from conftest import git_changes, git_state
+
+    repo = git_repo(tmp_path / "repo")
+    before = git_state(repo)
+    subprocess.run(["git", "worktree", "add", "--detach", str(tmp_path / "wt"), "HEAD"], cwd=repo, check=True,
+                   capture_output=True)
+    after = git_state(repo)
+    assert git_changes(before, after, [tmp_path.resolve()]) == [f"a worktree was registered at "
+                                                                f"{(tmp_path / 'wt').resolve()}"]
+    assert git_changes(before, after, [tmp_path.resolve() / "elsewhere"]) == []  # another checkout's worktree
+    assert git_changes(before, before, [tmp_path.resolve()]) == [] and git_state(tmp_path / "wt") is not None
 
 
 # ---------------------------------------------------------------------------- lysep data fetch

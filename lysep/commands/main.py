@@ -1,7 +1,8 @@
 """``lysep`` command line: run, tune, report, bench, check, methods, datasets, data (``lysep --help``).
 
-Exit codes: 0 success, 1 some runs failed, 2 bad input (spec, data, arguments, unreadable results,
-unreachable scheduler, results directory in use), 130 interrupted (rerun to resume).
+Exit codes: 0 success, 1 some runs failed or the machine refused a write (a full disk), 2 bad input (spec,
+data, arguments, unreadable results, unreachable scheduler, results directory in use), 130 interrupted (rerun to
+resume).
 ``lysep datasets`` imports no torch; pandas and the store load only for the commands that use them.
 """
 
@@ -123,7 +124,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    """``lysep data fetch NAME``: exit 2 for an unknown data set or a download that failed (offline, checksum)."""
+    """``lysep data fetch NAME``: exit 2 for an unknown data set or a download that failed (offline, checksum), 1 when
+    the disk refuses the download (a full disk: the bytes so far stay in the ``.part`` file)."""
     from lysep.datasets.fetch import FetchError, fetch
     from lysep.datasets.files import data_root
 

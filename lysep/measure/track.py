@@ -196,7 +196,7 @@ def confirm_ratios(base: list[dict], new: list[dict], commit: str, log: Any) -> 
     if flagged.empty:
         return base, new
     log(f"confirming {len(flagged)} cells whose timing ratios moved beyond x{RATIO_TOL:g}")
-    base_path = base_tree(commit, log)
+    base_path = base_tree(commit)
     runs: dict[str, list[list[dict]]] = {"base": [base], "new": [new]}
     for cfg in RATIO_PROBES:
         cells = [[int(d), int(w)] for k, d, w in flagged.itertuples(index=False) if k == cfg.get("kind", "fnn")]

@@ -455,6 +455,22 @@ def test_a_failing_write_at_every_point_of_track_is_exit_1_and_the_rerun_measure
                                           "track_ratios.csv", "track_quality.csv", "track.md", "track.html"})
 
 
+def test_a_full_disk_in_the_base_measurement_subprocess_is_a_refused_write_not_bad_input(tmp_path: Path) -> None:
+    """The quality run of a side is a `lysep run` subprocess: its exit 1 for a refused write reaches `lysep track`
+    as the OSError (exit 1 there too), not as a TrackError (exit 2)."""
+    from lysep.commands.common import machine_fault
+    from lysep.measure import track
+
+    line = f"lysep: error: {tmp_path}/q/runs.parquet: cannot be written (EDQUOT: Disk quota exceeded); 3 runs are"
+    say = ["-c", f"import sys; sys.stderr.write({line!r} + ' stored\\n'); sys.exit(1)"]
+    with pytest.raises(OSError) as refused:
+        track.run_python(tmp_path, say, lambda *_: None)
+    assert refused.value.errno == errno.EDQUOT and refused.value.filename == f"{tmp_path}/q/runs.parquet"
+    assert machine_fault(refused.value) and not isinstance(refused.value, track.TrackError)
+    with pytest.raises(track.TrackError, match="exit 1"):  # runs that failed stay the side's failure
+        track.run_python(tmp_path, ["-c", "import sys; sys.exit(1)"], lambda *_: None)
+
+
 def remove_tree(folder: Path) -> None:
     import shutil
 

@@ -23,10 +23,12 @@ its commits are the bases and its tree is the working tree measured).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 
-from lysep.harness.store import write_text
+from lysep.harness.store import MACHINE_FAULTS, write_text
 
 #: relative increase of a counted quantity that is a regression (counts are exact: this only absorbs
 #: float-rounding differences in the number of Armijo trials)
@@ -126,9 +128,18 @@ def _env(tree: Path) -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+#: the line of a ``lysep`` subprocess whose write the machine refused (``lysep.commands.common.write_failed``)
+REFUSED = re.compile(r"error: (?P<path>.+?): cannot be written \((?P<code>E[A-Z]+): (?P<why>[^)]*)\)")
+MACHINE_FAULT_NAMES = frozenset(errno.errorcode[e] for e in MACHINE_FAULTS)
+
+
 def run_python(tree: Path, code: list[str], log: Any) -> str:
-    """Run ``python CODE...`` with ``tree``'s lysep first on the path; its stdout (TrackError on failure)."""
+    """Run ``python CODE...`` with ``tree``'s lysep first on the path; its stdout (TrackError on failure; the
+    OSError of a write the machine refused, e.g. a full disk, when the subprocess says so)."""
     proc = subprocess.run([sys.executable, *code], cwd=tree, env=_env(tree), capture_output=True, text=True)
+    refused = REFUSED.search(proc.stderr) if proc.returncode == 1 else None
+    if refused and refused["code"] in MACHINE_FAULT_NAMES:  # its disk is full: the machine's fault, not the input's
+        raise OSError(getattr(errno, refused["code"]), refused["why"], refused["path"])
     if proc.returncode != 0:
         raise TrackError(f"{tree}: {' '.join(code[:3])} failed (exit {proc.returncode}): {proc.stderr[-3000:]}")
     return proc.stdout

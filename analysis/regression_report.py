@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from analysis import regression as rg
 from analysis.render import Fig, Section, Table, fmt, render_html, render_markdown
+from lysep.harness.store import atomic_write, write_text
 
 #: verdict colours of the figure (colourblind-safe)
 COLOURS = {rg.WORSE: "#d55e00", rg.BETTER: "#009e73", rg.EQUIVALENT: "#0072b2", rg.INCONCLUSIVE: "#999999",
@@ -66,7 +67,7 @@ def difference_figure(table: pd.DataFrame) -> Figure:
 def write_report(base: rg.Side, new: rg.Side, table: pd.DataFrame, out: Path) -> Path:
     """Write ``compare.md``, ``compare.html``, ``compare.csv`` and the figure into ``out``; returns the HTML."""
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "compare.csv", index=False)
+    write_text(out / "compare.csv", table.to_csv(index=False))
     blocks: list = [bottom_line(table),
                     f"Base: {base.root} (commit {base.meta.get('git_commit', 'unknown')}); new: {new.root} (commit "
                     f"{new.meta.get('git_commit', 'unknown')}). Runs paired by method, depth, width and seed. "
@@ -75,8 +76,7 @@ def write_report(base: rg.Side, new: rg.Side, table: pd.DataFrame, out: Path) ->
     if not table.empty:
         buf = io.BytesIO()
         difference_figure(table).savefig(buf, format="png", dpi=100)
-        (out / "figures").mkdir(exist_ok=True)
-        (out / "figures" / "compare_differences.png").write_bytes(buf.getvalue())
+        atomic_write(out / "figures" / "compare_differences.png", buf.getvalue())
         blocks += [Table(display(table)), Fig("compare_differences", "Median paired differences over the margins.",
                                              buf.getvalue())]
     margins = pd.DataFrame([{"metric": m.label, "margin": f"{m.size:g}" + (" x |base median|" if m.relative else "")}
@@ -84,6 +84,6 @@ def write_report(base: rg.Side, new: rg.Side, table: pd.DataFrame, out: Path) ->
     sections = [Section("Verdicts", blocks), Section("How it is judged", [rg.__doc__.split("\n\n", 1)[1].strip(),
                                                                         Table(margins, "Equivalence margins")])]
     title = "lysep compare: new vs base"
-    (out / "compare.md").write_text(render_markdown(title, sections), encoding="utf-8")
-    (out / "compare.html").write_text(render_html(title, sections), encoding="utf-8")
+    write_text(out / "compare.md", render_markdown(title, sections))
+    write_text(out / "compare.html", render_html(title, sections))
     return out / "compare.html"

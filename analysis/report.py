@@ -24,7 +24,7 @@ from analysis import figures as fg
 from analysis import sections as sec
 from analysis.analyse import Analysis, analyse, load_results, spec_of
 from analysis.render import Fig, render_html, render_markdown
-from lysep.harness.store import ResultsStore
+from lysep.harness.store import ResultsStore, atomic_write, write_text
 
 DPI = 100
 
@@ -143,7 +143,7 @@ def render_figures(a: Analysis, results_dir: Path, dpi: int = DPI) -> list[Fig]:
     out = []
     for name, caption, make in figure_specs(a, results_dir):
         png = _png(make(), dpi)
-        (folder / f"{name}.png").write_bytes(png)
+        atomic_write(folder / f"{name}.png", png)
         out.append(Fig(name, caption, png))
     return out
 
@@ -158,16 +158,21 @@ def write_tables(a: Analysis, results_dir: Path) -> None:
     the tests behind a claim, and ``profiles.csv`` (the performance profiles' summary per budget and method)."""
     folder = Path(results_dir) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
-    a.metrics.to_csv(folder / "metrics.csv", index=False)
-    a.summary.to_csv(folder / "summary.csv", index=False)
-    a.comparisons.to_csv(folder / "paired_comparisons.csv", index=False)
-    a.variance.to_csv(folder / "variance.csv", index=False)
-    a.timing.to_csv(folder / "timing.csv", index=False)
-    cl.claims_table(a.claims).to_csv(folder / "claims.csv", index=False)
+    write_csv(a.metrics, folder / "metrics.csv")
+    write_csv(a.summary, folder / "summary.csv")
+    write_csv(a.comparisons, folder / "paired_comparisons.csv")
+    write_csv(a.variance, folder / "variance.csv")
+    write_csv(a.timing, folder / "timing.csv")
+    write_csv(cl.claims_table(a.claims), folder / "claims.csv")
     for c in a.claims:
         if c.details is not None and not c.details.empty:
-            c.details.to_csv(folder / f"claim_{c.key.replace('@', '_')}.csv", index=False)
-    a.profiles.to_csv(folder / "profiles.csv", index=False)
+            write_csv(c.details, folder / f"claim_{c.key.replace('@', '_')}.csv")
+    write_csv(a.profiles, folder / "profiles.csv")
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    """A table as CSV, written whole or not at all (``lysep.harness.store.atomic_write``)."""
+    write_text(path, table.to_csv(index=False))
 
 
 def tuning_of(meta: dict) -> Path | None:
@@ -207,7 +212,7 @@ def make_report(results_dir: Path, *, dpi: int = DPI) -> Path:
 
         record = load_record(tuning)
         sections.append(tuning_section(record, tuning_figures(record, results_dir, dpi)))
-    (results_dir / "report.md").write_text(render_markdown(title, sections), encoding="utf-8")
+    write_text(results_dir / "report.md", render_markdown(title, sections))
     out = results_dir / "report.html"
-    out.write_text(render_html(title, sections), encoding="utf-8")
+    write_text(out, render_html(title, sections))
     return out

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.render import Fig, Section, Table, display, fmt, render_html, render_markdown
+from lysep.harness.store import atomic_write, write_text
 
 DPI = 100
 
@@ -162,7 +163,7 @@ def tuning_figures(record: dict[str, Any], results_dir: Path, dpi: int = DPI) ->
         rows = trials[trials["method"] == method] if not trials.empty else trials
         png = _png(tuning_scatter(rows, space, method), dpi)
         name = f"tuning_{i}"
-        (folder / f"{name}.png").write_bytes(png)
+        atomic_write(folder / f"{name}.png", png)
         out.append(Fig(name, f"{method}: trial score (median {record['tune']['metric']} over the tuning seeds) "
                              "against each tuned hyperparameter.", png))
     return out
@@ -176,13 +177,13 @@ def make_tuning_report(results_dir: Path, *, dpi: int = DPI) -> Path:
     tables = results_dir / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     trials = trial_table(record)
-    trials.to_csv(tables / "tuning_trials.csv", index=False)
-    chosen_table(record).to_csv(tables / "tuning_chosen.csv", index=False)
+    write_text(tables / "tuning_trials.csv", trials.to_csv(index=False))
+    write_text(tables / "tuning_chosen.csv", chosen_table(record).to_csv(index=False))
     if not trials.empty:
-        distribution_table(trials).to_csv(tables / "tuning_distribution.csv", index=False)
+        write_text(tables / "tuning_distribution.csv", distribution_table(trials).to_csv(index=False))
     sections = [tuning_section(record, tuning_figures(record, results_dir, dpi))]
     title = f"LySep tuning report: {record['spec'].get('name', results_dir.name)}"
-    (results_dir / "report.md").write_text(render_markdown(title, sections), encoding="utf-8")
+    write_text(results_dir / "report.md", render_markdown(title, sections))
     out = results_dir / "report.html"
-    out.write_text(render_html(title, sections), encoding="utf-8")
+    write_text(out, render_html(title, sections))
     return out

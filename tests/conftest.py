@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -15,3 +18,44 @@ def circle64() -> Problem:
     x, y = circle_arrays(200, 0)
     xt, yt = circle_arrays(100, 1)
     return Problem.from_arrays(x, y, xt, yt, dtype=torch.float64)
+
+
+def git_state(root: Path) -> tuple[frozenset[str], str] | None:
+    """(the worktrees registered in ``root``'s repository, ``root``'s HEAD), or None where git or the repository
+    is missing (an unpacked sdist)."""
+    try:
+        listed = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=root, capture_output=True, text=True,
+                                timeout=60)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if listed.returncode or head.returncode:
+        return None
+    trees = frozenset(line.removeprefix("worktree ") for line in listed.stdout.splitlines()
+                      if line.startswith("worktree "))
+    return trees, head.stdout.strip()
+
+
+def git_changes(before: tuple | None, after: tuple | None, places: list[Path]) -> list[str]:
+    """What a test session did to the repository: worktrees registered under ``places`` (the session's temporary
+    folders, lysep's cache) and a moved HEAD. Worktrees elsewhere are not the tests' (other checkouts of the same
+    repository add theirs meanwhile)."""
+    if before is None or after is None:
+        return []
+    new = sorted(t for t in after[0] - before[0] if any(Path(t).is_relative_to(p) for p in places))
+    out = [f"a worktree was registered at {t}" for t in new]
+    if after[1] != before[1]:
+        out.append(f"HEAD moved from {before[1]} to {after[1]}")
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_projects_git_is_left_alone(tmp_path_factory: pytest.TempPathFactory):
+    """Tests build their own git repositories (``helpers.git_repo``): after the session, the project's repository
+    has no worktree in the session's temporary folders or lysep's cache, and its HEAD where it was."""
+    root = Path(__file__).resolve().parent.parent
+    before = git_state(root)
+    yield
+    places = [tmp_path_factory.getbasetemp().resolve(), Path.home() / ".cache" / "lysep"]
+    changes = git_changes(before, git_state(root), places)
+    assert not changes, f"the tests changed the project's repository {root}: " + "; ".join(changes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from lysep.core.model import ModelSpec
 from lysep.measure import counters, ratios, track
 from lysep.methods import make_method
 
-from helpers import random_problem
+from helpers import fake_measure, git_repo, random_problem
 
 LYSEP = SyntheticMethod("lysep", "lysep", rate=0.3, seed_sd=0.1)
 ADAM = SyntheticMethod("adam", "adam", rate=0.15, seed_sd=0.1)
@@ -230,27 +231,19 @@ def test_the_same_tree_measured_twice_is_the_same_in_counts_and_identical_in_qua
 
 
 def test_track_measures_the_base_once_in_a_worktree_and_exits_one_on_more_work(tiny_track, monkeypatch, capsys):
-    calls = []
-
-    def fake_measure(tree, out, log):
-        calls.append(Path(tree))
-        work = 2.0 if Path(tree) == track.ROOT and len(calls) > 2 else 1.0
-        counts = [{"method": "lysep", "depth": 2, "width": 4, **dict.fromkeys(counters.COUNTS, 10.0 * work)}]
-        result = {"counters": counts, "ratios": [{"kind": "fnn", "depth": 2, "width": 4, "lysep_over_adam": 5.0}]}
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "quality").mkdir(exist_ok=True)
-        (out / "quality" / "runs.parquet").write_bytes(b"")
-        (out / "measurements.json").write_text(json.dumps(result))
-        return result
-
-    monkeypatch.setattr(track, "measure", fake_measure)
+    """On a git repository of its own (``$LYSEP_TRACK_REPO``): the project's repository gets no worktree."""
+    repo, calls = git_repo(tiny_track / "repo"), []
+    monkeypatch.setenv("LYSEP_TRACK_REPO", str(repo))
+    monkeypatch.setattr(track, "measure", fake_measure(calls, lambda tree, calls: 2.0 if tree == repo and
+                                                       len(calls) > 2 else 1.0))
     monkeypatch.setattr(track, "compare_dirs", lambda *a: (pd.DataFrame({"verdict": [], "regression": []}), None))
     args = argparse.Namespace(base="HEAD", out=str(tiny_track / "out"), alpha=0.05, fresh=False)
     assert track_cmd.track_command(args) == 0
     head = track.resolve("HEAD")
+    assert head == subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
     assert calls[0] == track.cache_root() / "worktrees" / head[:12] and (calls[0] / "lysep").is_dir()
     assert track_cmd.track_command(args) == 1  # the working tree now does twice the work: every count is worse
-    assert len(calls) == 3 and calls[1:] == [track.ROOT, track.ROOT]  # the base came from the cache
+    assert len(calls) == 3 and calls[1:] == [repo, repo]  # the base came from the cache
     assert "counted work: 6 worse" in capsys.readouterr().out  # the six counts of the one (method, cell)
     args.base = "no-such-ref-anywhere"
     assert track_cmd.track_command(args) == 2

@@ -10,6 +10,8 @@ from lysep.harness.spec import ExperimentSpec, SpecError, default_spec_path, loa
 
 BAD_INPUT = 2
 INTERRUPTED = 130
+#: a failure that is not the input's: runs that failed, a regression, a write the machine refused (a full disk)
+FAILURE = 1
 #: where ``lysep run`` writes a spec's results unless ``--out`` says otherwise
 RESULTS_ROOT = Path("results")
 
@@ -17,6 +19,41 @@ RESULTS_ROOT = Path("results")
 def fail(message: str) -> int:
     print(f"lysep: error: {message}", file=sys.stderr)
     return BAD_INPUT
+
+
+def machine_fault(e: OSError) -> bool:
+    """Whether ``e`` is a write the machine refused (``lysep.harness.store.MACHINE_FAULTS``: a full disk, an I/O
+    error, a full quota): exit 1, not bad input (a read-only folder or a missing permission stays exit 2)."""
+    from lysep.harness.store import MACHINE_FAULTS
+
+    return e.errno in MACHINE_FAULTS
+
+
+def write_failed(e: OSError, kept: str) -> int:
+    """Say which file could not be written, why (the errno) and what is safe (``kept``); ``FAILURE``."""
+    import errno
+
+    code = errno.errorcode.get(e.errno or 0, str(e.errno))
+    where = f"{e.filename}: " if e.filename else ""
+    print(f"lysep: error: {where}cannot be written ({code}: {e.strerror or e}); {kept}", file=sys.stderr)
+    return FAILURE
+
+
+def stored_runs(root: Path) -> int | None:
+    """How many finished runs the results directory ``root`` holds (None when it cannot be read)."""
+    from lysep.harness.store import ResultsStore
+
+    try:
+        return len(ResultsStore(root).completed_hashes())
+    except Exception:  # a message about a full disk must not turn into a traceback about a damaged file
+        return None
+
+
+def kept_runs(root: Path, then: str, what: str = "runs") -> str:
+    """``N runs are stored in ROOT; free space and THEN``: what a failed write leaves safe."""
+    n = stored_runs(root)
+    return f"{'the' if n is None else n} {what} {'finished so far ' if n is None else ''}are stored in {root}; " \
+           f"free space and {then}"
 
 
 def check_device(device: str) -> str | None:

@@ -1,7 +1,8 @@
 """``lysep`` command line: run, tune, report, bench, check, methods, datasets, data (``lysep --help``).
 
-Exit codes: 0 success, 1 some runs failed, 2 bad input (spec, data, arguments, unreadable results,
-unreachable scheduler, results directory in use), 130 interrupted (rerun to resume).
+Exit codes: 0 success, 1 some runs failed or the machine refused a write (a full disk), 2 bad input (spec,
+data, arguments, unreadable results, unreachable scheduler, results directory in use), 130 interrupted (rerun to
+resume).
 ``lysep datasets`` imports no torch; pandas and the store load only for the commands that use them.
 """
 
@@ -13,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from lysep.commands.common import check_device, fail
+from lysep.commands.common import check_device, fail, machine_fault, write_failed
 
 #: subcommand -> "module:function" of lysep.commands, imported when it runs (``--help`` imports no torch, no pandas)
 COMMANDS = {"run": "run:cmd_run", "check": "run:cmd_check", "report": "run:cmd_report", "tune": "tune:tune_command",
@@ -124,7 +125,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    """``lysep data fetch NAME``: exit 2 for an unknown data set or a download that failed (offline, checksum)."""
+    """``lysep data fetch NAME``: exit 2 for an unknown data set or a download that failed (offline, checksum), 1 when
+    the disk refuses the download (a full disk: the bytes so far stay in the ``.part`` file)."""
     from lysep.datasets.fetch import FetchError, fetch
     from lysep.datasets.files import data_root
 
@@ -132,6 +134,11 @@ def cmd_data(args: argparse.Namespace) -> int:
         fetch(args.name, data_root(args.root), args.mirror, quiet=args.quiet)
     except (ValueError, FetchError) as e:
         return fail(str(e))
+    except OSError as e:  # writing a download: a full disk is exit 1, a read-only data root bad input
+        if not machine_fault(e):
+            return fail(f"{e.filename}: cannot be written ({e.strerror or e}); choose another --root")
+        return write_failed(e, "the files already verified and the bytes of the download so far (its .part file) "
+                               f"are kept; free space and rerun `lysep data fetch {args.name}` to resume")
     return 0
 
 

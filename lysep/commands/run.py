@@ -9,7 +9,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lysep.commands.common import BAD_INPUT, INTERRUPTED, RESULTS_ROOT, check_run_args, checked_spec, fail
+from lysep.commands.common import (
+    BAD_INPUT,
+    INTERRUPTED,
+    RESULTS_ROOT,
+    check_run_args,
+    checked_spec,
+    fail,
+    kept_runs,
+    machine_fault,
+    write_failed,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,7 +56,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                              threads=args.threads or default_threads(args.workers))
     except (StoreError, ConnectionError) as e:
         return fail(str(e))
-    except OSError as e:  # e.g. a full disk: what was stored so far stays, whole
+    except OSError as e:  # what was stored so far stays, whole; a full disk is exit 1, a read-only folder exit 2
+        if machine_fault(e):
+            return write_failed(e, kept_runs(out, "rerun the same command to compute the rest"))
         return fail(f"cannot write the results ({e}); the runs finished so far are stored in {out}")
     except KeyboardInterrupt:
         print(f"\nlysep: interrupted; the runs finished so far are stored in {out} "
@@ -70,7 +82,16 @@ def write_report(root: Path, note: str = "") -> int:
     except AnalysisUnavailable as e:
         print(f"lysep: error: {e}{note}", file=sys.stderr)
         return 1
+    except OSError as e:
+        if not machine_fault(e):
+            raise
+        return write_failed(e, report_kept(root))
     return 0
+
+
+def report_kept(root: Path) -> str:
+    """What a report that could not be written leaves safe: the stored runs, and how to make the report."""
+    return kept_runs(root, f"run `lysep report {root}`")
 
 
 class AnalysisUnavailable(RuntimeError):
@@ -117,6 +138,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         path = make_report(root)
     except StoreError as e:
         return fail(str(e))
+    except OSError as e:
+        if not machine_fault(e):
+            raise
+        return write_failed(e, report_kept(root))
     except AnalysisUnavailable as e:
         print(f"lysep: error: {e}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from lysep.commands.common import fail
+from lysep.commands.common import fail, machine_fault, write_failed
 from lysep.measure.track import ROOT, TrackError, compare_dirs, track
 
 #: the columns the terminal shows of each kind of worse row
@@ -38,6 +38,10 @@ def compare_command(args: Any) -> int:
         table, html = compare_dirs(base, new, out, args.alpha)
     except (TrackError, ValueError) as e:
         return fail(str(e))
+    except OSError as e:
+        if not machine_fault(e):
+            raise
+        return write_failed(e, f"{base} and {new} are unchanged; free space and rerun the same command")
     shown = table[~table["verdict"].isin(["identical", "equivalent"])] if not table.empty else table
     if len(shown):
         print(terminal_table(shown, ["verdict", "depth", "width", "method", "label", "n_pairs", "base_median",
@@ -56,6 +60,11 @@ def track_command(args: Any) -> int:
         worse, html = track(args.base, args.fresh, out, args.alpha, log)
     except TrackError as e:
         return fail(str(e))
+    except OSError as e:
+        if not machine_fault(e):
+            raise
+        return write_failed(e, "a whole base measurement stays cached (a partial one is measured again); "
+                               "free space and rerun the same command")
     for name, rows in worse.items():
         print(f"\n{name}: {len(rows)} worse")
         if len(rows):

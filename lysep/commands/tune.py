@@ -8,7 +8,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lysep.commands.common import BAD_INPUT, INTERRUPTED, RESULTS_ROOT, check_run_args, checked_spec, fail
+from lysep.commands.common import (
+    BAD_INPUT,
+    INTERRUPTED,
+    RESULTS_ROOT,
+    check_run_args,
+    checked_spec,
+    fail,
+    kept_runs,
+    machine_fault,
+    write_failed,
+)
 from lysep.commands.run import write_report
 from lysep.harness.spec import ExperimentSpec, SpecError
 
@@ -42,7 +52,12 @@ def tune_command(args: Any) -> int:
         return code
     from lysep.harness.store import read_parquet
 
-    chosen, paths, failed = finish(spec, read_parquet(out / "runs.parquet"), out, command)
+    try:
+        chosen, paths, failed = finish(spec, read_parquet(out / "runs.parquet"), out, command)
+    except OSError as e:
+        if not machine_fault(e):
+            raise
+        return write_failed(e, kept_runs(out, "rerun the same command (nothing is computed again)", "trial runs"))
     print(f"\n{spec.name}: {len(tspec.methods)} trials x {len(tspec.grid.cells())} cells x {tspec.grid.seeds} "
           f"tuning seeds in {time.perf_counter() - t0:.1f} s -> {out}")
     for w in chosen:
@@ -71,6 +86,8 @@ def _sweep(tspec: ExperimentSpec, out: Path, args: Any) -> int | None:
     except (StoreError, ConnectionError) as e:
         return fail(str(e))
     except OSError as e:
+        if machine_fault(e):
+            return write_failed(e, kept_runs(out, "rerun the same command to compute the rest", "trial runs"))
         return fail(f"cannot write the results ({e}); the trials finished so far are stored in {out}")
     except KeyboardInterrupt:
         print(f"\nlysep: interrupted; the trials finished so far are stored in {out} "

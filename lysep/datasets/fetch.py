@@ -28,6 +28,11 @@ class FetchError(RuntimeError):
     """A download that could not be done; the message says why and what to do."""
 
 
+class PartWriteError(OSError):
+    """Writing a download into its ``.part`` file failed (a full disk, an I/O error, no permission): the local
+    disk's fault, not the network's; ``filename`` is the ``.part`` file, which keeps the bytes written before."""
+
+
 def source_url(file: RemoteFile, mirror: str | None) -> str:
     """The file's published URL, or the same file name below ``mirror``."""
     return file.url if mirror is None else f"{mirror.rstrip('/')}/{file.name}"
@@ -36,6 +41,16 @@ def source_url(file: RemoteFile, mirror: str | None) -> str:
 def _open(url: str, offset: int):
     request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     return urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310 - the URL is the data set's, or --mirror
+
+
+def append(out, block: bytes, part: Path) -> None:
+    """Write all of ``block`` to the unbuffered file ``out``; PartWriteError naming ``part`` if the disk refuses."""
+    view = memoryview(block)
+    try:
+        while view:
+            view = view[out.write(view):]
+    except OSError as e:
+        raise PartWriteError(e.errno, e.strerror, str(part)) from e
 
 
 def download(url: str, part: Path, progress: Callable[[int, int | None], None]) -> None:
@@ -48,14 +63,20 @@ def download(url: str, part: Path, progress: Callable[[int, int | None], None]) 
             length = response.headers.get("Content-Length")
             total = int(length) + (offset if resumed else 0) if length else None
             done = offset if resumed else 0
-            with open(part, "ab" if resumed else "wb") as out:
+            try:  # unbuffered: a write the disk refuses fails here, not later in a flush
+                out = open(part, "ab" if resumed else "wb", buffering=0)
+            except OSError as e:
+                raise PartWriteError(e.errno, e.strerror, str(part)) from e
+            with out:
                 for block in iter(lambda: response.read(CHUNK), b""):
-                    out.write(block)
+                    append(out, block, part)
                     done += len(block)
                     progress(done, total)
         if total is not None and done < total:
             raise FetchError(f"{url}: the connection closed after {done} of {total} bytes; they are kept in "
                              f"{part} (rerun to resume)")
+    except PartWriteError:
+        raise
     except urllib.error.HTTPError as e:
         if e.code == 416 and offset:  # the part is already whole
             return

@@ -23,6 +23,7 @@ Nothing here unpickles: tables are Parquet, parameters safetensors, arrays ``.np
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -69,22 +70,69 @@ class StoreError(RuntimeError):
     """A results file that cannot be read; the message names the file."""
 
 
+#: the errors of a write that are faults of the machine, not of the user's input: a full disk, an I/O error, a
+#: full quota (a read-only folder or a missing permission stays an ordinary OSError: bad input)
+MACHINE_FAULTS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EIO", "EDQUOT") if hasattr(errno, n))
+
+
+class WriteFailed(OSError):
+    """A write that the machine refused (``MACHINE_FAULTS``); ``path`` names the file, ``errno`` the error. Nothing
+    partial is left at ``path``: the temporary file of the write is removed."""
+
+    def __init__(self, path: Path, error: OSError):
+        super().__init__(error.errno, error.strerror or str(error), str(path))
+        self.path = Path(path)
+
+    @property
+    def code(self) -> str:
+        """The errno's name (ENOSPC, EIO, EDQUOT)."""
+        return errno.errorcode.get(self.errno or 0, str(self.errno))
+
+    def __str__(self) -> str:
+        return f"{self.path}: cannot be written ({self.code}: {self.strerror})"
+
+
+def machine_fault(path: Path, error: OSError) -> OSError:
+    """``error`` as a ``WriteFailed`` naming ``path`` when it is a fault of the machine, else ``error`` itself."""
+    if isinstance(error, WriteFailed) or error.errno not in MACHINE_FAULTS:
+        return error
+    return WriteFailed(path, error)
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    """Write ``data`` to the open file ``fd``, flush and fsync it, close it (the one place where bytes reach a disk;
+    the fault-injection tests patch it)."""
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync and rename. A full disk, an I/O
+    error or a full quota raises ``WriteFailed`` naming ``path``, with the temporary file removed and ``path`` as it
+    was before (whole, or absent)."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         if hasattr(os, "fchmod"):  # mkstemp makes 0600 files: results on a shared machine stay readable by others
             os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        _write_fd(fd, data)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        fault = machine_fault(path, e) if isinstance(e, OSError) else e
+        if fault is not e:
+            raise fault from e
         raise
     _fsync_dir(path.parent)
+
+
+def write_text(path: Path, text: str) -> None:
+    """``atomic_write`` of UTF-8 text (reports, CSV tables, specs)."""
+    atomic_write(path, text.encode("utf-8"))
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -201,6 +249,8 @@ class ResultsStore:
             self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
+            if e.errno in MACHINE_FAULTS:
+                raise WriteFailed(path, e) from e
             raise StoreError(f"{self.root}: cannot be used as a results directory ({e.strerror or e})") from e
         try:
             try:
@@ -209,8 +259,14 @@ class ResultsStore:
                 holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
                 raise StoreError(f"{self.root}: another `lysep run` (pid {holder}) is writing to this directory; "
                                  "wait for it to finish or choose another --out") from None
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            except OSError as e:
+                fault = machine_fault(path, e)
+                if fault is e:
+                    raise
+                raise fault from e
             yield
         finally:
             os.close(fd)  # releases the lock

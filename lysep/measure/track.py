@@ -13,14 +13,22 @@ difference with what a load on the machine cannot move:
    (``lysep compare``: paired seeds, Wilcoxon + Holm, TOST, fingerprints).
 
 The base is checked out in a temporary git worktree under the cache directory (``$LYSEP_CACHE`` or
-``~/.cache/lysep``) and its measurements are kept there by commit hash. Both sides run the working tree's
-measuring code (counters, ratios, spec) on their own ``lysep``, one torch thread per process.
+``~/.cache/lysep``) and its measurements are kept there by commit hash, with the environment they were measured in
+(``environment.json``: Python, torch, numpy, pandas, the machine and a hash of the measuring code). A cache that is
+partial, unreadable or from another environment, and a worktree that is not a clean checkout of its commit, are
+rebuilt, saying so. Both sides run the working tree's measuring code (counters, ratios, spec) on their own
+``lysep``, one torch thread per process. The repository is this checkout's (``$LYSEP_TRACK_REPO`` names another:
+its commits are the bases and its tree is the working tree measured).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from lysep.harness.store import MACHINE_FAULTS, write_text
 
 #: relative increase of a counted quantity that is a regression (counts are exact: this only absorbs
 #: float-rounding differences in the number of Armijo trials)
@@ -61,8 +71,14 @@ def cache_root() -> Path:
     return Path(os.environ.get("LYSEP_CACHE") or Path.home() / ".cache" / "lysep") / "track"
 
 
-def git(*args: str, cwd: Path = ROOT) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+def repo_root() -> Path:
+    """The git repository whose commits are the bases and whose tree is measured: ``$LYSEP_TRACK_REPO``, else
+    this checkout."""
+    return Path(os.environ.get("LYSEP_TRACK_REPO") or ROOT)
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd or repo_root(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise TrackError(f"git {' '.join(args)}: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout.strip()
@@ -76,10 +92,30 @@ def resolve(ref: str) -> str:
         raise TrackError(f"--base {ref}: not a commit of this repository") from None
 
 
-def base_tree(commit: str) -> Path:
-    """A clean checkout of ``commit`` in a git worktree under the cache (made once, then reused)."""
-    tree = cache_root() / "worktrees" / commit[:12]
+def tree_problem(tree: Path, commit: str) -> str | None:
+    """Why ``tree`` is not a clean checkout of ``commit`` (absent, partly deleted, another commit, changed), or None."""
+    if not tree.exists():
+        return "absent"
     if not (tree / "lysep").is_dir():
+        return "partial (no lysep/ in it)"
+    try:
+        head = git("rev-parse", "HEAD", cwd=tree)
+        changed = git("status", "--porcelain", "--untracked-files=no", cwd=tree)
+    except TrackError as e:
+        return f"not a git worktree ({e})"
+    if head != commit:
+        return f"at commit {head[:12]}, not {commit[:12]}"
+    return f"changed ({len(changed.splitlines())} files differ from the commit)" if changed else None
+
+
+def base_tree(commit: str, log: Any = None) -> Path:
+    """A clean checkout of ``commit`` in a git worktree under the cache (made once, then reused; made again,
+    saying so, when it is no longer a clean checkout of the commit)."""
+    tree = cache_root() / "worktrees" / commit[:12]
+    problem = tree_problem(tree, commit)
+    if problem:
+        if problem != "absent" and log is not None:
+            log(f"base worktree {tree} is {problem}: checking {commit[:12]} out again")
         shutil.rmtree(tree, ignore_errors=True)
         git("worktree", "prune")
         git("worktree", "add", "--detach", "--force", str(tree), commit)
@@ -92,9 +128,18 @@ def _env(tree: Path) -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+#: the line of a ``lysep`` subprocess whose write the machine refused (``lysep.commands.common.write_failed``)
+REFUSED = re.compile(r"error: (?P<path>.+?): cannot be written \((?P<code>E[A-Z]+): (?P<why>[^)]*)\)")
+MACHINE_FAULT_NAMES = frozenset(errno.errorcode[e] for e in MACHINE_FAULTS)
+
+
 def run_python(tree: Path, code: list[str], log: Any) -> str:
-    """Run ``python CODE...`` with ``tree``'s lysep first on the path; its stdout (TrackError on failure)."""
+    """Run ``python CODE...`` with ``tree``'s lysep first on the path; its stdout (TrackError on failure; the
+    OSError of a write the machine refused, e.g. a full disk, when the subprocess says so)."""
     proc = subprocess.run([sys.executable, *code], cwd=tree, env=_env(tree), capture_output=True, text=True)
+    refused = REFUSED.search(proc.stderr) if proc.returncode == 1 else None
+    if refused and refused["code"] in MACHINE_FAULT_NAMES:  # its disk is full: the machine's fault, not the input's
+        raise OSError(getattr(errno, refused["code"]), refused["why"], refused["path"])
     if proc.returncode != 0:
         raise TrackError(f"{tree}: {' '.join(code[:3])} failed (exit {proc.returncode}): {proc.stderr[-3000:]}")
     return proc.stdout
@@ -133,7 +178,7 @@ def measure(tree: Path, out: Path, log: Any) -> dict[str, Any]:
     result = {"counters": [r for cfg in COUNT_PROBES for r in probe(tree, "counters.py", cfg, log)],
               "ratios": [{**r, "kind": cfg.get("kind", "fnn")} for cfg in RATIO_PROBES
                          for r in probe(tree, "ratios.py", cfg, log)]}
-    (out / "measurements.json").write_text(json.dumps(result, indent=1))
+    write_text(out / "measurements.json", json.dumps(result, indent=1))
     return result
 
 
@@ -167,7 +212,7 @@ def confirm_ratios(base: list[dict], new: list[dict], commit: str, log: Any) -> 
     for cfg in RATIO_PROBES:
         cells = [[int(d), int(w)] for k, d, w in flagged.itertuples(index=False) if k == cfg.get("kind", "fnn")]
         for _ in range(CONFIRM_RUNS if cells else 0):
-            for side, tree in (("base", base_path), ("new", ROOT)):
+            for side, tree in (("base", base_path), ("new", repo_root())):
                 rows = probe(tree, "ratios.py", {**cfg, "cells": cells}, log)
                 runs[side].append([{**r, "kind": cfg.get("kind", "fnn")} for r in rows])
     return tuple(_median_rows(runs[side]) for side in ("base", "new"))
@@ -213,16 +258,72 @@ def compare_dirs(base: Path, new: Path, out: Path, alpha: float) -> tuple[pd.Dat
     return table, write_report(*sides, table, out)
 
 
+#: the file beside a base's cached measurements that records the environment they were measured in
+ENV_FILE = "environment.json"
+
+
+def environment() -> dict[str, str]:
+    """What a cached measurement depends on besides its commit: the interpreter, the libraries, the machine and
+    the measuring code (counters.py, ratios.py, the probes and the quality spec)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    code = hashlib.sha256()
+    for script in ("counters.py", "ratios.py"):
+        code.update((Path(__file__).resolve().parent / script).read_bytes())
+    code.update(json.dumps([COUNT_PROBES, RATIO_PROBES], sort_keys=True).encode())
+    spec = ROOT / TRACK_SPEC
+    code.update(spec.read_bytes() if spec.is_file() else b"")
+    env = {"python": platform.python_version(), "machine": platform.machine(), "measuring code": code.hexdigest()[:16]}
+    for package in ("torch", "numpy", "pandas"):
+        try:
+            env[package] = version(package)
+        except PackageNotFoundError:
+            env[package] = "absent"
+    return env
+
+
+def cache_problem(cache: Path) -> str | None:
+    """Why the cached measurements in ``cache`` cannot be used (partial, unreadable, from another environment),
+    or None."""
+    from lysep.harness.store import StoreError, read_json, read_parquet
+
+    needed = [cache / "measurements.json", cache / ENV_FILE, *(cache / "quality" / n for n in
+                                                             ("runs.parquet", "traces.parquet", "meta.json"))]
+    missing = [str(p.relative_to(cache)) for p in needed if not p.is_file()]
+    if missing:
+        return f"partial ({', '.join(missing)} missing)"
+    try:
+        saved = read_json(cache / "measurements.json")
+        if not (isinstance(saved, dict) and all(isinstance(saved.get(k), list) for k in ("counters", "ratios"))):
+            return "corrupt (measurements.json has no counters and ratios lists)"
+        for name in ("runs.parquet", "traces.parquet"):
+            read_parquet(cache / "quality" / name)
+        recorded = read_json(cache / ENV_FILE)
+    except StoreError as e:
+        return f"corrupt ({e})"
+    now = environment()
+    differ = [f"{k} {recorded.get(k) if isinstance(recorded, dict) else None} then, {v} now"
+              for k, v in now.items() if not isinstance(recorded, dict) or recorded.get(k) != v]
+    return f"from another environment ({'; '.join(differ)})" if differ else None
+
+
 def base_measurements(commit: str, fresh: bool, log: Any) -> tuple[dict, Path]:
-    """The base commit's measurements: from the cache when complete, else measured in a worktree."""
+    """The base commit's measurements: from the cache when it is whole and of this environment, else measured in a
+    worktree (saying why the cache was not used)."""
+    from lysep.harness.store import read_json, write_json
+
     cache = cache_root() / commit
-    saved = cache / "measurements.json"
-    if saved.is_file() and (cache / "quality" / "runs.parquet").is_file() and not fresh:
+    problem = None if fresh or not cache.exists() else cache_problem(cache)
+    if cache.exists() and not fresh and problem is None:
         log(f"base {commit[:12]}: measurements cached in {cache}")
-        return json.loads(saved.read_text()), cache
+        return read_json(cache / "measurements.json"), cache
+    if problem:
+        log(f"base {commit[:12]}: the cache in {cache} is {problem}: measuring again")
     log(f"base {commit[:12]}: measuring (checkout in {cache_root() / 'worktrees'})")
     shutil.rmtree(cache, ignore_errors=True)
-    return measure(base_tree(commit), cache, log), cache
+    result = measure(base_tree(commit, log), cache, log)
+    write_json(cache / ENV_FILE, environment())  # last: a cache without it is partial
+    return result, cache
 
 
 def track(base_ref: str, fresh: bool, out: Path, alpha: float, log: Any) -> tuple[dict[str, pd.DataFrame], Path]:
@@ -233,7 +334,7 @@ def track(base_ref: str, fresh: bool, out: Path, alpha: float, log: Any) -> tupl
     base, base_dir = base_measurements(commit, fresh, log)
     log("working tree: measuring")
     shutil.rmtree(out / "new", ignore_errors=True)
-    new = measure(ROOT, out / "new", log)
+    new = measure(repo_root(), out / "new", log)
     quality, _ = compare_dirs(base_dir / "quality", out / "new" / "quality", out / "quality", alpha)
     base_ratios, new_ratios = confirm_ratios(base["ratios"], new["ratios"], commit, log)
     counters, ratios = judge_counters(base["counters"], new["counters"]), judge_ratios(base_ratios, new_ratios)
@@ -251,7 +352,7 @@ def write_track_report(out: Path, commit: str, counters: pd.DataFrame, ratios: p
     from analysis.render import Section, Table, display, render_html, render_markdown
 
     for name, table in (("counters", counters), ("ratios", ratios), ("quality", quality)):
-        table.to_csv(out / f"track_{name}.csv", index=False)
+        write_text(out / f"track_{name}.csv", table.to_csv(index=False))
     worse = [f"{len(counters[counters.verdict == 'worse'])} counted", f"{len(ratios[ratios.verdict == 'worse'])} ratio",
              f"{int(quality['regression'].sum()) if not quality.empty else 0} quality"]
     head = (f"Working tree vs base {commit[:12]}: worse rows: {', '.join(worse)}. Counts: exact, worse beyond "
@@ -261,6 +362,6 @@ def write_track_report(out: Path, commit: str, counters: pd.DataFrame, ratios: p
                 Section("Counted work per iteration", [Table(display(counters))]),
                 Section("Timing ratios", [Table(display(ratios))]),
                 Section("Quality", [Table(display(quality.drop(columns=["identical"], errors="ignore")))])]
-    (out / "track.md").write_text(render_markdown("lysep track", sections), encoding="utf-8")
-    (out / "track.html").write_text(render_html("lysep track", sections), encoding="utf-8")
+    write_text(out / "track.md", render_markdown("lysep track", sections))
+    write_text(out / "track.html", render_html("lysep track", sections))
     return out / "track.html"

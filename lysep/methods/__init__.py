@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from importlib.metadata import entry_points
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from lysep.methods.base import (
@@ -29,6 +30,38 @@ from lysep.methods.base import (
 METHODS: dict[str, type[Method]] = {}
 #: the entry-point group through which installed packages add methods
 ENTRY_POINT_GROUP = "lysep.methods"
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """Where a method from an entry point comes from: the entry point (``name = module:attr``) and its
+    distribution (``name version``, or "unknown distribution" when the entry point has none)."""
+
+    entry_point: str
+    distribution: str
+    dist_name: str | None = None
+    dist_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """An entry point of the ``lysep.methods`` group that gave no usable method: its import failed, what it loads
+    is not a valid method, or its name clashes with a method already registered. ``error``: why, one line."""
+
+    name: str
+    plugin: Plugin
+    error: str
+
+    def message(self) -> str:
+        """What a spec naming this method is told (``lysep run``/``check`` exit 2 with it)."""
+        return (f"method {self.name!r} is unavailable: entry point {self.plugin.entry_point!r} of "
+                f"{self.plugin.distribution} failed: {self.error}")
+
+
+#: the methods of entry points that failed (by entry-point name): listed by ``lysep methods``, never raised at import
+UNAVAILABLE: dict[str, Unavailable] = {}
+#: where each method registered from an entry point comes from (by method name)
+PLUGINS: dict[str, Plugin] = {}
 
 
 def register_method(cls: type[Method]) -> type[Method]:
@@ -55,12 +88,40 @@ def _discover() -> None:
                   and hasattr(obj, "name")]
     for cls in sorted(found, key=lambda c: (FAMILIES.index(c.family), c.name)):  # layer separation first
         register_method(cls)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        register_method(ep.load())
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        _register_entry_point(ep)
+
+
+def _plugin(ep: EntryPoint) -> Plugin:
+    dist = getattr(ep, "dist", None)
+    name = getattr(dist, "name", None) or (dist.metadata["Name"] if dist is not None else None)
+    version = getattr(dist, "version", None) if dist is not None else None
+    text = f"distribution {name} {version}" if name else "unknown distribution"
+    return Plugin(f"{ep.name} = {ep.value}", text, name, version)
+
+
+def _register_entry_point(ep: EntryPoint) -> None:
+    """Register the method of one entry point; a failure (import error, bad declaration, name clash) is recorded in
+    :data:`UNAVAILABLE` instead of raised, so one broken plugin never breaks a command that does not use it."""
+    plugin = _plugin(ep)
+    try:
+        cls = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, Method)):
+            raise TypeError(f"{ep.value} is {cls!r}, not a subclass of lysep.methods.Method")
+        if getattr(cls, "name", None) in METHODS and METHODS[cls.name] is not cls:
+            raise ValueError(f"its name {cls.name!r} clashes with the method of the same name registered by "
+                             f"{METHODS[cls.name].__module__}")
+        register_method(cls)
+    except (Exception, SystemExit) as e:  # a plugin's import may do anything; it must not break lysep
+        UNAVAILABLE[ep.name] = Unavailable(ep.name, plugin, f"{type(e).__name__}: {e}".replace("\n", " "))
+        return
+    PLUGINS[cls.name] = plugin
 
 
 def make_method(name: str, activation: str = "tanh", **hparams: Any) -> Method:
     """A configured method; ValueError naming the method, key and value for anything unknown or out of range."""
+    if name not in METHODS and name in UNAVAILABLE:
+        raise ValueError(UNAVAILABLE[name].message())
     if name not in METHODS:
         raise ValueError(f"method={name!r} is unknown (expected one of: {', '.join(METHODS)})")
     return METHODS[name](activation=activation, **hparams)
@@ -68,5 +129,6 @@ def make_method(name: str, activation: str = "tanh", **hparams: Any) -> Method:
 
 _discover()
 
-__all__ = ["ALTERNATING", "BASELINE", "FAMILIES", "JOINT", "METHODS", "PROPERTY_COLUMNS", "HParam", "Method",
-           "Metric", "State", "check_hparams", "make_method", "register_method"]
+__all__ = ["ALTERNATING", "BASELINE", "FAMILIES", "JOINT", "METHODS", "PLUGINS", "PROPERTY_COLUMNS", "UNAVAILABLE",
+           "HParam", "Method", "Metric", "Plugin", "State", "Unavailable", "check_hparams", "make_method",
+           "register_method"]

@@ -19,6 +19,11 @@ def fail(message: str) -> int:
     return BAD_INPUT
 
 
+def warn(message: str) -> None:
+    """A warning line on stderr (the run goes on)."""
+    print(f"lysep: warning: {message}", file=sys.stderr, flush=True)
+
+
 def check_device(device: str) -> str | None:
     """The problem with a ``--device`` value, or None; imports torch only to ask for a CUDA device."""
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):

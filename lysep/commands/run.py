@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lysep.commands.common import BAD_INPUT, INTERRUPTED, RESULTS_ROOT, check_run_args, checked_spec, fail
+from lysep.commands.common import BAD_INPUT, INTERRUPTED, RESULTS_ROOT, check_run_args, checked_spec, fail, warn
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,7 +56,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         res = run_experiment(spec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
                              force=args.force, quiet=args.quiet, repair=args.repair,
-                             threads=args.threads or default_threads(args.workers))
+                             threads=args.threads or default_threads(args.workers),
+                             recompute_changed=args.recompute_changed, warn=warn)
     except (StoreError, ConnectionError) as e:
         return fail(str(e))
     except OSError as e:  # e.g. a full disk: what was stored so far stays, whole

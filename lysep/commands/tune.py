@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lysep.commands.common import BAD_INPUT, INTERRUPTED, RESULTS_ROOT, check_run_args, checked_spec, fail
+from lysep.commands.common import BAD_INPUT, INTERRUPTED, RESULTS_ROOT, check_run_args, checked_spec, fail, warn
 from lysep.commands.run import write_report
 from lysep.harness.spec import ExperimentSpec, SpecError
 
@@ -67,7 +67,8 @@ def _sweep(tspec: ExperimentSpec, out: Path, args: Any) -> int | None:
     try:
         run_experiment(tspec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
                        force=args.force, quiet=args.quiet, repair=args.repair,
-                       threads=args.threads or default_threads(args.workers))
+                       threads=args.threads or default_threads(args.workers),
+                       recompute_changed=args.recompute_changed, warn=warn)
     except (StoreError, ConnectionError) as e:
         return fail(str(e))
     except OSError as e:

@@ -7,10 +7,13 @@ installed package. Nothing here imports torch.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import pkgutil
+import sys
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, entry_points, packages_distributions, version
+from pathlib import Path
 from typing import Any
 
 from lysep.methods.base import (
@@ -118,6 +121,45 @@ def _register_entry_point(ep: EntryPoint) -> None:
     PLUGINS[cls.name] = plugin
 
 
+#: the code version of a method defined in this package: lysep's own commit (runs.parquet ``git_commit``) says it
+BUILT_IN = "built-in"
+
+
+def _source_hash(module_name: str) -> str:
+    """sha256 (12 hex digits) of the source of the top-level package or module that ``module_name`` belongs to:
+    every ``.py`` file of a package, so an edit anywhere in a plugin package changes it; "unknown" without sources."""
+    top = sys.modules.get(module_name.split(".")[0])
+    where = getattr(top, "__file__", None)
+    if where is None:
+        return "unknown"
+    path = Path(where)
+    files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+    h = hashlib.sha256()
+    for file in files:
+        try:
+            h.update(file.relative_to(path.parent).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+        except OSError:
+            return "unknown"
+    return h.hexdigest()[:12]
+
+
+def method_code(name: str) -> str:
+    """The version of the code of method ``name``, as runs.parquet's ``method_code`` records it: :data:`BUILT_IN`
+    for this package's methods, else ``"<distribution> <version>; source <hash>"`` (``"source <hash>"`` for a class
+    registered from code that no installed distribution holds). A stored run whose ``method_code`` differs from
+    the current one was made by other code (``lysep run --recompute-changed``)."""
+    cls = METHODS[name]
+    if cls.__module__.startswith(f"{__name__}."):
+        return BUILT_IN
+    plugin = PLUGINS.get(name)
+    dist = f"{plugin.dist_name} {plugin.dist_version}; " if plugin is not None and plugin.dist_name else ""
+    if not dist:
+        top = cls.__module__.split(".")[0]
+        names = packages_distributions().get(top) or []
+        dist = f"{names[0]} {version(names[0])}; " if names else ""
+    return f"{dist}source {_source_hash(cls.__module__)}"
+
+
 def make_method(name: str, activation: str = "tanh", **hparams: Any) -> Method:
     """A configured method; ValueError naming the method, key and value for anything unknown or out of range."""
     if name not in METHODS and name in UNAVAILABLE:
@@ -129,6 +171,6 @@ def make_method(name: str, activation: str = "tanh", **hparams: Any) -> Method:
 
 _discover()
 
-__all__ = ["ALTERNATING", "BASELINE", "FAMILIES", "JOINT", "METHODS", "PLUGINS", "PROPERTY_COLUMNS", "UNAVAILABLE",
-           "HParam", "Method", "Metric", "Plugin", "State", "Unavailable", "check_hparams", "make_method",
-           "register_method"]
+__all__ = ["ALTERNATING", "BASELINE", "BUILT_IN", "FAMILIES", "JOINT", "METHODS", "PLUGINS", "PROPERTY_COLUMNS",
+           "UNAVAILABLE", "HParam", "Method", "Metric", "Plugin", "State", "Unavailable", "check_hparams",
+           "make_method", "method_code", "register_method"]

@@ -73,8 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("new", help="results directory of the new code, same spec")
     cmp.add_argument("--out", help="where the report goes (default: NEW/compare)")
     cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    cmp.add_argument("--settings", action="store_true", help="compare two settings of the methods: the specs may "
-                     "differ in hyperparameters (runs paired by label, cell and seed; the header names them)")
+    cmp.add_argument("--settings", action="store_true", help="the specs may differ in methods' hyperparameters")
     track = sub.add_parser("track", help="is the working tree a regression against a base commit? counted work, "
                                          "in-process timing ratios and quality (exit 1 on a regression)")
     track.add_argument("--base", default="main", help="base commit or branch (default: main)")

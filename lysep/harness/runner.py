@@ -46,6 +46,7 @@ from lysep.harness.store import (
     StoreError,
     fingerprint,
     read_json,
+    read_parquet,
     save_arrays,
     save_npz,
     write_json,
@@ -247,9 +248,11 @@ def _changed(spec: ExperimentSpec, store: ResultsStore, force: bool, recompute: 
              warn: Callable[[str], None] | None) -> list[Changed]:
     """The stored runs made by other code (none under ``force``: every run is recomputed); with ``recompute``, they
     are dropped from the store so that the sweep runs them again."""
-    if force:
+    parts = store.parts.exists() and any(store.parts.glob("*.parquet"))
+    if force or not parts and not (store.root / "runs.parquet").exists():
         return []
-    changed = changed_code(spec, store.load()[1])
+    runs = store.load()[1] if parts else read_parquet(store.root / "runs.parquet")  # the runs table alone: no traces
+    changed = changed_code(spec, runs)
     for c in changed:
         if warn is not None:
             warn(c.message(recompute))

@@ -131,6 +131,8 @@ def test_the_worked_example_installed_as_a_package_runs_reports_compares_and_tun
     listed = lysep(["methods"], site)
     assert listed.returncode == 0, listed.stderr
     assert "rmsprop: RMSprop (torch.optim.RMSprop's update, no momentum) on the training cross-entropy" in listed.stdout
+    assert ("  plugin: entry point rmsprop = lysep_rmsprop:RMSprop (distribution lysep-rmsprop 0.1.0)"
+            in listed.stdout.split("\n\nrmsprop: ")[1])
     for lr in ("0.01", "0.003"):
         (tmp_path / f"rms-{lr}.toml").write_text(SPEC.format(lr=lr))
         ran = lysep(["run", str(tmp_path / f"rms-{lr}.toml"), "--out", str(tmp_path / lr), "--quiet"], site)

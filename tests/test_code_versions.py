@@ -129,3 +129,30 @@ def test_the_code_version_of_a_class_registered_in_process_is_its_source_hash() 
         assert method_code("lysep") == BUILT_IN
     finally:
         del METHODS[TOY]
+
+
+def test_only_finished_runs_of_the_spec_with_a_recorded_other_version_count(tmp_path: Path) -> None:
+    """Unknown versions (NaN), failed runs and runs of other specs never count; each stored version is its own
+    group, with its own number of runs."""
+    import numpy as np
+
+    from lysep.harness.codeversions import changed_code
+    from lysep.harness.plan import config_hash
+    from lysep.harness.spec import load_spec
+
+    path = tmp_path / "spec.toml"
+    path.write_text(SPEC.replace('name = "shrink"', 'name = "adam"'))
+    spec = load_spec(str(path))
+    rows = [{"method": m.label, "config_hash": config_hash(spec, d, w, m.label, s), "status": "completed",
+             "method_code": BUILT_IN} for d, w in spec.grid.cells() for m in spec.methods for s in (0, 1)]
+    runs = pd.DataFrame(rows + [{"method": "adam", "config_hash": "not-of-this-spec", "status": "completed",
+                                 "method_code": "other 1.0"}])
+    assert changed_code(spec, runs) == []
+    adam = runs.index[runs.method == "adam"][:4]
+    runs.loc[adam, "method_code"] = ["old 0.1", "old 0.1", "older 0.0", np.nan]
+    runs.loc[adam[1], "status"] = "failed"
+    changed = changed_code(spec, runs)
+    assert [(c.label, c.stored, c.current, len(c.hashes)) for c in changed] == [
+        ("adam", "old 0.1", BUILT_IN, 1), ("adam", "older 0.0", BUILT_IN, 1)]
+    assert changed[0].hashes == {runs.loc[adam[0], "config_hash"]}
+    assert changed_code(spec, runs.drop(columns=["method_code"])) == []

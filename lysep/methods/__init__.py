@@ -2,7 +2,8 @@
 
 The built-in methods are the modules of this package that define a ``Method`` subclass; users add
 their own with :func:`register_method` or through the ``lysep.methods`` entry-point group of an
-installed package. Nothing here imports torch.
+installed package (docs/methods.md). An entry point that fails (import error, not a method, a name
+already taken) is recorded in :data:`UNAVAILABLE`, never raised here. Nothing here imports torch.
 """
 
 from __future__ import annotations

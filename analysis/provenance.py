@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.metrics import CONTENTION_BELOW, CONTENTION_MIN_SECONDS
-from lysep.harness.provenance import invocations
+from lysep.harness.provenance import CODE_COLUMN, invocations
 
 NOT_RECORDED = "not recorded"
 #: how many contended units a sentence names before it refers to tables/timing.csv
@@ -47,7 +47,17 @@ def run_provenance_rows(runs: pd.DataFrame) -> list[tuple[str, str]]:
     for column, label in (("host", "host"), ("device", "device"), ("threads", "torch threads"),
                           ("versions", "versions")):
         rows.append((label, _counted(done[column])))
+    if CODE_COLUMN in done:  # stores written before the column existed: no row (their code versions are unknown)
+        rows.append(("code of the methods", method_code_text(done)))
     return rows
+
+
+def method_code_text(runs: pd.DataFrame) -> str:
+    """Every (method label, code version) of the runs with its number of runs: ``built-in`` for lysep's own methods
+    (their code is the git commit above), a plugin's distribution, version and source hash otherwise."""
+    code = runs[CODE_COLUMN].astype(object).where(runs[CODE_COLUMN].notna(), NOT_RECORDED)
+    counts = pd.DataFrame({"method": runs["method"], "code": code}).value_counts(sort=False).sort_index()
+    return "; ".join(f"{method}: {version} ({n} runs)" for (method, version), n in counts.items())
 
 
 def invocations_table(meta: dict) -> pd.DataFrame:

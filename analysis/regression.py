@@ -89,15 +89,51 @@ def load_side(root: str | Path, target_ce: float | None = None) -> Side:
     return Side(store.root, meta, metrics)
 
 
-def incomparable(base: Side, new: Side) -> list[str]:
-    """Why two sides cannot be compared (empty if they can): spec keys that differ, no common runs."""
+def incomparable(base: Side, new: Side, settings: bool = False) -> list[str]:
+    """Why two sides cannot be compared (empty if they can): spec keys that differ, no common runs. With
+    ``settings`` (``lysep compare --settings``) the methods' hyperparameters may differ
+    (:func:`setting_differences`)."""
     b, n = dict(base.meta.get("spec") or {}), dict(new.meta.get("spec") or {})
+    free = FREE_SPEC_KEYS + (("method",) if settings else ())
     problems = [f"spec key {key!r} differs: {b.get(key)!r} in {base.root} vs {n.get(key)!r} in {new.root}"
-                for key in sorted(set(b) | set(n)) if key not in FREE_SPEC_KEYS and b.get(key) != n.get(key)]
+                for key in sorted(set(b) | set(n)) if key not in free and b.get(key) != n.get(key)]
+    if settings:
+        problems += setting_differences(base, new)[1]
     common = base.metrics.merge(new.metrics, on=RUN_KEYS)
     if not problems and common.empty:
         problems.append(f"no run (method, depth, width, seed) is in both {base.root} and {new.root}")
     return problems
+
+
+def _settings(side: Side) -> dict[str, tuple[str, dict]]:
+    """label -> (method name, hyperparameters with the method's defaults filled in) of a side's spec."""
+    from lysep.methods import METHODS
+
+    out = {}
+    for entry in (side.meta.get("spec") or {}).get("method") or []:
+        name = entry.get("name")
+        given = {k: v for k, v in entry.items() if k not in ("name", "label", "tune")}
+        defaults = {k: h.default for k, h in METHODS[name].HPARAMS.items()} if name in METHODS else {}
+        out[entry.get("label", name)] = (name, {**defaults, **given})
+    return out
+
+
+def setting_differences(base: Side, new: Side) -> tuple[list[str], list[str]]:
+    """(the hyperparameters that differ, one ``label: key = base value (base) vs new value (new)`` each; why the
+    methods cannot be paired by label: a label on one side only, or another method under the same label)."""
+    b, n = _settings(base), _settings(new)
+    problems = [f"method label {label!r} is only in {(base if label in b else new).root} (--settings pairs the "
+                "methods by label: both specs need the same labels)" for label in sorted(set(b) ^ set(n))]
+    differences = []
+    for label in [lab for lab in b if lab in n]:
+        (b_name, b_hp), (n_name, n_hp) = b[label], n[label]
+        if b_name != n_name:
+            problems.append(f"method label {label!r} is method {b_name!r} in {base.root} but {n_name!r} in "
+                            f"{new.root} (--settings compares settings of the same method)")
+            continue
+        differences += [f"{label}: {key} = {b_hp.get(key, 'default')!r} (base) vs {n_hp.get(key, 'default')!r} (new)"
+                        for key in sorted(set(b_hp) | set(n_hp)) if b_hp.get(key) != n_hp.get(key)]
+    return differences, problems
 
 
 def same_machine(base: Side, new: Side) -> bool:

@@ -73,6 +73,10 @@ def write_report(base: rg.Side, new: rg.Side, table: pd.DataFrame, out: Path) ->
                     f"{new.meta.get('git_commit', 'unknown')}). Runs paired by method, depth, width and seed. "
                     + ("Wall time compared: both ran on the same host and device." if rg.same_machine(base, new)
                        else "Wall time not compared: the two sides ran on different hosts or devices.")]
+    differences = rg.setting_differences(base, new)[0]
+    if differences:  # `lysep compare --settings`: two settings of the methods, not two versions of the code
+        blocks.insert(1, "Settings compared: the two specs differ in these hyperparameters (new vs base): "
+                      + "; ".join(differences) + ".")
     if not table.empty:
         buf = io.BytesIO()
         difference_figure(table).savefig(buf, format="png", dpi=100)

@@ -23,6 +23,7 @@ from analysis import comparisons as cmp
 from analysis import figures as fg
 from analysis import sections as sec
 from analysis.analyse import Analysis, analyse, load_results, spec_of
+from analysis.failures import failures_section
 from analysis.render import Fig, render_html, render_markdown
 from lysep.harness.store import ResultsStore, atomic_write, write_text
 
@@ -206,6 +207,9 @@ def make_report(results_dir: Path, *, dpi: int = DPI) -> Path:
     sections = [sec.bottom_line(a), sec.header(a), sec.claims_section(a), sec.profiles_section(a),
                 sec.summary_section(a), sec.method_metrics_section(a), sec.paired_section(a), sec.bound_section(a),
                 sec.monotone_section(a), sec.variance_section(a), sec.timing_section(a), sec.figure_section(figs)]
+    failed = failures_section(a.runs)
+    if failed is not None:  # why runs failed, right after the header (only when some did)
+        sections.insert(2, failed)
     tuning = tuning_of(meta)
     if tuning is not None:  # a tuned spec's results: how its settings were chosen
         from analysis.tuning import load_record, tuning_figures, tuning_section

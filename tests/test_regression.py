@@ -268,3 +268,47 @@ def test_a_ratio_beyond_the_tolerance_is_measured_again_and_judged_on_medians(mo
     assert [cells for _, cells in probes] == [[[3, 10]]] * (2 * track.CONFIRM_RUNS)  # only the flagged cell
     probes.clear()
     assert track.confirm_ratios(base, base, "abc", lambda *_: None) == (base, base) and not probes
+
+
+def settings_store(path: Path, traces: pd.DataFrame, adam: dict, **meta) -> Path:
+    """A store whose spec lists its methods as `lysep run` writes them (``method``: name, label, hyperparameters)."""
+    doc = synthetic_meta((LYSEP, ADAM), **meta)
+    doc["spec"]["method"] = [{"name": "lysep", "label": "lysep"}, {"name": "adam", "label": "adam", **adam}]
+    write_results(path, traces, doc, runs_from_traces(traces, (LYSEP, ADAM)))
+    return path
+
+
+def test_compare_settings_pairs_two_settings_of_a_method_and_names_what_differs(tmp_path, base, capsys) -> None:
+    _, traces = base
+    root = settings_store(tmp_path / "base", traces, {"lr": 0.01})
+    faster = traces.copy()
+    faster.loc[faster.method == "adam", "F"] *= 0.5
+    settings_store(tmp_path / "new", faster, {"lr": 0.003, "beta2": 0.999})  # beta2 at its default: no difference
+    assert main(["compare", str(root), str(tmp_path / "new")]) == 2  # by default a changed spec is refused
+    assert "spec key 'method' differs" in capsys.readouterr().err
+    assert main(["compare", str(root), str(tmp_path / "new"), "--settings"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("settings: the specs differ in adam: lr = 0.01 (base) vs 0.003 (new)\n")
+    table = pd.read_csv(tmp_path / "new" / "compare" / "compare.csv")
+    assert verdicts(table, "adam") == {"better"} and verdicts(table, "lysep") == {"identical"}
+    md = (tmp_path / "new" / "compare" / "compare.md").read_text()
+    assert "Settings compared: the two specs differ in these hyperparameters (new vs base): adam: lr = 0.01 (base) " \
+           "vs 0.003 (new)." in md
+
+
+def test_compare_settings_still_refuses_other_differences(tmp_path, base, capsys) -> None:
+    _, traces = base
+    root = settings_store(tmp_path / "base", traces, {"lr": 0.01})
+    settings_store(tmp_path / "budget", traces, {"lr": 0.02}, iterations=99)
+    assert main(["compare", str(root), str(tmp_path / "budget"), "--settings"]) == 2
+    err = capsys.readouterr().err
+    assert "spec key 'budget' differs" in err and "'method'" not in err
+    other = settings_store(tmp_path / "other", traces, {})
+    meta = json.loads((other / "meta.json").read_text())
+    meta["spec"]["method"][1] = {"name": "sgd", "label": "adam"}
+    meta["spec"]["method"].append({"name": "gd", "label": "gd"})
+    (other / "meta.json").write_text(json.dumps(meta))
+    assert main(["compare", str(root), str(other), "--settings"]) == 2
+    err = capsys.readouterr().err
+    assert "method label 'adam' is method 'adam' in" in err and "but 'sgd' in" in err
+    assert "method label 'gd' is only in" in err

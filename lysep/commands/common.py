@@ -56,6 +56,11 @@ def kept_runs(root: Path, then: str, what: str = "runs") -> str:
            f"free space and {then}"
 
 
+def warn(message: str) -> None:
+    """A warning line on stderr (the run goes on)."""
+    print(f"lysep: warning: {message}", file=sys.stderr, flush=True)
+
+
 def check_device(device: str) -> str | None:
     """The problem with a ``--device`` value, or None; imports torch only to ask for a CUDA device."""
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):

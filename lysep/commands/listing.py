@@ -34,9 +34,10 @@ def method_entries() -> list[dict[str, Any]]:
     """Every method as it declares itself: name, one-line description, family, metrics, whether its
     defaults guarantee the decrease of J, and hyperparameters (name, type, default, choices, range, help)."""
     from lysep.harness.search import resolve
-    from lysep.methods import METHODS
+    from lysep.methods import METHODS, PLUGINS, UNAVAILABLE
 
-    return [{"name": name, "description": (inspect.getdoc(cls) or "").split("\n")[0], "family": cls.family,
+    return [{"name": name, "available": True, "description": (inspect.getdoc(cls) or "").split("\n")[0],
+             "family": cls.family,
              "decrease_guaranteed_by_default": bool(cls().decrease_guaranteed),
              "metrics": [{"name": n, "description": m.description, "per_layer": m.per_layer} for n, m in
                          cls.METRICS.items()],
@@ -45,8 +46,12 @@ def method_entries() -> list[dict[str, Any]]:
                           "default": hp.default, "choices": None if hp.choices is None else list(hp.choices),
                           "expect": hp.expect or None, "help": hp.help or None}
                          for key, hp in cls.HPARAMS.items()],
-             "search": {key: dim.to_dict() for key, dim in resolve(cls.SEARCH, cls.HPARAMS).items()}}
-            for name, cls in METHODS.items()]
+             "search": {key: dim.to_dict() for key, dim in resolve(cls.SEARCH, cls.HPARAMS).items()},
+             "plugin": {"entry_point": PLUGINS[name].entry_point, "distribution": PLUGINS[name].distribution}
+             if name in PLUGINS else None}
+            for name, cls in METHODS.items()] + [
+        {"name": u.name, "available": False, "entry_point": u.plugin.entry_point,
+         "distribution": u.plugin.distribution, "error": u.error} for u in UNAVAILABLE.values()]
 
 
 def _search_text(search: dict[str, dict]) -> str:
@@ -109,6 +114,10 @@ def _metric_names(e: dict[str, Any]) -> str:
 def print_methods(entries: list[dict[str, Any]]) -> None:
     """The text of ``lysep methods``: per method, its declarations and a table of its hyperparameters."""
     for i, e in enumerate(entries):
+        if not e["available"]:
+            print(("\n" if i else "") + f"{e['name']}: UNAVAILABLE (a plugin that failed to load)\n"
+                  f"  entry point: {e['entry_point']} ({e['distribution']})\n  error: {e['error']}")
+            continue
         print(("\n" if i else "") + f"{e['name']}: {e['description']}")
         print(f"  family: {e['family']}; decrease of J guaranteed with the defaults: "
               f"{'yes' if e['decrease_guaranteed_by_default'] else 'no'}; metrics: {_metric_names(e)}")
@@ -118,6 +127,8 @@ def print_methods(entries: list[dict[str, Any]]) -> None:
         for row in [head, *rows]:
             print("  " + "  ".join(f"{v:<{w}}" for v, w in zip(row, widths)) + f"  {row[4]}".rstrip())
         print(f"  default search space (lysep tune): {_search_text(e['search'])}")
+        if e["plugin"]:
+            print(f"  plugin: entry point {e['plugin']['entry_point']} ({e['plugin']['distribution']})")
 
 
 def dataset_entries() -> list[dict[str, Any]]:

@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in-process)")
     run.add_argument("--scheduler", help="address of a Dask scheduler, e.g. tcp://head:8786")
     run.add_argument("--force", action="store_true", help="recompute runs already stored")
+    run.add_argument("--recompute-changed", action="store_true", help="recompute the stored runs that another "
+                     "version of their method's code made (without it: a warning names them; docs/spec.md)")
     run.add_argument("--repair", action="store_true", help="drop unreadable result files, then run what is missing")
     run.add_argument("--no-report", action="store_true", help="do not write the report")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -72,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("new", help="results directory of the new code, same spec")
     cmp.add_argument("--out", help="where the report goes (default: NEW/compare)")
     cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    cmp.add_argument("--settings", action="store_true", help="the specs may differ in methods' hyperparameters")
     track = sub.add_parser("track", help="is the working tree a regression against a base commit? counted work, "
                                          "in-process timing ratios and quality (exit 1 on a regression)")
     track.add_argument("--base", default="main", help="base commit or branch (default: main)")
@@ -89,8 +92,8 @@ def _tune_parser(sub: Any, run: argparse.ArgumentParser) -> None:
     tune.add_argument("--out", help="results directory of the trials (default: results/<spec name>/tuning)")
     tune.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help="override one key of the spec, e.g. --set tune.trials=8 (repeatable)")
-    for flag in ("--device", "--workers", "--scheduler", "--threads", "--force", "--repair", "--no-report",
-                 "--quiet"):
+    for flag in ("--device", "--workers", "--scheduler", "--threads", "--force", "--recompute-changed", "--repair",
+                 "--no-report", "--quiet"):
         tune._add_action(run._option_string_actions[flag])  # the same flags as `lysep run`, help included
     tune.set_defaults(seeds=None)
 

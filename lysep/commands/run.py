@@ -18,6 +18,7 @@ from lysep.commands.common import (
     fail,
     kept_runs,
     machine_fault,
+    warn,
     write_failed,
 )
 
@@ -37,6 +38,19 @@ def final_table(runs: pd.DataFrame) -> str:
     return table.to_string(float_format=lambda v: f"{v:.4g}")
 
 
+def failure_lines(runs: pd.DataFrame, limit: int = 300) -> list[str]:
+    """One line per method, cell and error of the failed runs: the exception's type and message (``error``)."""
+    if not len(runs) or "error" not in runs:
+        return []
+    failed = runs[runs.status == "failed"].assign(error=lambda r: r.error.fillna("").astype(str))
+    lines = []
+    for (label, depth, width, error), rows in failed.groupby(["method", "depth", "width", "error"], sort=True):
+        text = error if len(error) <= limit else error[:limit] + " ... (runs.parquet keeps the rest)"
+        seeds = ", ".join(str(int(s)) for s in sorted(rows.seed))
+        lines.append(f"failed: {label} d{depth} w{width} seeds {seeds}: {text or '(no error recorded)'}")
+    return lines
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     problem = check_run_args(args)
     if problem:
@@ -53,7 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         res = run_experiment(spec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
                              force=args.force, quiet=args.quiet, repair=args.repair,
-                             threads=args.threads or default_threads(args.workers))
+                             threads=args.threads or default_threads(args.workers),
+                             recompute_changed=args.recompute_changed, warn=warn)
     except (StoreError, ConnectionError) as e:
         return fail(str(e))
     except OSError as e:  # what was stored so far stays, whole; a full disk is exit 1, a read-only folder exit 2
@@ -70,6 +85,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\n{spec.name}: {res.ran} runs computed, {res.skipped} already stored, {res.failed} failed "
           f"in {seconds:.1f} s -> {res.root}")
     print(final_table(res.runs))
+    for line in failure_lines(res.runs):
+        print(line)
     if not args.no_report and write_report(res.root, f"; the runs are stored in {res.root}"):
         return 1
     return 1 if res.failed else 0

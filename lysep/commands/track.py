@@ -35,19 +35,32 @@ def compare_command(args: Any) -> int:
     base, new = Path(args.base), Path(args.new)
     out = Path(args.out) if args.out else new / "compare"
     try:
-        table, html = compare_dirs(base, new, out, args.alpha)
+        table, html = compare_dirs(base, new, out, args.alpha, args.settings)
     except (TrackError, ValueError) as e:
         return fail(str(e))
     except OSError as e:
         if not machine_fault(e):
             raise
         return write_failed(e, f"{base} and {new} are unchanged; free space and rerun the same command")
+    if args.settings:
+        from analysis.regression import Side, setting_differences
+        from lysep.harness.store import read_json
+
+        base_side, new_side = (Side(root, read_json(root / "meta.json"), pd.DataFrame()) for root in (base, new))
+        print(settings_header(setting_differences(base_side, new_side)[0]))
     shown = table[~table["verdict"].isin(["identical", "equivalent"])] if not table.empty else table
     if len(shown):
         print(terminal_table(shown, ["verdict", "depth", "width", "method", "label", "n_pairs", "base_median",
                                      "new_median", "why"]))
     print(f"\n{bottom_line(table)}\nreport: {html}")
     return 1 if not table.empty and table["regression"].any() else 0
+
+
+def settings_header(differences: list[str]) -> str:
+    """What ``lysep compare --settings`` compares: the hyperparameters that differ between the two stores."""
+    if not differences:
+        return "settings: no hyperparameter differs between the two specs"
+    return "settings: the specs differ in " + "; ".join(differences)
 
 
 def track_command(args: Any) -> int:

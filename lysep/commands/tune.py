@@ -17,6 +17,7 @@ from lysep.commands.common import (
     fail,
     kept_runs,
     machine_fault,
+    warn,
     write_failed,
 )
 from lysep.commands.run import write_report
@@ -82,7 +83,8 @@ def _sweep(tspec: ExperimentSpec, out: Path, args: Any) -> int | None:
     try:
         run_experiment(tspec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
                        force=args.force, quiet=args.quiet, repair=args.repair,
-                       threads=args.threads or default_threads(args.workers))
+                       threads=args.threads or default_threads(args.workers),
+                       recompute_changed=args.recompute_changed, warn=warn)
     except (StoreError, ConnectionError) as e:
         return fail(str(e))
     except OSError as e:

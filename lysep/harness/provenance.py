@@ -22,6 +22,9 @@ RUN_COLUMNS: tuple[str, ...] = ("git_commit", "git_dirty", "versions", "device",
 #: computation, whose every other column is equal (docs/reliability.md, Determinism)
 MEASURED_COLUMNS: tuple[str, ...] = ("wall_time", "started", "finished", "cpu_time", "load_start", "load_end")
 UNKNOWN = "unknown"
+#: the runs.parquet column with the version of the method's code that made the run (``lysep.methods.method_code``;
+#: stores written before it existed lack it: their code versions are unknown)
+CODE_COLUMN = "method_code"
 
 
 def _git(*args: str) -> subprocess.CompletedProcess | None:

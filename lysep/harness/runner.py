@@ -26,6 +26,7 @@ from lysep.core.problem import Problem
 from lysep.core.state import State
 from lysep.harness import provenance
 from lysep.harness.cell import Budget, run_method
+from lysep.harness.codeversions import Changed, changed_code
 from lysep.harness.executors import connect_dask, execute_dask, execute_local, execute_processes, set_threads
 from lysep.harness.plan import (
     Unit,
@@ -38,17 +39,19 @@ from lysep.harness.plan import (
     plan,
 )
 from lysep.harness.progress import Progress
+from lysep.harness.provenance import CODE_COLUMN
 from lysep.harness.spec import ExperimentSpec, parse_spec
 from lysep.harness.store import (
     ResultsStore,
     StoreError,
     fingerprint,
     read_json,
+    read_parquet,
     save_arrays,
     save_npz,
     write_json,
 )
-from lysep.methods import Method
+from lysep.methods import Method, method_code
 
 #: resolution of the decision-region grid saved for 2-D datasets
 DECISION_GRID = 150
@@ -133,6 +136,7 @@ def run_unit(spec_doc: dict, source: str, unit: Unit, device: str = "cpu",
     runs = summarize(traces, method.method).assign(
         **provenance.run_columns(device), started=started, finished=provenance.now(), cpu_time=result.cpu_time,
         load_start=load_start, load_end=provenance.load_average())
+    runs[CODE_COLUMN] = method_code(method_spec(spec, unit.label).name)
     if method.fault is not None:
         runs.loc[runs.status == "diverged", "error"] = method.fault[-2000:]
     params = {int(s): {f"{kind}{i + 1}": t[j].detach().cpu().numpy()
@@ -189,7 +193,8 @@ def failed_runs(spec: ExperimentSpec, unit: Unit, error: str) -> pd.DataFrame:
         "width": unit.width, "seed": s, "config_hash": config_hash(spec, unit.depth, unit.width, unit.label, s),
         "status": "failed", "diverged_at": np.nan, "iterations": 0, "wall_time": np.nan, "grad_evals": np.nan,
         "final_F": np.nan, "final_train_acc": np.nan, "final_test_ce": np.nan, "final_test_acc": np.nan,
-        "error": error[-2000:], **props} for s in unit.seeds])
+        "error": error[-2000:], **props, CODE_COLUMN: method_code(method_spec(spec, unit.label).name)}
+        for s in unit.seeds])
 
 
 def store_unit(store: ResultsStore, unit: Unit, out: dict[str, Any]) -> None:
@@ -210,12 +215,18 @@ class SweepResult:
     skipped: int
     failed: int
     repaired: list[str] = field(default_factory=list)
+    #: stored runs made by other code of their method (warned about; recomputed with ``recompute_changed``)
+    changed: list[Changed] = field(default_factory=list)
 
 
 def run_experiment(spec: ExperimentSpec, out: str | Path, *, device: str = "cpu", workers: int = 1,
                    scheduler: str | None = None, force: bool = False, quiet: bool = True,
-                   repair: bool = False, threads: int | None = None) -> SweepResult:
+                   repair: bool = False, threads: int | None = None, recompute_changed: bool = False,
+                   warn: Callable[[str], None] | None = None) -> SweepResult:
     """Run every unit not stored yet, storing each as it finishes; then merge and write meta.json.
+
+    Stored runs made by other code of their method (``lysep.harness.codeversions``) are passed to ``warn`` (one
+    message per method and stored version) before any work, and recomputed when ``recompute_changed``.
 
     Holds the results directory's lock throughout (StoreError if another sweep holds it) and
     first removes what a killed sweep left half-written; ``repair`` also drops unreadable files
@@ -226,15 +237,35 @@ def run_experiment(spec: ExperimentSpec, out: str | Path, *, device: str = "cpu"
     store = ResultsStore(out)
     try:
         with store.lock():
-            return _sweep(spec, store, device, workers, scheduler, client, force, quiet, repair, threads)
+            return _sweep(spec, store, device, workers, scheduler, client, force, quiet, repair, threads,
+                          (recompute_changed, warn))
     finally:
         if client is not None:
             client.close()
 
 
+def _changed(spec: ExperimentSpec, store: ResultsStore, force: bool, recompute: bool,
+             warn: Callable[[str], None] | None) -> list[Changed]:
+    """The stored runs made by other code (none under ``force``: every run is recomputed); with ``recompute``, they
+    are dropped from the store so that the sweep runs them again."""
+    parts = store.parts.exists() and any(store.parts.glob("*.parquet"))
+    if force or not parts and not (store.root / "runs.parquet").exists():
+        return []
+    runs = store.load()[1] if parts else read_parquet(store.root / "runs.parquet")  # the runs table alone: no traces
+    changed = changed_code(spec, runs)
+    for c in changed:
+        if warn is not None:
+            warn(c.message(recompute))
+    if recompute and changed:
+        store.drop_runs(set().union(*(c.hashes for c in changed)))
+    return changed
+
+
 def _sweep(spec: ExperimentSpec, store: ResultsStore, device: str, workers: int, scheduler: str | None,
-           client: Any, force: bool, quiet: bool, repair: bool, threads: int | None = None) -> SweepResult:
+           client: Any, force: bool, quiet: bool, repair: bool, threads: int | None = None,
+           code: tuple[bool, Callable[[str], None] | None] = (False, None)) -> SweepResult:
     repaired = store.repair() if repair else store.clean_tmp()
+    changed = _changed(spec, store, force, *code)
     if force:
         for name in ("traces.parquet", "runs.parquet"):
             (store.root / name).unlink(missing_ok=True)
@@ -270,7 +301,8 @@ def _sweep(spec: ExperimentSpec, store: ResultsStore, device: str, workers: int,
     executor = f"dask {scheduler}" if scheduler else (f"processes x{workers}" if workers > 1 else "local")
     counts = {"total": n_total, "ran": n_total - skipped, "skipped": skipped, "failed": failed}
     write_meta(store, spec, provenance.invocation(device, executor, started, counts))
-    return SweepResult(store.root, traces, runs, n_total - skipped, skipped, failed, repaired if repair else [])
+    return SweepResult(store.root, traces, runs, n_total - skipped, skipped, failed, repaired if repair else [],
+                       changed)
 
 
 def write_meta(store: ResultsStore, spec: ExperimentSpec, entry: dict[str, Any]) -> None:

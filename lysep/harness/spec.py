@@ -23,7 +23,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from lysep.core.activations import ACTIVATIONS
 from lysep.datasets import Dataset, DatasetInfo, dataset_info, dataset_names, datasets, load_dataset
-from lysep.methods import METHODS, check_hparams
+from lysep.methods import METHODS, UNAVAILABLE, check_hparams
 
 #: name of the spec ``lysep run`` uses when given none (``configs/quick.toml``)
 BUILTIN_DEFAULT = "quick"
@@ -507,6 +507,9 @@ def _check_method(pr: _Problems, i: int, entry: Any, dtype: str = "float32") -> 
     ok = True
     if "name" not in entry:
         pr.missing(f"{where}.name", "one of: " + ", ".join(METHODS))
+        ok = False
+    elif isinstance(name, str) and name not in METHODS and name in UNAVAILABLE:  # a plugin that failed to load
+        pr.items.append(f"{pr.source}: {where}.name = {_show(name)}: {UNAVAILABLE[name].message()}")
         ok = False
     elif not isinstance(name, str) or name not in METHODS:
         pr.bad(f"{where}.name", name, "one of: " + ", ".join(METHODS))

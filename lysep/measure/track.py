@@ -238,9 +238,10 @@ def judge_ratios(base: list[dict], new: list[dict]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- compare and track
 
 
-def compare_dirs(base: Path, new: Path, out: Path, alpha: float) -> tuple[pd.DataFrame, Path]:
+def compare_dirs(base: Path, new: Path, out: Path, alpha: float, settings: bool = False) -> tuple[pd.DataFrame, Path]:
     """``lysep compare``'s work: load both sides (adding method properties to older stores), check they can
-    be compared (TrackError listing why not), judge every row, write the report into ``out``."""
+    be compared (TrackError listing why not), judge every row, write the report into ``out``. ``settings``
+    (``--settings``): the specs may differ in the methods' hyperparameters (two settings, paired by label)."""
     from analysis import regression as rg
     from analysis.regression_report import write_report
     from lysep.harness.plan import add_properties
@@ -251,7 +252,7 @@ def compare_dirs(base: Path, new: Path, out: Path, alpha: float) -> tuple[pd.Dat
                 raise TrackError(f"{root / name}: not found (expected the output directory of `lysep run`)")
         add_properties(root)
     sides = rg.load_side(base), rg.load_side(new)
-    problems = rg.incomparable(*sides)
+    problems = rg.incomparable(*sides, settings=settings)
     if problems:
         raise TrackError("the two results cannot be compared:\n  " + "\n  ".join(problems))
     table = rg.compare(*sides, alpha=alpha)

@@ -269,10 +269,10 @@ def track_command(args: Any) -> int:
     shown = {"counted work": ["method", "depth", "width", "count", "base", "new", "change"],
              "timing ratios": ["kind", "depth", "width", "ratio", "base", "new", "change"],
              "quality": ["depth", "width", "method", "label", "n_pairs", "base_median", "new_median", "p_holm"]}
-    for name, rows in worse.items():
-        print(f"\n{name}: {len(rows)} worse")
-        if len(rows):
-            print(terminal_table(rows.assign(verdict="worse"), ["verdict", *shown[name]]))
+    from analysis import track_moved  # what moved first: worse, then better, the rest folded into a count
+
+    for name, table in {"counted work": counters, "timing ratios": ratios, "quality": quality}.items():
+        print("\n" + track_moved.terminal(name, table, ["verdict", *shown[name]]))
     print(f"\nreport: {html}")
     return 1 if any(len(rows) for rows in worse.values()) else 0
 
@@ -281,7 +281,8 @@ def write_track_report(out: Path, commit: str, counters: pd.DataFrame, ratios: p
                        quality: pd.DataFrame) -> Path:
     """``track.md`` and ``track.html`` (self-contained) and the three tables as CSV in ``out``."""
     from analysis.regression_report import bottom_line
-    from analysis.render import Section, Table, display, render_html, render_markdown
+    from analysis.render import Section, render_html, render_markdown
+    from analysis.track_moved import blocks
 
     for name, table in (("counters", counters), ("ratios", ratios), ("quality", quality)):
         table.to_csv(out / f"track_{name}.csv", index=False)
@@ -291,9 +292,9 @@ def write_track_report(out: Path, commit: str, counters: pd.DataFrame, ratios: p
             f"{COUNTER_TOL:.0%}; ratios: in-process, interleaved, worse beyond x{RATIO_TOL:g}; quality: "
             f"{bottom_line(quality)} (details: quality/compare.html).")
     sections = [Section("Bottom line", [head]),
-                Section("Counted work per iteration", [Table(display(counters))]),
-                Section("Timing ratios", [Table(display(ratios))]),
-                Section("Quality", [Table(display(quality.drop(columns=["identical"], errors="ignore")))])]
+                Section("Counted work per iteration", blocks(counters, "track_counters.csv")),
+                Section("Timing ratios", blocks(ratios, "track_ratios.csv")),
+                Section("Quality", blocks(quality.drop(columns=["identical"], errors="ignore"), "track_quality.csv"))]
     (out / "track.md").write_text(render_markdown("lysep track", sections), encoding="utf-8")
     (out / "track.html").write_text(render_html("lysep track", sections), encoding="utf-8")
     return out / "track.html"

@@ -247,22 +247,47 @@ def dirty(tree: Path) -> list[str]:
 
 def run_commit(commit: str, tree: Path, bench: str, machine: str, log: Path) -> tuple[int, list[str]]:
     """``asv run`` of the benchmarks matching ``bench`` on ``tree``'s lysep, filed as ``commit``; asv's exit
-    code and the skip reasons the benchmarks gave (common.skipped). asv's output goes to ``log``."""
+    code and why benchmarks had no value (the reasons they gave for a skip, ``common.skipped``, and the
+    exception of each failure). asv's output goes to ``log``. The deterministic benchmarks run with one
+    torch thread (:data:`RECORD_ENV`); the timing ones with the suite's defaults (``LYSEP_BENCH_THREADS``)."""
     with tempfile.NamedTemporaryFile("r", suffix=".skips", delete=False) as f:
         skips = Path(f.name)
-    env = {**os.environ, **RECORD_ENV, "ASV_PYTHONPATH": str(tree), "LYSEP_BENCH_SKIP_LOG": str(skips)}
+    threads = RECORD_ENV if bench == DETERMINISTIC else {}
+    env = {**os.environ, **threads, "ASV_PYTHONPATH": str(tree), "LYSEP_BENCH_SKIP_LOG": str(skips)}
     for var in ("LYSEP_BENCH_SLOWDOWN", "LYSEP_BENCH_DEVICE", "PYTHONPATH"):
         env.pop(var, None)
     cmd = ["asv", "run", "-E", "lysep:same", "--set-commit-hash", commit, "--machine", machine, "--bench", bench,
            "--show-stderr"]
     log.parent.mkdir(parents=True, exist_ok=True)
+    start = log.stat().st_size if log.exists() else 0
     with log.open("a", encoding="utf-8") as out:
         out.write(f"$ {' '.join(cmd)}  (ASV_PYTHONPATH={tree})\n")
         out.flush()
         rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
-    reasons = sorted(set(skips.read_text(encoding="utf-8").splitlines()))
+    with log.open("rb") as f:
+        f.seek(start)
+        output = f.read().decode("utf-8", errors="replace")
+    skipped = [": ".join(line.split("\t", 1)) for line in skips.read_text(encoding="utf-8").splitlines()]
     skips.unlink()
-    return rc, reasons
+    return rc, sorted(set(skipped)) + failures(output)
+
+
+def failures(output: str) -> list[str]:
+    """``"<what>: <exception line>"`` for each benchmark or setup_cache that failed in asv's output (its
+    ``--show-stderr`` traceback's last exception line)."""
+    out: dict[str, str] = {}
+    current = None
+    for line in output.splitlines():
+        head = re.match(r"^\[[\s\d.]+%\] ···\s+(?:Setting up\s+)?(\S+)\s+failed\s*$", line)
+        if head:
+            current = head[1]
+            continue
+        if re.match(r"^\[[\s\d.]+%\] ·{1,3}\s", line):  # the next benchmark (its traceback has four dots)
+            current = None
+        found = re.match(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)\b.*)$", line)
+        if current and found:
+            out[current] = " ".join(found[1].split())[:300]
+    return [f"{what} failed: {why}" for what, why in out.items()]
 
 
 def values_of(commit: str, machine: str) -> dict[str, int]:
@@ -278,10 +303,11 @@ def values_of(commit: str, machine: str) -> dict[str, int]:
     return out
 
 
-def record_one(commit: str, tree: Path, machine: str, timing: bool, log: Path) -> dict:
-    """Record one commit: the deterministic benchmarks (and the timing ones if ``timing``), then save them."""
+def record_one(commit: str, tree: Path, machine: str, timing: bool, log: Path, deterministic: bool = True) -> dict:
+    """Record one commit: the deterministic benchmarks (unless not ``deterministic``: recorded already) and the
+    timing ones if ``timing``; then save them."""
     copy_tree(HISTORY, WORKING)
-    rc, reasons = run_commit(commit, tree, DETERMINISTIC, machine, log)
+    rc, reasons = run_commit(commit, tree, DETERMINISTIC, machine, log) if deterministic else (0, [])
     if timing:
         rc_t, more = run_commit(commit, tree, TIMING, machine, log)
         rc, reasons = max(rc, rc_t), reasons + more
@@ -340,8 +366,9 @@ def backfill(args: argparse.Namespace) -> int:
         commits = commits[commits.index(start):] if start in commits else commits
     timed = set(first_parent(args.branch)[-args.timing_last:]) if args.timing_last else set()
     commits = [git("rev-parse", c) for c in commits]
-    done = set() if args.force else _attempted(Path(args.summary))
-    todo = [c for c in commits if not (c in done or _has(c, REQUIRED)) or (c in timed and not _has(c, TIMING))]
+    done = _attempted(Path(args.summary))
+    todo = commits if args.force else [c for c in commits if not (c in done or _has(c, REQUIRED))
+                                       or (c in timed and not _has(c, TIMING))]
     print(f"{len(todo)} of {len(commits)} commits to record ({len(timed & set(todo))} with timing benchmarks)")
     if args.dry_run:
         for c in todo:
@@ -358,10 +385,11 @@ def backfill(args: argparse.Namespace) -> int:
         print(f"[{i + 1}/{len(todo)}] {commit[:12]}: recording", flush=True)
         log = ROOT / ".asv" / "logs" / f"{commit[:12]}.log"
         try:
-            row = record_one(commit, tree, args.machine, commit in timed, log)
+            again = args.force or not (commit in done or _has(commit, REQUIRED))
+            row = record_one(commit, tree, args.machine, commit in timed, log, deterministic=again)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
-        why = "; ".join(row["skip_reasons"]) or (_failure(log) if row["without_value"] else "")
+        why = "; ".join(row["skip_reasons"]) if row["without_value"] else ""
         date = git("log", "-1", "--format=%ad", "--date=short", commit)
         with summary.open("a", encoding="utf-8") as f:
             f.write(f"{commit[:12]}\t{date}\t{row['deterministic_values']}\t{row['timing_values']}\t{row['asv_exit']}"
@@ -385,13 +413,6 @@ def _attempted(summary: Path) -> set[str]:
         return set()
     short = {line.split("\t")[0] for line in summary.read_text(encoding="utf-8").splitlines()[1:]}
     return {git("rev-parse", c) for c in short if c}
-
-
-def _failure(log: Path) -> str:
-    """The last exception line asv printed for a failed benchmark (its --show-stderr output)."""
-    lines = [ln.strip() for ln in log.read_text(encoding="utf-8", errors="replace").splitlines()]
-    errors = [ln for ln in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", ln)]
-    return errors[-1][:300] if errors else "failed (see the log)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -158,3 +158,26 @@ def test_save_files_results_under_the_historys_description_of_the_machine(tmp_pa
     asv_history.ensure_machine("vm")  # the history's description replaces this machine's own for "vm"
     assert json.loads((home / ".asv-machine.json").read_text()) == {"version": 1, "other": {"machine": "other"},
                                                                       "vm": described}
+
+
+ASV_OUTPUT = """\
+[ 5.00%] ··· Setting up quality:83                                       failed
+[ 5.00%] ···· Traceback (most recent call last):
+                File "/x/analysis/metrics.py", line 29, in <module>
+                  from lysep.methods.base import PROPERTY_COLUMNS
+              ImportError: cannot import name 'PROPERTY_COLUMNS' from 'lysep.methods.base'
+              asv: setup_cache failed (exit status 1)
+[ 5.00%] ··· quality.LySepVsAdam.track_auc_log_ce skipped (setup_cache failed)
+[45.00%] ··· Setting up tracking:102                                         ok
+[50.00%] ··· tracking.Counts.track_flops                                     failed
+[50.00%] ···· Traceback (most recent call last):
+              AttributeError: 'State' object has no attribute 'record'
+[55.00%] ··· tracking.Counts.track_syncs                                         ok
+              ValueError: printed by a benchmark that passed
+"""
+
+
+def test_the_reason_of_each_failure_is_read_from_asvs_output() -> None:
+    assert asv_history.failures(ASV_OUTPUT) == [
+        "quality:83 failed: ImportError: cannot import name 'PROPERTY_COLUMNS' from 'lysep.methods.base'",
+        "tracking.Counts.track_flops failed: AttributeError: 'State' object has no attribute 'record'"]

@@ -115,8 +115,8 @@ def _check_beside_lysep(module: str) -> None:
         return
     here, tree = Path(own.origin).resolve().parent.parent, Path(ref.origin).resolve().parent.parent
     if here != tree:
-        raise NotImplementedError(f"{top} does not exist at this commit (only in {here}, not beside the lysep "
-                                  f"under test in {tree})")
+        raise NotImplementedError(f"{top} does not exist at this commit (the {top} found lies in another tree "
+                                  "than the lysep under test)")
 
 
 def _check_same_tree(mod: Any) -> None:

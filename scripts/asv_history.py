@@ -116,6 +116,8 @@ def save(args: argparse.Namespace) -> int:
                 doc["params"] = {**doc["params"], **described}
                 path.write_text(json.dumps(doc, indent=None, sort_keys=True) + "\n")
             target = HISTORY / path.parent.name / f"{commit[:8]}-{doc['env_name']}.json"
+            if target.is_file():
+                doc = kept_values(json.loads(target.read_text()), doc)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(doc, indent=None, sort_keys=True) + "\n")
             if not described:
@@ -124,6 +126,27 @@ def save(args: argparse.Namespace) -> int:
     shutil.copy2(WORKING / "benchmarks.json", HISTORY / "benchmarks.json")
     print(f"{saved} results files saved into {HISTORY}")
     return 0
+
+
+def _has_value(doc: dict, name: str) -> bool:
+    columns = doc.get("result_columns", ["result"])
+    row = doc.get("results", {}).get(name)
+    result = row[columns.index("result")] if isinstance(row, list) and "result" in columns else row
+    values = result if isinstance(result, list) else [result]
+    return any(v is not None and v == v for v in values)
+
+
+def kept_values(old: dict, new: dict) -> dict:
+    """``new`` with every benchmark that has no value in it but had one in ``old`` (the committed results of
+    the same commit) taken from ``old``: a later run where a benchmark is skipped or fails at that commit
+    never erases a value recorded before (for instance by an earlier version of the benchmark)."""
+    if old.get("result_columns") != new.get("result_columns"):
+        return new
+    results = dict(new.get("results", {}))
+    for name, row in old.get("results", {}).items():
+        if _has_value(old, name) and not _has_value(new, name):
+            results[name] = row
+    return {**new, "results": results}
 
 
 def sri(path: Path, algorithm: str) -> str:
@@ -389,11 +412,12 @@ def backfill(args: argparse.Namespace) -> int:
             row = record_one(commit, tree, args.machine, commit in timed, log, deterministic=again)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
-        why = "; ".join(row["skip_reasons"]) if row["without_value"] else ""
+        why = "; ".join(row["skip_reasons"]).replace(str(tree), "<checkout>") if row["without_value"] else ""
         date = git("log", "-1", "--format=%ad", "--date=short", commit)
-        with summary.open("a", encoding="utf-8") as f:
-            f.write(f"{commit[:12]}\t{date}\t{row['deterministic_values']}\t{row['timing_values']}\t{row['asv_exit']}"
-                    f"\t{','.join(row['without_value'])}\t{why}\n")
+        lines = [ln for ln in summary.read_text(encoding="utf-8").splitlines() if not ln.startswith(commit[:12])]
+        lines.append(f"{commit[:12]}\t{date}\t{row['deterministic_values']}\t{row['timing_values']}\t{row['asv_exit']}"
+                     f"\t{','.join(row['without_value'])}\t{why}")  # a commit recorded again: its line replaced
+        summary.write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"  {row['deterministic_values']} deterministic, {row['timing_values']} timing values"
               + (f"; no value for {len(row['without_value'])} benchmarks: {why}" if row["without_value"] else ""))
     return 0

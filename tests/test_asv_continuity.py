@@ -181,3 +181,18 @@ def test_the_reason_of_each_failure_is_read_from_asvs_output() -> None:
     assert asv_history.failures(ASV_OUTPUT) == [
         "quality:83 failed: ImportError: cannot import name 'PROPERTY_COLUMNS' from 'lysep.methods.base'",
         "tracking.Counts.track_flops failed: AttributeError: 'State' object has no attribute 'record'"]
+
+
+def test_a_later_skip_never_erases_a_recorded_value() -> None:
+    cols = ["result", "params", "version"]
+    old = {"result_columns": cols, "results": {
+        "q.track_a": [[1.0, 2.0], [["'x'", "'y'"]], "old"],  # recorded by an earlier version of the benchmark
+        "q.track_b": [[3.0], [["'x'"]], "old"],
+        "q.track_gone": [[None], [["'x'"]], "old"]}}
+    new = {"result_columns": cols, "results": {
+        "q.track_a": [[float("nan"), None], [["'x'", "'y'"]], "new"],  # skipped at this commit now
+        "q.track_b": [[4.0], [["'x'"]], "new"],  # measured again: the new value wins
+        "q.track_c": [[5.0], [["'x'"]], "new"]}}
+    kept = asv_history.kept_values(old, new)["results"]
+    assert kept == {"q.track_a": old["results"]["q.track_a"], "q.track_b": new["results"]["q.track_b"],
+                    "q.track_c": new["results"]["q.track_c"]}

@@ -196,3 +196,36 @@ def test_a_later_skip_never_erases_a_recorded_value() -> None:
     kept = asv_history.kept_values(old, new)["results"]
     assert kept == {"q.track_a": old["results"]["q.track_a"], "q.track_b": new["results"]["q.track_b"],
                     "q.track_c": new["results"]["q.track_c"]}
+
+
+def test_record_saves_heads_results_and_fails_when_a_count_has_no_value(repo, tmp_path, monkeypatch, capsys):
+    """``record`` end to end with asv replaced by a fake that files HEAD's results as asv would."""
+    r, commits = repo
+    working = tmp_path / "working"
+    monkeypatch.setattr(asv_history, "WORKING", working)
+    monkeypatch.setattr(asv_history, "ensure_machine", lambda name: None)
+    flops = {"value": None}
+    calls = []
+
+    def fake_run(commit, tree, bench, machine, log):
+        calls.append((commit, Path(tree), bench, machine))
+        (working / machine).mkdir(parents=True, exist_ok=True)
+        (working / machine / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
+        (working / "benchmarks.json").write_text(json.dumps({"tracking.Counts.track_flops": {}, "version": 2}))
+        doc = {"commit_hash": commit, "env_name": "lysep-py3.11", "python": "3.11", "params": {"machine": machine},
+               "result_columns": ["result", "params", "version"],
+               "results": {"tracking.Counts.track_flops": [[flops["value"]], [["'lysep'"]], "counts-1"],
+                           "quality.LySepVsAdam.track_ce_at_10": [[0.5], [["'lysep'"]], "quality-1"]}}
+        (working / machine / f"{commit[:8]}-lysep-py3.11.json").write_text(json.dumps(doc))
+        return 0, ["Counts: a reason"] if flops["value"] is None else []
+
+    monkeypatch.setattr(asv_history, "run_commit", fake_run)
+    args = argparse.Namespace(allow_dirty=False, machine="vm", timing=False)
+    assert asv_history.record(args) == 1  # the counts have no value at HEAD: a broken measurement, not a skip
+    assert "no value at HEAD for tracking.Counts.track_flops: Counts: a reason" in capsys.readouterr().err
+    assert calls == [(commits[-1], r, asv_history.DETERMINISTIC, "vm")]  # HEAD's own checkout, one torch thread
+    flops["value"] = 1234.0
+    assert asv_history.record(args) == 0
+    saved = json.loads((r / "results" / "asv" / "vm" / f"{commits[-1][:8]}-lysep-py3.11.json").read_text())
+    assert saved["results"]["tracking.Counts.track_flops"][0] == [1234.0]
+    assert asv_history.newest_recorded() == (commits[-1], True, 0)

@@ -84,6 +84,7 @@ def _fake_side(tmp_path: Path, monkeypatch, factors: dict[str, float]) -> argpar
 
     monkeypatch.setenv("LYSEP_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(track, "measure", fake_measure)
+    monkeypatch.setattr(track, "base_tree", lambda commit: tmp_path / "base")  # no git worktree needed
     monkeypatch.setattr(track, "compare_dirs", lambda *a: (pd.DataFrame({"verdict": [], "regression": []}), None))
     return argparse.Namespace(base="HEAD", out=str(tmp_path / "out"), alpha=0.05, fresh=True)
 

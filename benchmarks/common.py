@@ -9,8 +9,10 @@ it are then skipped (``NotImplementedError`` in ``setup``) instead of failing di
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ torch.set_num_threads(THREADS)
 def need(module: str, *names: str) -> Any:
     """``module`` (or its attributes ``names``); NotImplementedError when this commit lacks them.
 
-    ``module`` may name alternatives, ``"lysep.core.model|lysep.model"``: the first that exists is used, so a
+    ``module`` may name alternatives, ``"lysep.core.model|lysep.core.model"``: the first that exists is used, so a
     module that moved (the layer packages of lysep/, docs/architecture.md) is still found at older commits.
     asv reports a benchmark whose ``setup`` raises NotImplementedError as skipped, so a benchmark of a
     feature younger than the measured commit is skipped there rather than failed. Import errors raised
@@ -54,6 +56,7 @@ def need(module: str, *names: str) -> Any:
         except NotImplementedError:
             continue
     module = last
+    _check_beside_lysep(module)
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as e:
@@ -68,6 +71,66 @@ def need(module: str, *names: str) -> Any:
         return mod
     values = tuple(getattr(mod, n) for n in names)
     return values[0] if len(values) == 1 else values
+
+
+#: the measuring modules (counted work, timing ratios) of the suite's own tree: they use only the public API of
+#: ``lysep``, so the same measuring code runs on every commit (``measuring``)
+MEASURING_DIR = Path(__file__).resolve().parent.parent / "lysep" / "measure"
+#: where ``skipped`` appends "benchmark<TAB>reason" lines when set (scripts/asv_history.py backfill reads them)
+SKIP_LOG_ENV = "LYSEP_BENCH_SKIP_LOG"
+
+
+def measuring(name: str) -> Any:
+    """The suite's own ``lysep/measure/<name>.py`` (``counters`` or ``ratios``), loaded by path under a private name.
+
+    The measured commit's ``lysep`` (first on the path, ``ASV_PYTHONPATH``) is what the module's lazy imports
+    (the package root's public names; ``counters.adopt_flat_api`` gives them to a commit older than the layer
+    packages) find; the measuring code itself is the suite's, as ``lysep track``
+    runs the working tree's measuring code on both sides, so a change of the measuring code never shows
+    up as a step in the history and commits older than the module are measured too.
+    """
+    key = f"_lysep_measuring_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, MEASURING_DIR / f"{name}.py")
+        if spec is None or spec.loader is None:
+            raise FileNotFoundError(MEASURING_DIR / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod
+        spec.loader.exec_module(mod)
+        if name == "counters":
+            mod.adopt_flat_api()  # a commit older than the layer packages: the public names from its flat modules
+    if name != "counters":
+        measuring("counters")
+    return sys.modules[key]
+
+
+def skipped(benchmark: str, reason: str) -> NotImplementedError:
+    """The NotImplementedError that makes asv skip ``benchmark`` here; its reason is appended to the file
+    named by ``LYSEP_BENCH_SKIP_LOG`` when set (asv itself keeps no reason for a skip)."""
+    log = os.environ.get(SKIP_LOG_ENV)
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{benchmark}\t{' '.join(reason.split())}\n")
+    return NotImplementedError(reason)
+
+
+def _check_beside_lysep(module: str) -> None:
+    """NotImplementedError when ``module``'s top-level package (``analysis``) would come from another tree than
+    ``lysep``: at a commit older than the package, the editable install serves it from the installed tree,
+    whose code belongs to another commit (checked before importing it: its imports may fail on the old lysep)."""
+    top = module.split(".")[0]
+    if top == "lysep":
+        return
+    try:
+        own, ref = importlib.util.find_spec(top), importlib.util.find_spec("lysep")
+    except (ValueError, ModuleNotFoundError):
+        return
+    if own is None or ref is None or not own.origin or not ref.origin:
+        return
+    here, tree = Path(own.origin).resolve().parent.parent, Path(ref.origin).resolve().parent.parent
+    if here != tree:
+        raise NotImplementedError(f"{top} does not exist at this commit (the {top} found lies in another tree "
+                                  "than the lysep under test)")
 
 
 def _check_same_tree(mod: Any) -> None:
@@ -130,7 +193,7 @@ def dataset_arrays(name: str = DATASET, **options: Any) -> dict[str, Any]:
 
 def problem_of(arrays: dict[str, Any], dev: str = "cpu") -> Any:
     """The cached arrays as a ``lysep.core.problem.Problem`` on ``dev``."""
-    Problem = need("lysep.core.problem|lysep.problem", "Problem")
+    Problem = need("lysep.core.problem|lysep.core.problem", "Problem")
     if not hasattr(Problem, "from_arrays"):
         raise NotImplementedError("lysep.core.problem.Problem has no from_arrays at this commit")
     return Problem.from_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
@@ -139,6 +202,6 @@ def problem_of(arrays: dict[str, Any], dev: str = "cpu") -> Any:
 
 def fnn_params(pb: Any, depth: int, width: int, n_seeds: int = N_SEEDS) -> tuple[Any, Any]:
     """``(ModelSpec, theta_0)`` of an FNN on ``pb``'s data, all seeds batched (every method's ``init`` clones it)."""
-    ModelSpec, init_params = need("lysep.core.model|lysep.model", "ModelSpec", "init_params")
+    ModelSpec, init_params = need("lysep.core.model|lysep.core.model", "ModelSpec", "init_params")
     spec = ModelSpec.fnn(pb.in_dim, depth=depth, width=width, n_classes=pb.n_classes, activation=ACTIVATION)
     return spec, init_params(spec, list(range(n_seeds)), pb.dtype, pb.device)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .common import ACTIVATION, dataset_arrays, need, problem_of
+from .common import ACTIVATION, dataset_arrays, need, problem_of, skipped
 
 N_TRAIN = 500
 N_TEST = 500
@@ -57,9 +57,9 @@ def summarize(trace: pd.DataFrame) -> dict[str, float]:
 
 def train_grid() -> dict:
     """Train the fixed grid once and summarize every (method, depth)."""
-    Budget, run_cell = need("lysep.harness.cell|lysep.cell", "Budget", "run_cell")
+    Budget, run_cell = need("lysep.harness.cell|lysep.harness.cell", "Budget", "run_cell")
     make_method = need("lysep.methods", "make_method")
-    ModelSpec = need("lysep.core.model|lysep.model", "ModelSpec")
+    ModelSpec = need("lysep.core.model|lysep.core.model", "ModelSpec")
     pb = problem_of(dataset_arrays(n_train=N_TRAIN, n_test=N_TEST))
     budget = Budget(iterations=ITERATIONS, eval_every=ITERATIONS)
     out = {}
@@ -78,6 +78,7 @@ class LySepVsAdam:
     params = (list(METHODS), DEPTHS)
     param_names = ["method", "depth"]
     timeout = 300
+    version = "quality-1"  # fixed, as tracking.Counts.version: raise it when what is measured changes
 
     def setup_cache(self) -> dict:
         """``{(method, depth): summary}``, or ``{SKIP: reason}`` at a commit that lacks what the grid needs.
@@ -92,7 +93,7 @@ class LySepVsAdam:
 
     def setup(self, cache: dict, method: str, depth: int) -> None:
         if SKIP in cache:
-            raise NotImplementedError(cache[SKIP])
+            raise skipped(type(self).__name__, cache[SKIP])
         self.values = cache[(method, depth)]
 
     def track_final_train_ce(self, cache: dict, method: str, depth: int) -> float:

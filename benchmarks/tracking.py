@@ -3,13 +3,18 @@
 The same measurements as ``lysep track`` (``lysep.measure.counters``, ``lysep.measure.ratios``), on the paper's
 Example 1 grid (FNN on the circle data) and Example 2 grid (CNN on digits images), 10 seeds batched. A change that
 adds work moves the counts exactly and the ratios by its factor, however busy the machine.
+
+The measuring code is the suite's own (``common.measuring``): at every commit the same counting and timing
+code runs on that commit's ``lysep``, so the history of a count moves only with the measured code. The counts
+do not depend on the machine or its load: they are the deterministic part of the history that
+``scripts/asv_history.py record`` appends for every commit of main (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .common import DEPTHS, METHODS, SEEDS, WIDTHS, dataset_arrays, need, problem_of
+from .common import DEPTHS, METHODS, SEEDS, WIDTHS, dataset_arrays, measuring, need, problem_of, skipped
 
 COUNTS = ("flops", "activation_evals", "aten_ops", "syncs", "bytes_allocated", "grad_evals")
 CNN_CELLS = [(layers, channels) for layers in (2, 4) for channels in (4, 8)]  # the Example 2 grid
@@ -19,9 +24,9 @@ SKIP = "skip"
 
 def _models(kind: str, pb: Any) -> dict[tuple[int, int], Any]:
     if kind == "cnn":
-        ConvSpec = need("lysep.core.model|lysep.model", "ConvSpec")
+        ConvSpec = need("lysep.core.model|lysep.core.model", "ConvSpec")
         return {c: ConvSpec.cnn(tuple(pb.x_train.shape[1:]), *c, pb.n_classes) for c in CNN_CELLS}
-    ModelSpec = need("lysep.core.model|lysep.model", "ModelSpec")
+    ModelSpec = need("lysep.core.model|lysep.core.model", "ModelSpec")
     return {(d, w): ModelSpec.fnn(pb.in_dim, d, w, pb.n_classes) for d in DEPTHS for w in WIDTHS}
 
 
@@ -34,7 +39,7 @@ def _problem(kind: str, counting: bool = False) -> Any:
 
 
 def _counts(kind: str, methods: list[str]) -> dict:
-    count_cell = need("lysep.measure.counters|lysep.counters", "count_cell")
+    count_cell = measuring("counters").count_cell
     pb = _problem(kind, counting=True)
     return {(m, *cell): count_cell(m, {}, pb, model, SEEDS) for cell, model in _models(kind, pb).items()
             for m in methods}
@@ -46,6 +51,10 @@ class Counts:
     params = (METHODS, DEPTHS, WIDTHS)
     param_names = ["method", "depth", "width"]
     timeout = 900
+    #: asv keeps a history only across one version of a benchmark (by default a hash of its source, setup and
+    #: setup_cache included): fixed here so that edits which do not change what is counted keep the history;
+    #: raise it when they do
+    version = "counts-1"
 
     def setup_cache(self) -> dict:
         try:
@@ -55,7 +64,7 @@ class Counts:
 
     def setup(self, cache: dict, *key: Any) -> None:
         if SKIP in cache:
-            raise NotImplementedError(cache[SKIP])
+            raise skipped(type(self).__name__, cache[SKIP])
         self.counts = cache[key]
 
     def track_flops(self, cache: dict, *key: Any) -> float:
@@ -104,10 +113,11 @@ class Ratios:
     params = (DEPTHS, WIDTHS)
     param_names = ["depth", "width"]
     timeout = 900
+    version = "ratios-1"  # as Counts.version
 
     def setup_cache(self) -> dict:
         try:
-            cell_ratios = need("lysep.measure.ratios|lysep.ratios", "cell_ratios")
+            cell_ratios = measuring("ratios").cell_ratios
             pb = _problem("fnn")
             methods = {m: (m, {}) for m in METHODS}
             return {cell: cell_ratios(methods, pb, model, SEEDS) for cell, model in _models("fnn", pb).items()}
@@ -116,7 +126,7 @@ class Ratios:
 
     def setup(self, cache: dict, depth: int, width: int) -> None:
         if SKIP in cache:
-            raise NotImplementedError(cache[SKIP])
+            raise skipped(type(self).__name__, cache[SKIP])
         self.ratios = cache[(depth, width)]
 
     def track_lysep_over_adam(self, cache: dict, depth: int, width: int) -> float:

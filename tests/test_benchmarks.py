@@ -131,6 +131,19 @@ def test_need_rejects_a_module_served_from_another_tree(tmp_path, monkeypatch):
     assert common.need("fakepkg.sub") is sub
 
 
+def test_need_skips_a_package_that_lies_in_another_tree_than_lysep(tmp_path, monkeypatch):
+    """At a commit older than ``analysis``, the installed tree would serve it: skipped before it is imported."""
+    import importlib.machinery
+
+    specs = {"lysep": tmp_path / "old" / "lysep" / "__init__.py", "analysis": tmp_path / "new" / "analysis" / "x.py"}
+    monkeypatch.setattr(common.importlib.util, "find_spec",
+                        lambda name: importlib.machinery.ModuleSpec(name, None, origin=str(specs[name])))
+    with pytest.raises(NotImplementedError, match="analysis does not exist at this commit"):
+        common.need("analysis.metrics", "metrics_table")
+    specs["analysis"] = tmp_path / "old" / "analysis" / "__init__.py"
+    common._check_beside_lysep("analysis.metrics")  # beside the lysep under test: imported as usual
+
+
 def _trace(F, J=None, J_start=None, B=None) -> pd.DataFrame:
     """A one-seed trace with the given per-iteration values (J and B absent: a baseline)."""
     n = len(F)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import track_moved
 from lysep.commands.common import fail, machine_fault, write_failed
 from lysep.measure.track import ROOT, TrackError, compare_dirs, track
 
@@ -70,7 +71,7 @@ def track_command(args: Any) -> int:
 
     out = Path(args.out) if args.out else ROOT / "results" / "track"
     try:
-        worse, html = track(args.base, args.fresh, out, args.alpha, log)
+        tables, worse, html = track(args.base, args.fresh, out, args.alpha, log)
     except TrackError as e:
         return fail(str(e))
     except OSError as e:
@@ -78,9 +79,7 @@ def track_command(args: Any) -> int:
             raise
         return write_failed(e, "a whole base measurement stays cached (a partial one is measured again); "
                                "free space and rerun the same command")
-    for name, rows in worse.items():
-        print(f"\n{name}: {len(rows)} worse")
-        if len(rows):
-            print(terminal_table(rows.assign(verdict="worse"), ["verdict", *SHOWN[name]]))
+    for name, table in tables.items():  # what moved first: worse, then better, the rest folded into a count
+        print("\n" + track_moved.terminal(name, table, ["verdict", *SHOWN[name]]))
     print(f"\nreport: {html}")
     return 1 if any(len(rows) for rows in worse.values()) else 0

@@ -37,6 +37,22 @@ ACTIVATION_OPS = frozenset({"tanh", "sigmoid", "relu", "gelu", "softplus"})
 SYNC_OPS = frozenset({"_local_scalar_dense", "equal", "nonzero", "masked_select", "unique", "_unique2",
                       "is_nonzero", "allclose"})
 COUNTS = ("flops", "activation_evals", "aten_ops", "syncs", "bytes_allocated", "grad_evals")
+#: where the public names this file and ratios.py use lived in checkouts older than the layer packages
+FLAT_API = {"init_params": "lysep.model", "ConvSpec": "lysep.model", "ModelSpec": "lysep.model",
+            "Problem": "lysep.problem", "load_dataset": "lysep.datasets", "make_method": "lysep.methods"}
+
+
+def adopt_flat_api() -> None:
+    """Give the ``lysep`` on the path the public names the measuring code uses, when it is a checkout older than
+    the layer packages (``lysep track --base OLD`` and the asv history measure such commits with this checkout's
+    measuring code): taken from the flat modules where they lived. A current ``lysep`` has them already."""
+    import importlib
+
+    import lysep
+
+    if not hasattr(lysep, "PUBLIC"):
+        for name, module in FLAT_API.items():
+            setattr(lysep, name, getattr(importlib.import_module(module), name))
 
 
 def _batch(shape) -> int:

@@ -145,20 +145,16 @@ def run_python(tree: Path, code: list[str], log: Any) -> str:
     return proc.stdout
 
 
-#: where the public names the probes use lived in checkouts older than the layer packages (docs/architecture.md):
-#: set on the old package root before a probe runs, so this checkout's probes measure such a base too
-FLAT_API = {"init_params": "lysep.model", "ConvSpec": "lysep.model", "ModelSpec": "lysep.model",
-            "Problem": "lysep.problem", "load_dataset": "lysep.datasets", "make_method": "lysep.methods"}
-PROBE = ("import importlib, json, runpy, sys, lysep\n"
-         "if not hasattr(lysep, 'PUBLIC'):\n"
-         "    for n, m in json.loads(sys.argv[3]).items(): setattr(lysep, n, getattr(importlib.import_module(m), n))\n"
+#: run a measuring script of this checkout on the lysep on the path: argv = script, config, counters.py (whose
+#: ``adopt_flat_api`` first gives a checkout older than the layer packages the public names the scripts use)
+PROBE = ("import runpy, sys; runpy.run_path(sys.argv[3])['adopt_flat_api'](); "
          "sys.argv = sys.argv[1:3]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
 
 def probe(tree: Path, script: str, config: dict, log: Any) -> list[dict]:
     """Run this checkout's measuring ``script`` (counters.py or ratios.py of lysep/measure/) on ``tree``'s lysep."""
-    path = Path(__file__).resolve().parent / script
-    code = ["-c", PROBE, str(path), json.dumps({**config, "threads": 1}), json.dumps(FLAT_API)]
+    here = Path(__file__).resolve().parent
+    code = ["-c", PROBE, str(here / script), json.dumps({**config, "threads": 1}), str(here / "counters.py")]
     log(f"  {script.removesuffix('.py')} ({config.get('kind', 'fnn')}) on {tree}")
     return json.loads(run_python(tree, code, log).strip().splitlines()[-1])
 
@@ -327,9 +323,11 @@ def base_measurements(commit: str, fresh: bool, log: Any) -> tuple[dict, Path]:
     return result, cache
 
 
-def track(base_ref: str, fresh: bool, out: Path, alpha: float, log: Any) -> tuple[dict[str, pd.DataFrame], Path]:
+def track(base_ref: str, fresh: bool, out: Path, alpha: float,
+          log: Any) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], Path]:
     """``lysep track``'s work: measure the base commit (or read its cache) and the working tree, judge counted work,
-    timing ratios and quality, write the report into ``out``; the worse rows of each kind and the report's path.
+    timing ratios and quality, write the report into ``out``; the three judged tables, the worse rows of each and
+    the report's path.
     TrackError on bad input (an unknown ref, a side that could not be measured)."""
     commit = resolve(base_ref)
     base, base_dir = base_measurements(commit, fresh, log)
@@ -343,14 +341,15 @@ def track(base_ref: str, fresh: bool, out: Path, alpha: float, log: Any) -> tupl
     worse = {"counted work": counters[counters["verdict"] == "worse"],
              "timing ratios": ratios[ratios["verdict"] == "worse"],
              "quality": quality[quality["regression"]] if not quality.empty else quality}
-    return worse, html
+    return {"counted work": counters, "timing ratios": ratios, "quality": quality}, worse, html
 
 
 def write_track_report(out: Path, commit: str, counters: pd.DataFrame, ratios: pd.DataFrame,
                        quality: pd.DataFrame) -> Path:
     """``track.md`` and ``track.html`` (self-contained) and the three tables as CSV in ``out``."""
     from analysis.regression_report import bottom_line
-    from analysis.render import Section, Table, display, render_html, render_markdown
+    from analysis.render import Section, render_html, render_markdown
+    from analysis.track_moved import blocks
 
     for name, table in (("counters", counters), ("ratios", ratios), ("quality", quality)):
         write_text(out / f"track_{name}.csv", table.to_csv(index=False))
@@ -360,9 +359,9 @@ def write_track_report(out: Path, commit: str, counters: pd.DataFrame, ratios: p
             f"{COUNTER_TOL:.0%}; ratios: in-process, interleaved, worse beyond x{RATIO_TOL:g}; quality: "
             f"{bottom_line(quality)} (details: quality/compare.html).")
     sections = [Section("Bottom line", [head]),
-                Section("Counted work per iteration", [Table(display(counters))]),
-                Section("Timing ratios", [Table(display(ratios))]),
-                Section("Quality", [Table(display(quality.drop(columns=["identical"], errors="ignore")))])]
+                Section("Counted work per iteration", blocks(counters, "track_counters.csv")),
+                Section("Timing ratios", blocks(ratios, "track_ratios.csv")),
+                Section("Quality", blocks(quality.drop(columns=["identical"], errors="ignore"), "track_quality.csv"))]
     write_text(out / "track.md", render_markdown("lysep track", sections))
     write_text(out / "track.html", render_html("lysep track", sections))
     return out / "track.html"

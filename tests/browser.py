@@ -1,0 +1,41 @@
+"""The headless browser (and asv) that the dashboard and report tests open pages with.
+
+Outside CI a missing browser skips those tests; in CI (the environment variable ``CI`` set, as .ci/run and
+every CI service set it) it fails them: scripts/test.sh installs Debian's chromium there, so a skip would only
+hide a broken setup.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+#: flags of every headless run: no sandbox (root in a container), no network of its own, no first-run UI
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def need(tool: str, found: str | None, how: str) -> str:
+    """``found`` (a path), else fail in CI and skip elsewhere, saying ``how`` to get ``tool``."""
+    if found:
+        return found
+    if in_ci():
+        pytest.fail(f"{tool} is not installed, and CI must run this test: {how}")
+    pytest.skip(f"{tool} is not installed here ({how}; in CI it is required)")
+
+
+def chromium() -> str:
+    """The chromium executable."""
+    return need("chromium", shutil.which("chromium") or shutil.which("chromium-browser"),
+                "scripts/test.sh installs Debian's chromium when run as root: apt-get install chromium")
+
+
+def asv() -> str:
+    """The asv executable (a dependency of the package: scripts/setup.sh installs it)."""
+    return need("asv", shutil.which("asv"), "bash scripts/setup.sh installs it")

@@ -72,7 +72,7 @@ class Analysis:
 def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
     """Metrics, summaries, paired comparisons, variance tests and claims of one results store."""
     target = target_ce(meta)
-    metrics = metrics_table(traces, target, runs)
+    metrics = metrics_table(traces, target, runs, dtype=(spec_of(meta).get("model") or {}).get("dtype"))
     lysep, baselines = cl.lysep_methods(metrics), cl.baseline_methods(metrics)
     columns = ["final_F", "final_train_acc", "final_test_ce", "final_test_acc", "iters_to_target",
                "seconds_to_target", "grad_evals_to_target", "auc_log_ce", "wall_time", "grad_evals"]

@@ -65,8 +65,11 @@ class Analysis:
     wall_caveat: str
     #: per budget (analysis.comparisons.BUDGETS) the problems x methods performance ratios over the cells
     ratios: dict[str, pd.DataFrame]
-    #: :func:`analysis.comparisons.profile_summary` of each budget's ratios, with a ``budget`` column
+    #: :func:`analysis.comparisons.profile_summary` of each profile's ratios, with a ``budget`` column: the cost to
+    #: reach each target (:data:`analysis.comparisons.PROFILE_TARGETS`) first, then F at each budget
     profiles: pd.DataFrame
+    #: per (budget, target CE) the problems x methods performance ratios of the cost to reach the target
+    target_ratios: dict[tuple[str, float], pd.DataFrame]
 
 
 def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
@@ -91,8 +94,12 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
     claims = cl.evaluate_claims(traces, metrics, meta, caveat) if not metrics.empty else []
     ratios = ({b: cmp.performance_ratios(cmp.budget_costs(traces, b)) for b in cmp.BUDGETS}
               if not metrics.empty else {})
-    parts = [cmp.profile_summary(r).assign(budget=cmp.budget_words(b)) for b, r in ratios.items()]
+    to_target = ({(b, t * target): cmp.performance_ratios(cmp.target_costs(traces, t * target, b))
+                  for t in cmp.PROFILE_TARGETS for b in cmp.BUDGETS}
+                 if target is not None and not metrics.empty else {})
+    parts = [cmp.profile_summary(r).assign(budget=cmp.target_words(b, t)) for (b, t), r in to_target.items()]
+    parts += [cmp.profile_summary(r).assign(budget=f"F at {cmp.budget_words(b)}") for b, r in ratios.items()]
     profiles = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["budget", "method"])
     profiles = profiles[["budget", *[c for c in profiles.columns if c != "budget"]]]
     return Analysis(traces, runs, meta, metrics, target, lysep, baselines, summary, comparisons, variance, claims,
-                    timing, caveat, ratios, profiles)
+                    timing, caveat, ratios, profiles, to_target)

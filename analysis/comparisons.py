@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.metrics import CELL_KEYS, f_at, iteration_at
+from analysis.metrics import CELL_KEYS, f_at, first_crossing, iteration_at, value_at_target
 from analysis.stats import (
     as_cost,
     brown_forsythe,
@@ -362,7 +362,9 @@ def budget_values(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
     Per cell and seed, the budget is the smallest final value of the budget's column (iteration,
     grad_evals or wall time) over the methods' runs that did not diverge (every method gets what the
     cheapest one used); each run's F there is :func:`analysis.metrics.f_at` (+inf for a run that
-    diverged before it). Returns depth, width, seed, method, limit, F.
+    diverged before it), read at its iteration ``iteration`` (:func:`analysis.metrics.iteration_at`), and
+    ``comparable`` says whether every method of that cell and seed had completed an iteration there (else some
+    method is read at its starting point). Returns depth, width, seed, method, limit, F, iteration, comparable.
     """
     column = BUDGETS[budget][0]
     rows = []
@@ -373,17 +375,56 @@ def budget_values(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
         if not ends:
             continue
         limit = min(ends)
-        for method, r in by_method.items():
-            rows.append({"depth": depth, "width": width, "seed": seed, "method": method, "limit": limit,
-                         "F": f_at(r, column, limit)})
-    return pd.DataFrame(rows, columns=["depth", "width", "seed", "method", "limit", "F"])
+        part = [{"depth": depth, "width": width, "seed": seed, "method": method, "limit": limit,
+                 "F": f_at(r, column, limit), "iteration": iteration_at(r, column, limit)}
+                for method, r in by_method.items()]
+        comparable = all(row["iteration"] > 0 for row in part)
+        rows += [{**row, "comparable": comparable} for row in part]
+    return pd.DataFrame(rows, columns=["depth", "width", "seed", "method", "limit", "F", "iteration", "comparable"])
 
 
 def budget_costs(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
     """Problems (cells) x methods table of the median over seeds of :func:`budget_values` (failures = +inf), the
-    costs :func:`performance_ratios` takes."""
+    costs :func:`performance_ratios` takes; only the seeds where every method completed an iteration within the
+    common budget (``comparable``), and only the cells with such a seed."""
     values = budget_values(traces, budget)
+    values = values[values["comparable"].astype(bool)]
+    if values.empty:
+        return pd.DataFrame()
     return values.pivot_table(index=CELL_KEYS, columns="method", values="F", aggfunc="median")
+
+
+#: the targets of the cost-to-target performance profiles, as multiples of the spec's target_ce (an easier one first)
+PROFILE_TARGETS: tuple[float, ...] = (10.0, 1.0)
+
+
+def target_costs(traces: pd.DataFrame, target: float, budget: str) -> pd.DataFrame:
+    """Problems (cells) x methods table of the median over seeds of the cost to reach train CE ``target`` in the
+    budget's unit (iterations: the first recorded row with F <= target; grad_evals and wall time interpolated as
+    :func:`analysis.metrics.value_at_target`); a run that never reached it (censored or diverged) costs +inf, the
+    Dolan-More convention for an unsolved problem."""
+    column = BUDGETS[budget][0]
+    rows = []
+    for (depth, width, method, _seed), run in traces.groupby([*CELL_KEYS, "method", "seed"], sort=True):
+        run = run.sort_values("iteration")
+        f = run["F"].to_numpy(dtype=float)
+        ok = np.isfinite(f)
+        k = first_crossing(f[ok], target)
+        if k is None:
+            cost = np.inf
+        elif budget == "iterations":
+            cost = float(run["iteration"].to_numpy(dtype=float)[ok][k])
+        else:
+            cost = value_at_target(run[column].to_numpy(dtype=float)[ok], f[ok], target)
+        rows.append({"depth": depth, "width": width, "method": method, "cost": cost})
+    table = pd.DataFrame(rows, columns=[*CELL_KEYS, "method", "cost"])
+    return table.pivot_table(index=CELL_KEYS, columns="method", values="cost", aggfunc="median")
+
+
+def target_words(budget: str, target: float) -> str:
+    """"iterations to CE 0.1" etc.: the label of a cost-to-target profile."""
+    unit = {"iterations": "iterations", "grad_evals": "grad_evals", "wall_time": "seconds"}[budget]
+    return f"{unit} to CE {target:g}"
 
 
 #: the factors a profile summary reads rho(tau) at: best, within 2x, within 10x of the best method of a cell
@@ -393,6 +434,8 @@ PROFILE_TAUS: tuple[float, ...] = (1.0, 2.0, 10.0)
 def profile_summary(ratios: pd.DataFrame, taus: Sequence[float] = PROFILE_TAUS) -> pd.DataFrame:
     """Per method: the share of cells within a factor tau of the best (rho(tau) of :func:`performance_profile` at
     each tau) and the median ratio to the best over cells. Columns method, cells, rho@<tau>..., median_ratio."""
+    if ratios.empty:
+        return pd.DataFrame(columns=["method", "cells", *[f"rho@{t:g}" for t in taus], "median_ratio"])
     prof = performance_profile(ratios, np.asarray(taus, dtype=float))
     rows = []
     for m in ratios.columns:

@@ -206,11 +206,15 @@ def profiles_section(a: Analysis) -> Section:
                           **{f"share of cells within {c[4:]}x of the best": p[c].map(lambda x: f"{100 * x:.0f}%")
                              for c in taus},
                           "median ratio to the best": p["median_ratio"].map(fmt)})
-    text = ("Dolan-More performance profiles over the grid's cells (figures below): per cell and seed, every method's "
-            "train CE is read at a common budget, the smallest final iteration count, grad_evals or wall time of "
-            "the methods' runs that did not diverge (every method gets what the cheapest used); the cell's cost is "
-            "the median over seeds, and a method's ratio is its cost over the best cost of the cell. 'within 1x' is "
-            "the share of cells where the method is the best.")
+    text = ("Dolan-More performance profiles over the grid's cells (figures below). First, as Dolan and More defined "
+            "them, on the cost to reach a target train CE (the spec's target_ce and 10x it) in iterations, "
+            "grad_evals and seconds: the cell's cost is the median over seeds, a run that never reached the target "
+            "costs infinitely much (unsolved), and a method's ratio is its cost over the best cost of the cell. Then "
+            "'F at' a budget: per cell and seed, every method's train CE read at a common budget, the smallest final "
+            "iteration count, grad_evals or wall time of the methods' runs that did not diverge, only where every "
+            "method had completed at least one iteration within it (elsewhere a method would be read at its "
+            "starting point); 'cells' counts the cells with such seeds (0: not comparable at that budget). "
+            "'within 1x' is the share of cells where the method is the best.")
     return Section(title, [text, Table(table)])
 
 
@@ -296,7 +300,8 @@ def _comparisondisplay(t: pd.DataFrame) -> pd.DataFrame:
         "baseline median": t["baseline_median"].map(fmt), "ratio": t["ratio"].map(fmt) if "ratio" in t else NA,
         "median diff [95% CI]": [f"{fmt(d)} [{fmt(lo)}, {fmt(hi)}]" for d, lo, hi in
                                  zip(t["median_diff"], t["ci_low"], t["ci_high"], strict=True)],
-        "Wilcoxon p": t["p_value"].map(lambda v: fmt(v, 3)), "Holm p": t["p_holm"].map(lambda v: fmt(v, 3)),
+        "test": t["test_used"] if "test_used" in t else "Wilcoxon signed-rank",
+        "p": t["p_value"].map(lambda v: fmt(v, 3)), "Holm p": t["p_holm"].map(lambda v: fmt(v, 3)),
         "win rate": t["win_rate"].map(lambda v: fmt(v, 3))})
     if "prob_improvement" in t:
         out["P(improvement)"] = t["prob_improvement"].map(lambda v: fmt(v, 3))

@@ -234,3 +234,36 @@ def test_the_claims_still_run_end_to_end():
                               iterations=20)
     claims = cl.evaluate_claims(traces, _metrics(traces, 0.05), synthetic_meta([LYSEP, ADAM]))
     assert len(claims) == 13
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. performance profiles
+
+
+def test_f_at_budget_profiles_leave_out_cells_where_a_method_has_not_started():
+    """SGD's whole run (20 grad_evals) is shorter than one LySep iteration (100): the old profile read LySep at its
+    starting point F(theta_0) and gave it a ratio of initial loss over SGD's final loss; now such a cell is left out
+    (not comparable), while at equal iterations it stays."""
+    slow = SyntheticMethod("lysep", "lysep", rate=0.3, seed_sd=0.05, grad_evals_per_iter=100.0)
+    traces = synthetic_traces([slow, ADAM], depths=(2,), widths=(4, 8), seeds=4, iterations=20)
+    values = cmp.budget_values(traces, "grad_evals")
+    lys = values[values["method"] == "lysep"]
+    assert (lys["iteration"] == 0).all() and not values["comparable"].any()
+    assert np.allclose(lys["F"], traces[(traces.method == "lysep") & (traces.iteration == 0)]["F"].iloc[0])
+    assert cmp.budget_costs(traces, "grad_evals").empty
+    assert len(cmp.budget_costs(traces, "iterations")) == 2
+
+
+def test_cost_to_target_profiles_are_dolan_more():
+    """Per cell the median over seeds of the cost to reach the target, unsolved = inf, ratio to the best."""
+    fast = SyntheticMethod("lysep", "lysep", rate=0.5, seed_sd=0.0)
+    slow = SyntheticMethod("adam", "adam", rate=0.1, seed_sd=0.0, grad_evals_per_iter=0.5)
+    traces = synthetic_traces([fast, slow], depths=(2,), widths=(4,), seeds=3, iterations=30)
+    costs = cmp.target_costs(traces, 0.05, "iterations")
+    for method in ("lysep", "adam"):  # the first iteration with F <= 0.05, by hand
+        firsts = [int(r.sort_values("iteration").query("F <= 0.05")["iteration"].iloc[0])
+                  for _, r in traces[traces.method == method].groupby("seed")]
+        assert costs.loc[(2, 4), method] == np.median(firsts)
+    assert np.isinf(cmp.target_costs(traces, 1e-9, "iterations").to_numpy()).all()  # nobody reaches it
+    r = cmp.performance_ratios(costs)
+    assert r.loc[(2, 4), "lysep"] == 1.0 and r.loc[(2, 4), "adam"] > 1.0

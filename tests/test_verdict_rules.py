@@ -267,3 +267,30 @@ def test_cost_to_target_profiles_are_dolan_more():
     assert np.isinf(cmp.target_costs(traces, 1e-9, "iterations").to_numpy()).all()  # nobody reaches it
     r = cmp.performance_ratios(costs)
     assert r.loc[(2, 4), "lysep"] == 1.0 and r.loc[(2, 4), "adam"] > 1.0
+
+
+# ----------------------------------------------------------------------------------------------
+# 8. c6 against every baseline on test accuracy
+
+
+def test_c6_judges_test_accuracy_against_the_most_accurate_baseline():
+    """Adam fits the training set best and overfits (test accuracy 0.90); SGD fits it less and generalises best
+    (0.97); LySep sits between (0.95). The old c6 compared LySep with the best baseline in train CE, Adam: ahead in
+    test accuracy, so never "not supported". Against the most accurate baseline, SGD, LySep is significantly less
+    accurate in every cell."""
+    sgd = SyntheticMethod("sgd", "sgd", rate=0.1, seed_sd=0.05)
+    fast = SyntheticMethod("adam", "adam", rate=0.6, seed_sd=0.05)
+    methods = [LYSEP, fast, sgd]
+    traces = synthetic_traces(methods, depths=(2,), widths=(4, 8), seeds=10, iterations=20)
+    metrics = _metrics(traces)
+    noise = np.random.default_rng(1).uniform(0, 0.005, len(metrics))
+    level = metrics["method"].map({"lysep": 0.95, "adam": 0.90, "sgd": 0.97}).to_numpy()
+    metrics["final_test_acc"] = level + noise
+    meta = synthetic_meta(methods, kind="cnn")
+    old = cl.speed_tests(traces, metrics, "lysep", ["adam", "sgd"], None, (("final_test_acc", True),), "wall_time")
+    acc = old[old["test"] == "final_test_acc"]
+    assert set(acc["baseline"]) == {"adam"} and (acc["median_diff"] < 0).all()  # old: LySep "more accurate"
+    c6 = cl.cnn_claim(traces, metrics, meta)
+    assert c6.verdict == cl.NOT_SUPPORTED
+    assert "(sgd in 2)" in c6.numbers and "adam: LySep significantly more accurate in 2" in c6.numbers
+    assert set(c6.details["baseline"]) == {"adam", "sgd"}

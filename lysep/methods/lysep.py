@@ -56,9 +56,12 @@ def schedule_hparams(schedule: str, beta: float, rho: float, norm: str = "froben
     return {
         "schedule": HParam(str, schedule, choices=SCHEDULES, help="weights beta_l: fixed, adaptive or continuation"),
         "beta": HParam(float, beta, **positive(), help="base weight beta"),
-        "rho": HParam(float, rho, **at_least_one(), help="continuation: beta multiplied by rho per iteration"),
-        "beta_max": HParam(float, 1e4, **positive(), help="continuation: largest beta"),
-        "norm": HParam(str, norm, choices=NORMS, help="adaptive: norm in the weights omega_l"),
+        "rho": HParam(float, rho, **at_least_one(), help="continuation: beta multiplied by rho per iteration",
+                      active=lambda hp: hp["schedule"] == "continuation"),
+        "beta_max": HParam(float, 1e4, **positive(), help="continuation: largest beta",
+                           active=lambda hp: hp["schedule"] == "continuation"),
+        "norm": HParam(str, norm, choices=NORMS, help="adaptive: norm in the weights omega_l",
+                       active=lambda hp: hp["schedule"] == "adaptive"),
         "bound_norm": HParam(str, "spectral", choices=NORMS, help="norm in the certificate B"),
     }
 
@@ -90,8 +93,10 @@ class LySep(Method):
         "u_solver": HParam(str, "gd", choices=U_SOLVERS, help="inner solver of the U blocks"),
         "w_solver": HParam(str, "gd", choices=W_SOLVERS, help="inner solver of the hidden W blocks"),
         "out_solver": HParam(str, "gd", choices=OUT_SOLVERS, help="inner solver of the output layer"),
-        "lr_u": HParam(float, 1e-2, **positive(), help="adam U blocks: learning rate"),
-        "lr_w": HParam(float, 1e-2, **positive(), help="adam W blocks: learning rate"),
+        "lr_u": HParam(float, 1e-2, **positive(), help="adam U blocks: learning rate",
+                       active=lambda hp: hp["u_solver"] == "adam"),
+        "lr_w": HParam(float, 1e-2, **positive(), help="adam W blocks: learning rate",
+                       active=lambda hp: "adam" in (hp["w_solver"], hp["out_solver"])),
         "damping": HParam(float, 1e-3, **positive(), help="gauss_newton / newton: initial damping"),
         "parallel_w": HParam(bool, False, help="solve hidden W blocks of one shape as one batch"),
         "u_steps": HParam(int, 1, **positive_int(), help="inner steps per U block"),

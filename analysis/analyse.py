@@ -97,8 +97,13 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
     to_target = ({(b, t * target): cmp.performance_ratios(cmp.target_costs(traces, t * target, b))
                   for t in cmp.PROFILE_TARGETS for b in cmp.BUDGETS}
                  if target is not None and not metrics.empty else {})
-    parts = [cmp.profile_summary(r).assign(budget=cmp.target_words(b, t)) for (b, t), r in to_target.items()]
-    parts += [cmp.profile_summary(r).assign(budget=f"F at {cmp.budget_words(b)}") for b, r in ratios.items()]
+    methods = sorted(metrics["method"].unique()) if not metrics.empty else []
+
+    def profile_of(r: pd.DataFrame) -> pd.DataFrame:  # a profile with no comparable cell: every method, 0 cells
+        return cmp.profile_summary(r) if not r.empty else pd.DataFrame({"method": methods, "cells": 0})
+
+    parts = [profile_of(r).assign(budget=cmp.target_words(b, t)) for (b, t), r in to_target.items()]
+    parts += [profile_of(r).assign(budget=f"F at {cmp.budget_words(b)}") for b, r in ratios.items()]
     profiles = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["budget", "method"])
     profiles = profiles[["budget", *[c for c in profiles.columns if c != "budget"]]]
     return Analysis(traces, runs, meta, metrics, target, lysep, baselines, summary, comparisons, variance, claims,

@@ -204,8 +204,8 @@ def profiles_section(a: Analysis) -> Section:
     taus = [c for c in a.profiles.columns if c.startswith("rho@")]
     p = a.profiles
     table = pd.DataFrame({"budget": p["budget"], "method": p["method"], "cells": p["cells"],
-                          **{f"share of cells within {c[4:]}x of the best": p[c].map(lambda x: f"{100 * x:.0f}%")
-                             for c in taus},
+                          **{f"share of cells within {c[4:]}x of the best": p[c].map(
+                              lambda x: f"{100 * x:.0f}%" if np.isfinite(x) else "not comparable") for c in taus},
                           "median ratio to the best": p["median_ratio"].map(fmt)})
     text = ("Dolan-More performance profiles over the grid's cells (figures below). First, as Dolan and More defined "
             "them, on the cost to reach a target train CE (the spec's target_ce and 10x it) in iterations, "

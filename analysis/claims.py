@@ -376,16 +376,17 @@ def holm_needs(tests: int, needed: int, have: int, unit: str = "seed pairs") -> 
             f"at most {have})")
 
 
-def majority_verdict(tests: pd.DataFrame) -> tuple[str, str]:
+def majority_verdict(tests: pd.DataFrame, holm_tests: int | None = None) -> tuple[str, str]:
     """Verdict over cells from :func:`cell_outcomes` and a sentence with the counts.
 
     supported: LySep wins more than half of the cells and no test of any cell is significant against it. not
     supported: the baseline wins (significantly, no test for LySep) more than half of the cells. inconclusive:
     otherwise, and whenever no test has a p-value (too few seeds for the test: the sentence says how many it has
     and needs). A point estimate without significance is no evidence either way. The sentence names the smallest
-    sample the grid's Holm family needs (:func:`analysis.stats.min_n_wilcoxon_holm`).
+    sample the grid's Holm family needs (:func:`analysis.stats.min_n_wilcoxon_holm`); ``holm_tests``: the size of
+    that family when ``tests`` is part of it (default: the tests with a p-value).
     """
-    m = int(tests["p_value"].notna().sum()) if not tests.empty else 0
+    m = holm_tests if holm_tests is not None else int(tests["p_value"].notna().sum()) if not tests.empty else 0
     have = int(tests["n_pairs"].max()) if not tests.empty and "n_pairs" in tests else 0
     needs = holm_needs(max(m, len(tests)), stats.min_n_wilcoxon_holm(max(m, len(tests), 1)), have)
     if tests.empty or tests["p_value"].isna().all():
@@ -470,13 +471,14 @@ def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict) -> Claim:
     for depth, width in cells.itertuples(index=False):
         for b in baselines:
             x, y = _paired_costs(metrics, depth, width, lysep, b, column, True)
-            if x.size:
-                rows.append({**_test_row(depth, width, column, lysep, b, x, y),
+            if x.size:  # medians and differences on the accuracy's own scale, direction on the cost scale
+                rows.append({"depth": depth, "width": width, "test": column, "method": lysep, "baseline": b,
+                             **cmp.paired_row(x, y, sign=-1.0),
                              "best": (depth, width) in best.index and best.loc[(depth, width)] == b})
     cols = ["depth", "width", "test", "method", "baseline", *cmp.PAIRED_COLUMNS, "best"]
     table = pd.DataFrame(rows, columns=[c for c in cols if c != "p_holm"])
     table.insert(table.columns.get_loc("p_value") + 1, "p_holm", stats.holm(table["p_value"].to_numpy(dtype=float)))
-    verdict, text = majority_verdict(table[table["best"].astype(bool)])
+    verdict, text = majority_verdict(table[table["best"].astype(bool)], holm_tests=int(table["p_value"].notna().sum()))
     per = []
     for b, grp in table.groupby("baseline", sort=True):
         sig = grp["p_holm"] < stats.ALPHA

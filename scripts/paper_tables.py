@@ -44,6 +44,8 @@ def load(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def fmt(v: float, kind: str = "g") -> str:
+    if np.isinf(v):  # a median ratio of a profile where the method did not reach the target in most cells
+        return "inf"
     if not np.isfinite(v):
         return "n/a"
     if kind == "pct":

@@ -522,6 +522,21 @@ C6_BUDGET = "final test accuracy, against every baseline"
 NOT_COMPARABLE = "not comparable: a run is read before it completed one iteration"
 
 
+def _spread_table(pairs: pd.DataFrame, lysep: str, budget: str) -> pd.DataFrame:
+    """Per cell of :func:`budget_pairs`, the spread test of :func:`analysis.comparisons.spread_row` (finite values),
+    without a p-value (:data:`NOT_COMPARABLE`) where a run of a seed pair is read before its first iteration."""
+    rows = []
+    for (depth, width, b), cell in pairs.groupby(["depth", "width", "baseline"], sort=True):
+        x, y = cell["a"].to_numpy(dtype=float), cell["b"].to_numpy(dtype=float)
+        row = cmp.spread_row(x[np.isfinite(x)], y[np.isfinite(y)])
+        if ((cell["iter_a"] == 0) | (cell["iter_b"] == 0)).any():
+            row.update(p_value=np.nan, note=NOT_COMPARABLE)
+        rows.append({"depth": depth, "width": width, "method": lysep, "baseline": b, "budget": budget,
+                     "metric": cmp.AT_BUDGET_COLUMN, **row})
+    return pd.DataFrame(rows, columns=["depth", "width", "method", "baseline", "budget", "metric",
+                                       *cmp.SPREAD_COLUMNS])
+
+
 def variance_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[str] = (),
                    budget: str = "iterations") -> Claim:
     """c4: the default LySep method has a smaller multiplicative spread of train CE over seeds, at a budget.
@@ -548,17 +563,7 @@ def variance_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[
     lysep, baselines = roles(metrics, order)
     if lysep is None:
         return Claim("c4", claim, INCONCLUSIVE, NEEDS_BOTH, how, budget=budget)
-    pairs = budget_pairs(traces, metrics, lysep, baselines, budget)
-    rows = []
-    for (depth, width, b), cell in pairs.groupby(["depth", "width", "baseline"], sort=True):
-        x, y = cell["a"].to_numpy(dtype=float), cell["b"].to_numpy(dtype=float)
-        row = cmp.spread_row(x[np.isfinite(x)], y[np.isfinite(y)])
-        if ((cell["iter_a"] == 0) | (cell["iter_b"] == 0)).any():
-            row.update(p_value=np.nan, note=NOT_COMPARABLE)
-        rows.append({"depth": depth, "width": width, "method": lysep, "baseline": b, "budget": budget,
-                     "metric": cmp.AT_BUDGET_COLUMN, **row})
-    table = pd.DataFrame(rows, columns=["depth", "width", "method", "baseline", "budget", "metric",
-                                        *cmp.SPREAD_COLUMNS])
+    table = _spread_table(budget_pairs(traces, metrics, lysep, baselines, budget), lysep, budget)
     if table.empty or table["p_value"].isna().all():
         return Claim("c4", claim, INCONCLUSIVE, f"method {lysep}; inconclusive: {untestable_reason(table)}",
                      how, table if not table.empty else None, budget)

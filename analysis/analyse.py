@@ -72,6 +72,20 @@ class Analysis:
     target_ratios: dict[tuple[str, float], pd.DataFrame]
 
 
+def one_clock_untested(table: pd.DataFrame, traces: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (paired comparisons of seconds to target) without p-values in the cells where either method's
+    seeds were timed as one batch (:func:`analysis.claims.shared_clock`: one measurement, not one per seed), with
+    the note :data:`analysis.claims.ONE_CLOCK`; Holm again over what is left."""
+    out = table.copy()
+    for i, r in out.iterrows():
+        cell = traces[(traces["depth"] == r["depth"]) & (traces["width"] == r["width"])]
+        if cl.shared_clock(cell, r["method"]) or cl.shared_clock(cell, r["baseline"]):
+            out.loc[i, ["p_value", "note"]] = [float("nan"), cl.ONE_CLOCK]
+    if len(out):
+        out["p_holm"] = cmp.holm_by(out, ["method", "baseline"])
+    return out
+
+
 def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
     """Metrics, summaries, paired comparisons, variance tests and claims of one results store."""
     target = target_ce(meta)
@@ -85,7 +99,8 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
         if column == "seconds_to_target" and target is None:
             continue
         if lysep and baselines:
-            parts.append(cmp.paired_comparisons(metrics, column, lysep, baselines, higher_is_better=hib))
+            table = cmp.paired_comparisons(metrics, column, lysep, baselines, higher_is_better=hib)
+            parts.append(one_clock_untested(table, traces) if column == "seconds_to_target" else table)
     comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     variance = (cmp.variance_comparisons(metrics, "final_F", lysep, baselines) if lysep and baselines
                 else pd.DataFrame())

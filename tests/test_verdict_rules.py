@@ -294,3 +294,16 @@ def test_c6_judges_test_accuracy_against_the_most_accurate_baseline():
     assert c6.verdict == cl.NOT_SUPPORTED
     assert "(sgd in 2)" in c6.numbers and "adam: LySep significantly more accurate in 2" in c6.numbers
     assert set(c6.details["baseline"]) == {"adam", "sgd"}
+
+
+def test_the_reports_paired_seconds_to_target_are_not_tested_per_seed_of_one_clock():
+    """The report's paired comparisons of seconds to target (every LySep method vs every baseline) tested the seeds of
+    one timed batch as replicates; now those rows carry no p-value and say why, while final CE stays tested."""
+    from analysis.analyse import analyse
+
+    methods = [SyntheticMethod("lysep", "lysep", rate=0.4, seed_sd=0.02), ADAM]
+    traces = synthetic_traces(methods, widths=(4, 8), seeds=8, iterations=20)
+    a = analyse(traces, runs_from_traces(traces), synthetic_meta(methods, target_ce=0.05))
+    secs = a.comparisons[a.comparisons["metric"] == "seconds_to_target"]
+    assert len(secs) == 2 and secs["p_value"].isna().all() and (secs["note"] == cl.ONE_CLOCK).all()
+    assert a.comparisons[a.comparisons["metric"] == "final_F"]["p_value"].notna().all()

@@ -76,3 +76,11 @@ def test_the_compute_of_each_method_is_recorded_and_reported() -> None:
                        "b": {"trials": 1, "runs": 1, "grad_evals": 100.0, "wall_time": 8.0}}
     table = compute_table({"compute": compute, "spaces": {"a": {"lr": {}}, "b": {"lr": {}, "beta": {}}}})
     assert table["dimensions"].tolist() == [1, 2] and table["grad_evals"].tolist() == [25.0, 100.0]
+
+
+def test_the_tuned_specs_header_states_the_trial_rule(tmp_path: Path) -> None:
+    from lysep.harness.tune import header
+
+    spec = load_spec(write(tmp_path, trials=3, tune_more="trials_per_dimension = 2"))
+    assert "2 quasi-random trials per hyperparameter of each method's space" in header(spec, "lysep tune x")
+    assert "3 quasi-random trials per method" in header(load_spec(write(tmp_path, trials=3)), "lysep tune x")

@@ -222,7 +222,9 @@ def tuned_doc(spec: ExperimentSpec, chosen: list[dict[str, Any]], depth: int = -
 def header(spec: ExperimentSpec, command: str) -> str:
     tune = tune_of(spec)
     seeds = f"{tune.first_seed}..{tune.first_seed + tune.seeds - 1}"
-    return (f"Tuned by `{command}` (docs/tuning.md): {tune.trials} quasi-random trials per method (Sobol, qmc_seed "
+    count = (f"{tune.trials_per_dimension} quasi-random trials per hyperparameter of each method's space"
+             if tune.trials_per_dimension else f"{tune.trials} quasi-random trials per method")
+    return (f"Tuned by `{command}` (docs/tuning.md): {count} (Sobol, qmc_seed "
             f"{tune.qmc_seed}) on tuning seeds {seeds},\nselected by the median {tune.metric} (a diverged trial "
             f"is worst), scope {tune.scope}; every trial and score: tune.json beside this file.\n"
             f"The grid, budget and seeds below are the spec's own (the reporting seeds).")

@@ -65,14 +65,31 @@ class Analysis:
     wall_caveat: str
     #: per budget (analysis.comparisons.BUDGETS) the problems x methods performance ratios over the cells
     ratios: dict[str, pd.DataFrame]
-    #: :func:`analysis.comparisons.profile_summary` of each budget's ratios, with a ``budget`` column
+    #: :func:`analysis.comparisons.profile_summary` of each profile's ratios, with a ``budget`` column: the cost to
+    #: reach each target (:data:`analysis.comparisons.PROFILE_TARGETS`) first, then F at each budget
     profiles: pd.DataFrame
+    #: per (budget, target CE) the problems x methods performance ratios of the cost to reach the target
+    target_ratios: dict[tuple[str, float], pd.DataFrame]
+
+
+def one_clock_untested(table: pd.DataFrame, traces: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (paired comparisons of seconds to target) without p-values in the cells where either method's
+    seeds were timed as one batch (:func:`analysis.claims.shared_clock`: one measurement, not one per seed), with
+    the note :data:`analysis.claims.ONE_CLOCK`; Holm again over what is left."""
+    out = table.copy()
+    for i, r in out.iterrows():
+        cell = traces[(traces["depth"] == r["depth"]) & (traces["width"] == r["width"])]
+        if cl.shared_clock(cell, r["method"]) or cl.shared_clock(cell, r["baseline"]):
+            out.loc[i, ["p_value", "note"]] = [float("nan"), cl.ONE_CLOCK]
+    if len(out):
+        out["p_holm"] = cmp.holm_by(out, ["method", "baseline"])
+    return out
 
 
 def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
     """Metrics, summaries, paired comparisons, variance tests and claims of one results store."""
     target = target_ce(meta)
-    metrics = metrics_table(traces, target, runs)
+    metrics = metrics_table(traces, target, runs, dtype=(spec_of(meta).get("model") or {}).get("dtype"))
     lysep, baselines = cl.lysep_methods(metrics), cl.baseline_methods(metrics)
     columns = ["final_F", "final_train_acc", "final_test_ce", "final_test_acc", "iters_to_target",
                "seconds_to_target", "grad_evals_to_target", "auc_log_ce", "wall_time", "grad_evals"]
@@ -82,7 +99,8 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
         if column == "seconds_to_target" and target is None:
             continue
         if lysep and baselines:
-            parts.append(cmp.paired_comparisons(metrics, column, lysep, baselines, higher_is_better=hib))
+            table = cmp.paired_comparisons(metrics, column, lysep, baselines, higher_is_better=hib)
+            parts.append(one_clock_untested(table, traces) if column == "seconds_to_target" else table)
     comparisons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     variance = (cmp.variance_comparisons(metrics, "final_F", lysep, baselines) if lysep and baselines
                 else pd.DataFrame())
@@ -91,8 +109,17 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
     claims = cl.evaluate_claims(traces, metrics, meta, caveat) if not metrics.empty else []
     ratios = ({b: cmp.performance_ratios(cmp.budget_costs(traces, b)) for b in cmp.BUDGETS}
               if not metrics.empty else {})
-    parts = [cmp.profile_summary(r).assign(budget=cmp.budget_words(b)) for b, r in ratios.items()]
+    to_target = ({(b, t * target): cmp.performance_ratios(cmp.target_costs(traces, t * target, b))
+                  for t in cmp.PROFILE_TARGETS for b in cmp.BUDGETS}
+                 if target is not None and not metrics.empty else {})
+    methods = sorted(metrics["method"].unique()) if not metrics.empty else []
+
+    def profile_of(r: pd.DataFrame) -> pd.DataFrame:  # a profile with no comparable cell: every method, 0 cells
+        return cmp.profile_summary(r) if not r.empty else pd.DataFrame({"method": methods, "cells": 0})
+
+    parts = [profile_of(r).assign(budget=cmp.target_words(b, t)) for (b, t), r in to_target.items()]
+    parts += [profile_of(r).assign(budget=f"F at {cmp.budget_words(b)}") for b, r in ratios.items()]
     profiles = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["budget", "method"])
     profiles = profiles[["budget", *[c for c in profiles.columns if c != "budget"]]]
     return Analysis(traces, runs, meta, metrics, target, lysep, baselines, summary, comparisons, variance, claims,
-                    timing, caveat, ratios, profiles)
+                    timing, caveat, ratios, profiles, to_target)

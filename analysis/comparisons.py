@@ -13,13 +13,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.metrics import CELL_KEYS, f_at
+from analysis.metrics import CELL_KEYS, f_at, first_crossing, iteration_at, value_at_target
 from analysis.stats import (
     as_cost,
     brown_forsythe,
+    censored_sign_test,
     describe,
     fraction_reached,
+    gehan_scores,
     holm,
+    log_values,
     median_difference,
     prob_improvement,
     spread,
@@ -88,7 +91,11 @@ def paired_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[str
                 if a == b or a not in present or b not in present:
                     continue
                 x, y, _ = pair_by_seed(cell, a, b, "_cost")
-                row = paired_row(x, y, sign)
+                if column in CENSORED_AT:
+                    cx, cy, _ = pair_by_seed(cell.assign(_censor=censor_points(cell, column)), a, b, "_censor")
+                    row = censored_row(x, cx, y, cy)
+                else:
+                    row = paired_row(x, y, sign)
                 rows.append({"depth": depth, "width": width, "method": a, "baseline": b, "metric": column, **row,
                              "prob_improvement": prob_improvement(x, y)})
     cols = ["depth", "width", "method", "baseline", "metric", *PAIRED_COLUMNS, "prob_improvement"]
@@ -99,13 +106,44 @@ def paired_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[str
 
 #: the columns of one paired test (:func:`paired_row`), ``p_holm`` added over a table
 PAIRED_COLUMNS = ["n_pairs", "method_median", "baseline_median", "ratio", "median_diff", "ci_low", "ci_high",
-                  "p_value", "p_holm", "win_rate", "note"]
+                  "p_value", "p_holm", "win_rate", "direction", "test_used", "note"]
+#: the tests of :data:`PAIRED_COLUMNS` ``test_used``
+WILCOXON, CENSORED_SIGN = "Wilcoxon signed-rank", "censored sign test"
+#: the cost-to-target columns of the metrics table and the run total each is censored at (a run that never reached
+#: the target had spent that much without reaching it)
+CENSORED_AT = {"iters_to_target": "iterations", "grad_evals_to_target": "grad_evals",
+               "seconds_to_target": "wall_time"}
+
+
+def censor_points(metrics: pd.DataFrame, column: str) -> np.ndarray:
+    """Per run, what it spent without reaching the target of a cost-to-target ``column`` (:data:`CENSORED_AT`): its
+    final budget; +inf for a diverged run (it never reaches the target, so any run that did is first)."""
+    c = metrics[CENSORED_AT[column]].to_numpy(dtype=float).copy()
+    if "diverged" in metrics:
+        c[metrics["diverged"].to_numpy(dtype=bool)] = np.inf
+    return c
+
+
+def censored_row(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.ndarray) -> dict:
+    """:func:`paired_row` for costs to a target with censoring (x, y NaN/inf = never reached, cx, cy: what each run
+    spent): the p-value and the direction are :func:`analysis.stats.censored_sign_test`'s, which never ranks a
+    censored run against a cost beyond its censoring point; medians and the median difference count a censored run
+    as +inf (shown, not tested)."""
+    x, y = np.where(np.isfinite(x), x, np.inf), np.where(np.isfinite(y), y, np.inf)
+    row = paired_row(x, y)
+    test = censored_sign_test(x, cx, y, cy)
+    s = gehan_scores(x, cx, y, cy)
+    row.update(p_value=test.p_value, direction=float(np.sign(test.statistic)) if np.isfinite(test.statistic) else 0.0,
+               test_used=CENSORED_SIGN, note=test.reason,
+               win_rate=float(np.mean((s < 0) + 0.5 * (s == 0))) if s.size else np.nan)
+    return row
 
 
 def paired_row(x: np.ndarray, y: np.ndarray, sign: float = 1.0) -> dict:
     """One paired test of costs ``x`` (method) vs ``y`` (baseline), matched by position: medians on the metric's own
     scale (``sign`` -1 for a negated higher-is-better metric) and their ratio, the median difference with its
-    bootstrap interval, Wilcoxon p, win rate, and ``note``: why p or the interval is missing (empty if neither is)."""
+    bootstrap interval, Wilcoxon p, win rate, ``direction`` (the sign of the median difference of the costs: -1 favours
+    the method), ``test_used`` and ``note``: why p or the interval is missing (empty if neither is)."""
     med_a, med_b = (sign * np.median(x) if x.size else np.nan), (sign * np.median(y) if y.size else np.nan)
     diff, test = median_difference(x, y), wilcoxon(x, y)
     lo, hi = (diff.low, diff.high) if sign > 0 else (-diff.high, -diff.low)
@@ -113,9 +151,11 @@ def paired_row(x: np.ndarray, y: np.ndarray, sign: float = 1.0) -> dict:
         ratio = np.float64(med_a) / np.float64(med_b)
     note = "; ".join([test.reason] * bool(test.reason) + [f"interval: {diff.reason}"] * (
         bool(diff.reason) and diff.reason != test.reason))
+    est = sign * diff.estimate
     return {"n_pairs": int(x.size), "method_median": med_a, "baseline_median": med_b, "ratio": float(ratio),
-            "median_diff": sign * diff.estimate, "ci_low": lo, "ci_high": hi, "p_value": test.p_value,
-            "win_rate": win_rate(x, y), "note": note}
+            "median_diff": est, "ci_low": lo, "ci_high": hi, "p_value": test.p_value,
+            "win_rate": win_rate(x, y), "direction": 0.0 if np.isnan(diff.estimate) else float(np.sign(diff.estimate)),
+            "test_used": WILCOXON, "note": note}
 
 
 def holm_by(table: pd.DataFrame, family: Sequence[str]) -> np.ndarray:
@@ -130,15 +170,19 @@ def holm_by(table: pd.DataFrame, family: Sequence[str]) -> np.ndarray:
 
 
 def spread_row(x: np.ndarray, y: np.ndarray) -> dict:
-    """Brown-Forsythe test of the spread of ``x`` (method) vs ``y`` (baseline): n, std and :func:`spread` of each side,
-    ``p_value`` and ``note`` (why a p-value is missing: too few values, degenerate samples)."""
-    da, db, test = describe(x), describe(y), brown_forsythe(x, y)
+    """Brown-Forsythe test of the multiplicative spread of ``x`` (method) vs ``y`` (baseline), positive values (a CE):
+    the test, ``std_*`` and :func:`spread` of each side are on ``log`` of the values (:func:`analysis.stats.log_values`:
+    a spread that does not grow with the level), ``raw_std_*`` the std on the values' own scale beside; ``p_value``
+    and ``note`` (why a p-value is missing: too few values, degenerate samples)."""
+    lx, ly = log_values(x), log_values(y)
+    da, db, test = describe(lx), describe(ly), brown_forsythe(lx, ly)
     return {"n_method": da["n"], "n_baseline": db["n"], "std_method": da["std"], "std_baseline": db["std"],
-            "spread_method": spread(x), "spread_baseline": spread(y), "p_value": test.p_value, "note": test.reason}
+            "spread_method": spread(lx), "spread_baseline": spread(ly), "raw_std_method": describe(x)["std"],
+            "raw_std_baseline": describe(y)["std"], "p_value": test.p_value, "note": test.reason}
 
 
 SPREAD_COLUMNS = ["n_method", "n_baseline", "std_method", "std_baseline", "spread_method", "spread_baseline",
-                  "p_value", "note"]
+                  "raw_std_method", "raw_std_baseline", "p_value", "note"]
 
 
 def variance_comparisons(metrics: pd.DataFrame, column: str, methods: Sequence[str],
@@ -284,8 +328,9 @@ def equal_budget_pairs(traces: pd.DataFrame, method_a: str, method_b: str, budge
 
     For each depth/width/seed present for both methods, ``limit`` is the smaller of the two runs' final
     values of the budget's column (iteration, grad_evals or wall time) and ``a, b`` are
-    :func:`analysis.metrics.f_at` of each run at ``limit`` (a run that diverged before it: +inf). Returns
-    columns depth, width, seed, limit, a, b.
+    :func:`analysis.metrics.f_at` of each run at ``limit`` (a run that diverged before it: +inf), read at iterations
+    ``iter_a, iter_b`` (:func:`analysis.metrics.iteration_at`: 0 = no iteration completed within the budget).
+    Returns columns depth, width, seed, limit, a, b, iter_a, iter_b.
     """
     column = BUDGETS[budget][0]
     sub = traces[traces["method"].isin([method_a, method_b])]
@@ -295,10 +340,15 @@ def equal_budget_pairs(traces: pd.DataFrame, method_a: str, method_b: str, budge
         ta, tb, seeds = pair_by_seed(ends, method_a, method_b, column)
         for seed, t in zip(seeds, np.minimum(ta, tb)):
             runs = cell[cell["seed"] == seed]
+            ra, rb = runs[runs["method"] == method_a], runs[runs["method"] == method_b]
             rows.append({"depth": depth, "width": width, "seed": seed, "limit": float(t),
-                         "a": f_at(runs[runs["method"] == method_a], column, t),
-                         "b": f_at(runs[runs["method"] == method_b], column, t)})
-    return pd.DataFrame(rows, columns=["depth", "width", "seed", "limit", "a", "b"])
+                         "a": f_at(ra, column, t), "b": f_at(rb, column, t),
+                         "iter_a": iteration_at(ra, column, t), "iter_b": iteration_at(rb, column, t)})
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+#: the columns of :func:`equal_budget_pairs`
+PAIR_COLUMNS = ["depth", "width", "seed", "limit", "a", "b", "iter_a", "iter_b"]
 
 
 def equal_time_pairs(traces: pd.DataFrame, method_a: str, method_b: str) -> pd.DataFrame:
@@ -312,7 +362,9 @@ def budget_values(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
     Per cell and seed, the budget is the smallest final value of the budget's column (iteration,
     grad_evals or wall time) over the methods' runs that did not diverge (every method gets what the
     cheapest one used); each run's F there is :func:`analysis.metrics.f_at` (+inf for a run that
-    diverged before it). Returns depth, width, seed, method, limit, F.
+    diverged before it), read at its iteration ``iteration`` (:func:`analysis.metrics.iteration_at`), and
+    ``comparable`` says whether every method of that cell and seed had completed an iteration there (else some
+    method is read at its starting point). Returns depth, width, seed, method, limit, F, iteration, comparable.
     """
     column = BUDGETS[budget][0]
     rows = []
@@ -323,17 +375,56 @@ def budget_values(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
         if not ends:
             continue
         limit = min(ends)
-        for method, r in by_method.items():
-            rows.append({"depth": depth, "width": width, "seed": seed, "method": method, "limit": limit,
-                         "F": f_at(r, column, limit)})
-    return pd.DataFrame(rows, columns=["depth", "width", "seed", "method", "limit", "F"])
+        part = [{"depth": depth, "width": width, "seed": seed, "method": method, "limit": limit,
+                 "F": f_at(r, column, limit), "iteration": iteration_at(r, column, limit)}
+                for method, r in by_method.items()]
+        comparable = all(row["iteration"] > 0 for row in part)
+        rows += [{**row, "comparable": comparable} for row in part]
+    return pd.DataFrame(rows, columns=["depth", "width", "seed", "method", "limit", "F", "iteration", "comparable"])
 
 
 def budget_costs(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
     """Problems (cells) x methods table of the median over seeds of :func:`budget_values` (failures = +inf), the
-    costs :func:`performance_ratios` takes."""
+    costs :func:`performance_ratios` takes; only the seeds where every method completed an iteration within the
+    common budget (``comparable``), and only the cells with such a seed."""
     values = budget_values(traces, budget)
+    values = values[values["comparable"].astype(bool)]
+    if values.empty:
+        return pd.DataFrame()
     return values.pivot_table(index=CELL_KEYS, columns="method", values="F", aggfunc="median")
+
+
+#: the targets of the cost-to-target performance profiles, as multiples of the spec's target_ce (an easier one first)
+PROFILE_TARGETS: tuple[float, ...] = (10.0, 1.0)
+
+
+def target_costs(traces: pd.DataFrame, target: float, budget: str) -> pd.DataFrame:
+    """Problems (cells) x methods table of the median over seeds of the cost to reach train CE ``target`` in the
+    budget's unit (iterations: the first recorded row with F <= target; grad_evals and wall time interpolated as
+    :func:`analysis.metrics.value_at_target`); a run that never reached it (censored or diverged) costs +inf, the
+    Dolan-More convention for an unsolved problem."""
+    column = BUDGETS[budget][0]
+    rows = []
+    for (depth, width, method, _seed), run in traces.groupby([*CELL_KEYS, "method", "seed"], sort=True):
+        run = run.sort_values("iteration")
+        f = run["F"].to_numpy(dtype=float)
+        ok = np.isfinite(f)
+        k = first_crossing(f[ok], target)
+        if k is None:
+            cost = np.inf
+        elif budget == "iterations":
+            cost = float(run["iteration"].to_numpy(dtype=float)[ok][k])
+        else:
+            cost = value_at_target(run[column].to_numpy(dtype=float)[ok], f[ok], target)
+        rows.append({"depth": depth, "width": width, "method": method, "cost": cost})
+    table = pd.DataFrame(rows, columns=[*CELL_KEYS, "method", "cost"])
+    return table.pivot_table(index=CELL_KEYS, columns="method", values="cost", aggfunc="median")
+
+
+def target_words(budget: str, target: float) -> str:
+    """"iterations to CE 0.1" etc.: the label of a cost-to-target profile."""
+    unit = {"iterations": "iterations", "grad_evals": "grad_evals", "wall_time": "seconds"}[budget]
+    return f"{unit} to CE {target:g}"
 
 
 #: the factors a profile summary reads rho(tau) at: best, within 2x, within 10x of the best method of a cell
@@ -343,6 +434,8 @@ PROFILE_TAUS: tuple[float, ...] = (1.0, 2.0, 10.0)
 def profile_summary(ratios: pd.DataFrame, taus: Sequence[float] = PROFILE_TAUS) -> pd.DataFrame:
     """Per method: the share of cells within a factor tau of the best (rho(tau) of :func:`performance_profile` at
     each tau) and the median ratio to the best over cells. Columns method, cells, rho@<tau>..., median_ratio."""
+    if ratios.empty:
+        return pd.DataFrame(columns=["method", "cells", *[f"rho@{t:g}" for t in taus], "median_ratio"])
     prof = performance_profile(ratios, np.asarray(taus, dtype=float))
     rows = []
     for m in ratios.columns:

@@ -8,8 +8,13 @@ Conventions (the rules the report cites):
 
 - *tolerances*: a quantity ``a`` exceeds a reference ``r`` when
   ``a > r + rel * max(1, |r|)``; ``rel`` is :data:`MONOTONE_TOL` (1e-7) for
-  monotonicity and surrogate checks and :data:`CERTIFICATE_TOL` (1e-6) for the
-  certified bound ``B``.
+  monotonicity. The bound checks (``B >= F``, ``J >= F``) scale with the run's
+  dtype: ``rel = RESOLUTION_ULPS * eps(dtype)`` (:func:`resolution`; 8 ulps,
+  9.5e-7 in float32, 1.8e-15 in float64), the rounding of two separately reduced
+  sums of the same size. A gap ``|B - F|`` under that tolerance is *below
+  resolution*: counted apart, evidence neither way. Iteration 0 is counted apart
+  too: there ``J = F`` (and ``B = F``) by construction, so its rows test the
+  arithmetic, not the bound.
 - *non-finite rows*: rows whose ``F`` is NaN/inf (the diverged row, or rows
   where ``F`` was not evaluated) are skipped by every check; divergence is
   reported by its own flag.
@@ -34,7 +39,11 @@ MONOTONE_TOL = 1e-7
 #: the (end, start) columns of a decrease check: J over the training set, and J over the iteration's minibatch
 #: (a minibatch method records the second pair only; docs/traces.md)
 DECREASE_PAIRS: tuple[tuple[str, str], ...] = (("J", "J_start"), ("J_batch", "J_batch_start"))
-CERTIFICATE_TOL = 1e-6
+CERTIFICATE_TOL = 1e-6  # the float32 value of the certificate's tolerance before it scaled with the dtype
+#: the bound checks' tolerance in units of the dtype's machine epsilon (relative to max(1, |F|))
+RESOLUTION_ULPS = 8
+#: the dtype of a run when its spec does not name one (lysep.harness.spec's default)
+DEFAULT_DTYPE = "float32"
 LOG_FLOOR = 1e-12  # CE values are clipped here before log10 (CE >= 0, a 0 would give -inf)
 
 
@@ -80,20 +89,46 @@ def f_violations(f: np.ndarray) -> tuple[int, int]:
     return count_exceedances(f[1:], f[:-1], MONOTONE_TOL)
 
 
-def certificate_violations(bound_gap: np.ndarray, f: np.ndarray) -> tuple[int, int]:
-    """Rows where the certified bound fails: ``bound_gap < -1e-6 * max(1, |F|)``.
+def resolution(dtype: str | None = None) -> float:
+    """The bound checks' relative tolerance for a run of ``dtype`` ("float32", "float64"; None = float32):
+    :data:`RESOLUTION_ULPS` machine epsilons. ValueError for a dtype numpy does not know."""
+    try:
+        eps = float(np.finfo(np.dtype(dtype or DEFAULT_DTYPE)).eps)
+    except TypeError as exc:
+        raise ValueError(f"dtype={dtype!r}: expected a float dtype such as 'float32' or 'float64'") from exc
+    return RESOLUTION_ULPS * eps
+
+
+def certificate_violations(bound_gap: np.ndarray, f: np.ndarray, dtype: str | None = None) -> tuple[int, int]:
+    """Rows where the certified bound fails: ``bound_gap < -resolution(dtype) * max(1, |F|)``.
 
     ``bound_gap, f``: 1-D arrays (rows with either non-finite skipped). Returns (violations, rows checked).
     """
-    return gap_violations(bound_gap, f, CERTIFICATE_TOL)
+    return gap_violations(bound_gap, f, resolution(dtype))
 
 
-def surrogate_violations(surrogate_gap: np.ndarray, f: np.ndarray) -> tuple[int, int]:
-    """Rows where the LySep loss is below CE: ``surrogate_gap = J - F < -1e-7 * max(1, |F|)``.
+def surrogate_violations(surrogate_gap: np.ndarray, f: np.ndarray, dtype: str | None = None) -> tuple[int, int]:
+    """Rows where the LySep loss is below CE: ``surrogate_gap = J - F < -resolution(dtype) * max(1, |F|)``.
 
     ``surrogate_gap, f``: 1-D arrays (rows with either non-finite skipped). Returns (violations, rows checked).
     """
-    return gap_violations(surrogate_gap, f, MONOTONE_TOL)
+    return gap_violations(surrogate_gap, f, resolution(dtype))
+
+
+def gap_counts(gap: np.ndarray, f: np.ndarray, iteration: np.ndarray, rel: float) -> dict[str, int]:
+    """A bound check of one run, row by row: ``gap`` (B - F or J - F) against ``rel * max(1, |F|)``.
+
+    Rows with a non-finite gap or F are skipped. Returns ``violations`` (gap < -tol), ``checked`` (rows compared),
+    ``unresolved`` (|gap| < tol: below resolution, evidence neither way; among ``checked``), all after iteration 0,
+    and ``start_violations``, ``start_checked``: the same at iteration 0, where the gap is 0 by construction.
+    """
+    gap, f, it = (np.asarray(v, dtype=float) for v in (gap, f, iteration))
+    ok = np.isfinite(gap) & np.isfinite(f)
+    tol = tolerance(f, rel)
+    bad, small, start = ok & (gap < -tol), ok & (np.abs(gap) < tol), it == 0
+    return {"violations": int((bad & ~start).sum()), "checked": int((ok & ~start).sum()),
+            "unresolved": int((small & ~start).sum()), "start_violations": int((bad & start).sum()),
+            "start_checked": int((ok & start).sum())}
 
 
 def gap_violations(gap: np.ndarray, f: np.ndarray, rel: float) -> tuple[int, int]:
@@ -187,11 +222,13 @@ def betas_constant(run: pd.DataFrame) -> bool:
     return seen
 
 
-def run_metrics(run: pd.DataFrame, target_ce: float | None = None) -> dict[str, float | int | bool]:
+def run_metrics(run: pd.DataFrame, target_ce: float | None = None,
+                dtype: str | None = None) -> dict[str, float | int | bool]:
     """All metrics of one run.
 
     ``run``: the trace rows of one method/depth/width/seed (any order; sorted here by iteration).
-    ``target_ce``: the budget's target train CE or None. Returns a flat dict (see module docstring).
+    ``target_ce``: the budget's target train CE or None; ``dtype``: the run's (the bound checks' resolution).
+    Returns a flat dict (see module docstring).
     """
     run = run.sort_values("iteration")
     it = run["iteration"].to_numpy(dtype=float)
@@ -227,9 +264,11 @@ def run_metrics(run: pd.DataFrame, target_ce: float | None = None) -> dict[str, 
     # certificate and surrogate
     out["min_bound_gap"] = float(np.nanmin(bound_gap)) if np.isfinite(bound_gap).any() else np.nan
     out["bound_gap_final"] = last_finite(bound_gap)
-    out["certificate_violations"], out["certificate_checked"] = certificate_violations(bound_gap, f)
-    n_sur, n_chk = surrogate_violations(_column(run, "surrogate_gap"), f)
-    out["surrogate_violations"], out["surrogate_checked"] = n_sur, n_chk
+    rel = resolution(dtype)
+    for name, gap in (("certificate", bound_gap), ("surrogate", _column(run, "surrogate_gap"))):
+        counts = gap_counts(gap, f, it, rel)
+        out.update({f"{name}_{k}": v for k, v in counts.items()})
+    n_sur, n_chk = out["surrogate_violations"], out["surrogate_checked"]
     out["surrogate_fraction"] = n_sur / n_chk if n_chk else np.nan
     out["final_residual"] = final_residual(run)
     out["betas_constant"] = betas_constant(run)
@@ -237,18 +276,19 @@ def run_metrics(run: pd.DataFrame, target_ce: float | None = None) -> dict[str, 
 
 
 def metrics_table(traces: pd.DataFrame, target_ce: float | None = None,
-                  runs: pd.DataFrame | None = None) -> pd.DataFrame:
+                  runs: pd.DataFrame | None = None, dtype: str | None = None) -> pd.DataFrame:
     """One row per run (method, depth, width, seed) with ``algorithm`` and every :func:`run_metrics` field.
 
     ``traces``: the long trace table; ``runs``: the runs table, whose ``status`` and method properties
     (``family``, ``decrease_guaranteed``, ``default_config``, ``metrics``) are joined to each run (the
-    claims need them). Sorted by depth, width, method, seed.
+    claims need them); ``dtype``: the runs' (spec ``model.dtype``; None = float32). Sorted by depth, width,
+    method, seed.
     """
     rows = []
     for key, run in traces.groupby(RUN_KEYS, sort=False):
         row = dict(zip(RUN_KEYS, key, strict=True))
         row["algorithm"] = str(run["algorithm"].iloc[0]) if "algorithm" in run else str(key[0])
-        row.update(run_metrics(run, target_ce))
+        row.update(run_metrics(run, target_ce, dtype))
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -288,6 +328,14 @@ def f_at(run: pd.DataFrame, column: str, limit: float) -> float:
     idx = np.flatnonzero(w <= limit)
     v = f[idx[-1]] if idx.size else f[0]
     return float(v) if np.isfinite(v) else float("inf")
+
+
+def iteration_at(run: pd.DataFrame, column: str, limit: float) -> int:
+    """The iteration :func:`f_at` reads a run at: its last row with ``column <= limit`` (0 before the first row).
+    0 means the run had not completed one iteration within the budget: its F there is its starting point's."""
+    run = run.sort_values("iteration")
+    idx = np.flatnonzero(run[column].to_numpy(dtype=float) <= limit)
+    return int(run["iteration"].to_numpy()[idx[-1]]) if idx.size else 0
 
 
 def f_at_time(run: pd.DataFrame, t: float) -> float:

@@ -104,20 +104,25 @@ def figure_specs(a: Analysis, results_dir: Path) -> list[tuple[str, str, object]
                       "each panel its own symlog axis).",
                       lambda: fg.gap_curves(t, "surrogate_gap", styles)))
 
-    def profile(column: str, what: str):
-        ratios = cmp.performance_ratios(cmp.cell_costs(m, column))
-        return fg.performance_profile(cmp.performance_profile(ratios, cmp.profile_taus(ratios)), styles, what)
+    def drawn(r: pd.DataFrame, what: str):
+        return fg.performance_profile(cmp.performance_profile(r, cmp.profile_taus(r)) if not r.empty
+                                      else pd.DataFrame(), styles, what)
 
+    for (budget, target), ratios in a.target_ratios.items():
+        words = cmp.target_words(budget, target)
+        specs.append((f"profile_{budget}_to_{target:g}", f"Performance profile over cells of the median {words} "
+                      "(Dolan-More: a run that never reached it counts as unsolved, ratio infinite)"
+                      f"{wall if budget == 'wall_time' else ''}.",
+                      lambda r=ratios, w=words: drawn(r, f"median {w}")))
     for budget, ratios in a.ratios.items():
         words = cmp.budget_words(budget)
         specs.append((f"profile_ce_{budget}", f"Performance profile over cells of the median train CE at {words} "
                       "(per cell and seed, every method read where the cheapest run that did not diverge stopped; "
-                      f"diverged runs never count as solved){wall if budget == 'wall_time' else ''}.",
-                      lambda r=ratios, w=words: fg.performance_profile(
-                          cmp.performance_profile(r, cmp.profile_taus(r)), styles, f"median train CE at {w}")))
+                      "only the seeds where every method had completed an iteration there, "
+                      f"{len(ratios)} cells; diverged runs never count as solved)"
+                      f"{wall if budget == 'wall_time' else ''}.",
+                      lambda r=ratios, w=words: drawn(r, f"median train CE at {w}")))
     if a.target is not None:
-        specs.append(("profile_seconds_to_target", "Performance profile of the median seconds to target CE.",
-                      lambda: profile("seconds_to_target", "median seconds to target CE")))
         for column, axis, label in (("seconds_to_target", "wall_time", "wall time [s]"),
                                     ("grad_evals_to_target", "grad_evals", "gradient evaluations [full passes]")):
             top = float(np.nanmax(t[axis].to_numpy(dtype=float))) if len(t) else 1.0

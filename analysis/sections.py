@@ -15,7 +15,7 @@ from analysis import claims as cl
 from analysis import comparisons as cmp
 from analysis import stats
 from analysis.analyse import COMPARED_METRICS, Analysis, spec_of
-from analysis.metrics import CERTIFICATE_TOL, MONOTONE_TOL
+from analysis.metrics import MONOTONE_TOL, RESOLUTION_ULPS, resolution
 from analysis.provenance import contended_units, invocations_table, run_provenance_rows, timing_note
 from analysis.render import NA, Fig, Section, Table, display, fmt
 from lysep.datasets import dataset_info
@@ -179,7 +179,19 @@ def claims_section(a: Analysis) -> Section:
             "declare them); the baselines are the methods of family 'baseline'. The column 'budget' says what each "
             "verdict compares at: c3, c4 and c5 are judged three times, at equal iterations, equal gradient "
             "evaluations (grad_evals, full forward+backward passes) and equal wall time, each pair of runs (same "
-            "seed) read where the cheaper of the two stopped; c6 at equal wall time and on the final test accuracy.")
+            "seed) read where the cheaper of the two stopped; c6 on the final test accuracy against every baseline, "
+            "each cell judged against its most accurate baseline. "
+            "Verdict rules: 'supported' needs a significant result in LySep's favour in a majority of cells and none "
+            "against; 'not supported' a significant result against it in a majority of cells; anything else, a point "
+            "estimate without significance included, is 'inconclusive'. Holm runs over every test a claim uses "
+            "(all cells and tests together); each claim's numbers name the sample that family needs to reach "
+            "significance at all. Costs to a target are tested by a censoring-aware paired sign test (a run that never "
+            "reached the target is censored at what it spent, never ranked above a cost it did not reach). Where the "
+            "seeds of a cell were timed as one batch (one clock), seconds to target is not tested per seed: the cell "
+            "is the replicate. c4 tests the spread of log train CE (multiplicative spread; the raw-scale std beside) "
+            "and gives no verdict for a cell where a run is read before it completed one iteration. The bound checks "
+            "c1, c1b use a tolerance scaled by the run's dtype, judge the rows after iteration 0 (where the gaps are "
+            "0 by construction) and count gaps below that tolerance as evidence neither way.")
     return Section("Claims", [text, Table(table.rename(columns={"how_tested": "how tested"}))])
 
 
@@ -192,14 +204,18 @@ def profiles_section(a: Analysis) -> Section:
     taus = [c for c in a.profiles.columns if c.startswith("rho@")]
     p = a.profiles
     table = pd.DataFrame({"budget": p["budget"], "method": p["method"], "cells": p["cells"],
-                          **{f"share of cells within {c[4:]}x of the best": p[c].map(lambda x: f"{100 * x:.0f}%")
-                             for c in taus},
+                          **{f"share of cells within {c[4:]}x of the best": p[c].map(
+                              lambda x: f"{100 * x:.0f}%" if np.isfinite(x) else "not comparable") for c in taus},
                           "median ratio to the best": p["median_ratio"].map(fmt)})
-    text = ("Dolan-More performance profiles over the grid's cells (figures below): per cell and seed, every method's "
-            "train CE is read at a common budget, the smallest final iteration count, grad_evals or wall time of "
-            "the methods' runs that did not diverge (every method gets what the cheapest used); the cell's cost is "
-            "the median over seeds, and a method's ratio is its cost over the best cost of the cell. 'within 1x' is "
-            "the share of cells where the method is the best.")
+    text = ("Dolan-More performance profiles over the grid's cells (figures below). First, as Dolan and More defined "
+            "them, on the cost to reach a target train CE (the spec's target_ce and 10x it) in iterations, "
+            "grad_evals and seconds: the cell's cost is the median over seeds, a run that never reached the target "
+            "costs infinitely much (unsolved), and a method's ratio is its cost over the best cost of the cell. Then "
+            "'F at' a budget: per cell and seed, every method's train CE read at a common budget, the smallest final "
+            "iteration count, grad_evals or wall time of the methods' runs that did not diverge, only where every "
+            "method had completed at least one iteration within it (elsewhere a method would be read at its "
+            "starting point); 'cells' counts the cells with such seeds (0: not comparable at that budget). "
+            "'within 1x' is the share of cells where the method is the best.")
     return Section(title, [text, Table(table)])
 
 
@@ -285,7 +301,8 @@ def _comparisondisplay(t: pd.DataFrame) -> pd.DataFrame:
         "baseline median": t["baseline_median"].map(fmt), "ratio": t["ratio"].map(fmt) if "ratio" in t else NA,
         "median diff [95% CI]": [f"{fmt(d)} [{fmt(lo)}, {fmt(hi)}]" for d, lo, hi in
                                  zip(t["median_diff"], t["ci_low"], t["ci_high"], strict=True)],
-        "Wilcoxon p": t["p_value"].map(lambda v: fmt(v, 3)), "Holm p": t["p_holm"].map(lambda v: fmt(v, 3)),
+        "test": t["test_used"] if "test_used" in t else "Wilcoxon signed-rank",
+        "p": t["p_value"].map(lambda v: fmt(v, 3)), "Holm p": t["p_holm"].map(lambda v: fmt(v, 3)),
         "win rate": t["win_rate"].map(lambda v: fmt(v, 3))})
     if "prob_improvement" in t:
         out["P(improvement)"] = t["prob_improvement"].map(lambda v: fmt(v, 3))
@@ -304,10 +321,15 @@ def paired_section(a: Analysis) -> Section:
         "Each LySep method against each baseline in every cell, paired by seed (same initial weights). "
         "Median difference = method - baseline with a paired bootstrap 95% interval (scipy.stats.bootstrap, "
         f"percentile, {stats.N_RESAMPLES} resamples, fixed seed); Wilcoxon signed-rank p (zero differences "
-        "dropped; NaN with fewer than 2 non-zero pairs); Holm correction over the grid (the cells of one "
+        f"dropped; none with fewer than {stats.min_n_wilcoxon()} non-zero pairs), for a cost to target the "
+        "censoring-aware paired sign test instead (a run that never reached the target is censored at what it "
+        "spent; pairs whose order that hides are left out; the seeds' seconds to target share one clock where "
+        "they were timed as one batch, so read them as one measurement per cell); Holm correction over the grid "
+        "(the cells of one "
         "table, separately for each method/baseline pair); win rate = fraction of seeds where the LySep "
         "method is better (ties 1/2); P(improvement) = P(LySep better) + P(tie)/2 over all pairs of runs. "
-        "Ratio = LySep median / baseline median. Diverged or censored runs count as the worst value."]
+        "Ratio = LySep median / baseline median. In medians and differences diverged or censored runs count as "
+        "the worst value."]
     for column, _, label in COMPARED_METRICS:
         t = a.comparisons[a.comparisons["metric"] == column] if not a.comparisons.empty else pd.DataFrame()
         if t.empty:
@@ -322,7 +344,8 @@ def paired_section(a: Analysis) -> Section:
     if c3 is not None and c3.details is not None and not c3.details.empty:
         blocks.append(("h3", "Default LySep vs the best baseline per cell (claim c3)"))
         blocks.append("Train CE at equal wall time: both runs of a seed read at the smaller of their final wall times. "
-                      "Seconds to target: censored runs = \u221e. Holm over the cells, separately for each metric.")
+                      "Seconds to target: censored runs = \u221e in the medians, the censoring-aware sign test; not "
+                      "tested per seed where the seeds were timed as one batch. Holm over every test of the table.")
         d = c3.details.rename(columns={"test": "metric"})
         blocks.append(Table(pd.concat([d[["metric"]].reset_index(drop=True),
                                        _comparisondisplay(d).reset_index(drop=True)], axis=1)))
@@ -346,14 +369,20 @@ def bound_section(a: Analysis) -> Section:
                      "bound gap at target, median": fmt(g["bound_gap_at_target"].median()),
                      "final bound gap, median": fmt(g["bound_gap_final"].median()),
                      "certificate violations": int(g["certificate_violations"].sum()),
+                     "bound gap below resolution / rows": f"{int(g['certificate_unresolved'].sum())} / "
+                                                          f"{int(g['certificate_checked'].sum())}",
+                     "surrogate gap below resolution": int(g["surrogate_unresolved"].sum()),
                      "surrogate violations / rows": f"{int(g['surrogate_violations'].sum())} / "
                                                     f"{int(g['surrogate_checked'].sum())}",
                      "surrogate violation fraction": fmt(g["surrogate_violations"].sum()
                                                          / max(1, g["surrogate_checked"].sum()), 3),
                      "final residual (mean over layers), median": fmt(g["final_residual"].median())})
-    text = (f"bound_gap = B - F must be >= 0: a row with bound_gap < -{CERTIFICATE_TOL:g} * max(1, |F|) is a "
-            f"certificate violation (a bug). surrogate_gap = J - F < -{MONOTONE_TOL:g} * max(1, |F|) is a "
-            "surrogate violation: the LySep loss is then not an upper bound of the CE (counted, not hidden).")
+    tol = resolution((spec_of(a.meta).get("model") or {}).get("dtype"))
+    text = (f"bound_gap = B - F must be >= 0: a row after iteration 0 with bound_gap < -tol is a certificate "
+            f"violation (a bug), tol = {RESOLUTION_ULPS} * eps(dtype) * max(1, |F|) ({tol:.3g} * max(1, |F|) for "
+            "this run's dtype). surrogate_gap = J - F < -tol is a surrogate violation: the LySep loss is then not "
+            "an upper bound of the CE (counted, not hidden). A gap with |gap| < tol is below resolution (evidence "
+            "neither way); iteration 0, where J = B = F by construction, is counted apart.")
     return Section(title, [text, Table(pd.DataFrame(rows))])
 
 
@@ -389,17 +418,20 @@ def variance_section(a: Analysis) -> Section:
         blocks.append("Needs a LySep method and a baseline: no variance comparison.")
     else:
         v = a.variance
-        blocks.append("Brown-Forsythe test (scipy.stats.levene, center='median') of the final train CE over seeds, "
+        blocks.append("Brown-Forsythe test (scipy.stats.levene, center='median') of log final train CE over seeds "
+                      "(the multiplicative spread: a CE 100x higher with the same relative spread is not more "
+                      "spread; the std of the raw CE beside), "
                       "each LySep method vs each baseline per cell, diverged runs excluded; Holm over the cells "
                       "for each method/baseline pair. "
-                      "Spread = mean absolute deviation from the median. No p-value with fewer than "
+                      "Spread = mean absolute deviation from the median of log CE. No p-value with fewer than "
                       f"{stats.min_n_brown_forsythe()} seeds per method: with 2 the deviations from the median are "
                       "equal within each group (no within-group spread: any p is an artefact), with 3 the smallest "
                       f"p the test can give is {stats.brown_forsythe_smallest_p(3):.3g}.")
         blocks.append(Table(pd.DataFrame({
             "depth": v["depth"], "width": v["width"], "method": v["method"], "baseline": v["baseline"],
-            "n method": v["n_method"], "n baseline": v["n_baseline"], "std method": v["std_method"].map(fmt),
-            "std baseline": v["std_baseline"].map(fmt), "spread method": v["spread_method"].map(fmt),
+            "n method": v["n_method"], "n baseline": v["n_baseline"], "std of log CE, method": v["std_method"].map(fmt),
+            "std of log CE, baseline": v["std_baseline"].map(fmt), "raw std method": v["raw_std_method"].map(fmt),
+            "raw std baseline": v["raw_std_baseline"].map(fmt), "spread method": v["spread_method"].map(fmt),
             "spread baseline": v["spread_baseline"].map(fmt), "p": v["p_value"].map(lambda x: fmt(x, 3)),
             "Holm p": v["p_holm"].map(lambda x: fmt(x, 3)), "why no p": v["note"].fillna("")})))
     return Section(title, blocks)

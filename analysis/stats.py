@@ -509,3 +509,74 @@ def fraction_reached(times: np.ndarray, budget: np.ndarray) -> np.ndarray:
         return np.full(b.shape, np.nan)
     t = np.where(np.isfinite(t), t, np.inf)
     return (t[None, :] <= b[:, None]).mean(axis=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# censored cost to target, paired
+
+
+def gehan_scores(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """Per pair, which of two runs reached a target first, with censoring: -1 ``x`` first, +1 ``y`` first, 0 unknown.
+
+    ``x, y``: the cost to reach the target (NaN/inf when the run never reached it: censored); ``cx, cy``: what each run
+    spent in all (its censoring point: the run's final budget; +inf for a run that diverged, which never reaches it).
+    Gehan's pairwise rule, applied within each pair: two reached costs compare directly; a reached cost below the
+    other run's censoring point is first (that run had spent more without reaching); a reached cost above it and
+    two censored runs are unknown (0): nobody knows whether the censored run would have reached it sooner.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    cx, cy = np.asarray(cx, dtype=float), np.asarray(cy, dtype=float)
+    rx, ry = np.isfinite(x), np.isfinite(y)
+    s = np.zeros(x.shape)
+    both = rx & ry
+    s[both] = np.sign(x[both] - y[both])
+    only_x, only_y = rx & ~ry, ~rx & ry
+    s[only_x & (x <= cy)] = -1.0  # x reached within what y spent without reaching
+    s[only_y & (y <= cx)] = 1.0
+    return s
+
+
+def censored_sign_test(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.ndarray,
+                       alternative: str = TWO_SIDED) -> Outcome:
+    """Paired sign test of which run reached a target first, censoring-aware (:func:`gehan_scores`).
+
+    The pairs with a known order are binomial(n, 1/2) under H0 (exact ``scipy.stats.binomtest``); ties and pairs whose
+    order censoring hides are dropped, never ranked. ``statistic``: (pairs ``y`` first) - (pairs ``x`` first), so a
+    negative value favours ``x``. No p-value below :func:`min_n_wilcoxon` known orders (the same extreme-outcome
+    bound: every known order on one side has probability ``2 * 2**-n``).
+    """
+    s = gehan_scores(x, cx, y, cy)
+    known = s[s != 0]
+    needed = min_n_wilcoxon(ALPHA, alternative)
+    stat = float((known > 0).sum() - (known < 0).sum())
+    if known.size < needed:
+        return Outcome(None, int(known.size), needed,
+                       not_enough(int(known.size), needed, "seeds", f" with a known order of {s.size} pairs"), stat)
+    # x first is a "success"; alternative LESS = x tends to be first (lower cost)
+    alt = {TWO_SIDED: "two-sided", LESS: "greater", GREATER: "less"}[alternative]
+    p = sps.binomtest(int((known < 0).sum()), int(known.size), 0.5, alternative=alt).pvalue
+    return Outcome(float(p), int(known.size), needed, statistic=stat)
+
+
+# ----------------------------------------------------------------------------------------------
+# the smallest samples after Holm
+
+
+def min_n_wilcoxon_holm(cells: int, alpha: float = ALPHA, alternative: str = TWO_SIDED) -> int:
+    """Smallest number of non-zero paired differences per test at which a grid of ``cells`` tests, Holm-adjusted
+    together, can give any adjusted p <= alpha: Holm multiplies the smallest p by ``cells``, so each test needs
+    ``sides * 2**-n * cells <= alpha`` (9 cells: 9 seeds; 18 tests: 10). Also the sign test's (same extreme)."""
+    return min_n_wilcoxon(alpha / max(1, int(cells)), alternative)
+
+
+def min_n_brown_forsythe_holm(cells: int, alpha: float = ALPHA) -> int:
+    """Smallest group size at which one of ``cells`` Brown-Forsythe tests, Holm-adjusted together, can reach alpha."""
+    return min_n_brown_forsythe(alpha / max(1, int(cells)))
+
+
+def log_values(values: np.ndarray, floor: float = 1e-12) -> np.ndarray:
+    """Natural log of positive values (a CE), clipped at ``floor`` (a CE of 0 would give -inf); non-finite stay
+    non-finite. The scale on which a spread is multiplicative: a std of 0.1 is about +-10% whatever the level."""
+    v = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.isfinite(v), np.log(np.maximum(v, floor)), v)

@@ -71,8 +71,22 @@ def chosen_table(record: dict[str, Any]) -> pd.DataFrame:
             rows.append({"method": w["method"], "group": group, "trial": trial, "hyperparameter": key,
                          "space": where, "chosen": w["values"].get(key),
                          "before": _before(record, w["method"], w["algorithm"], key),
-                         "border": key in w["border"]})
+                         "border": key in acting_border(w)})
     return pd.DataFrame(rows)
+
+
+def acting_border(winner: dict[str, Any]) -> list[str]:
+    """A winner's border flags (``tune.json``) without the hyperparameters that do not act in its configuration
+    (:func:`lysep.methods.base.active_keys`, this install's declarations; a record written before the flags left
+    them out keeps them otherwise): a learning rate of a solver the winner does not use says nothing about the space."""
+    from lysep.methods import METHODS
+    from lysep.methods.base import active_keys
+
+    cls = METHODS.get(winner.get("algorithm", ""))
+    if cls is None:
+        return list(winner["border"])
+    acting = active_keys(cls.HPARAMS, winner.get("hparams") or {})
+    return [k for k in winner["border"] if k in acting]
 
 
 def distribution_table(trials: pd.DataFrame) -> pd.DataFrame:
@@ -95,14 +109,25 @@ def distribution_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def border_warnings(record: dict[str, Any]) -> list[str]:
-    """One sentence per winner with a value on the border of its range: widen the space."""
+    """One sentence per winner with a value on the border of its range that acts in its configuration: widen the
+    space."""
     out = []
     for w in record["winners"]:
-        for key in w["border"]:
+        for key in acting_border(w):
             dim = record["spaces"][w["method"]][key]
             out.append(f"{w['method']}: {key} = {fmt(w['values'][key])} lies on the border of its range "
                        f"{fmt(dim['low'])} .. {fmt(dim['high'])}: widen the space and tune again.")
     return out
+
+
+def compute_table(record: dict[str, Any]) -> pd.DataFrame:
+    """One row per method: its search space's dimensions, trials, trial runs, grad_evals and wall time spent (the
+    record's ``compute``; empty for a record written before it was kept)."""
+    compute = record.get("compute") or {}
+    rows = [{"method": m, "dimensions": len(record["spaces"].get(m, {})), "trials": int(c["trials"]),
+             "runs": int(c["runs"]), "grad_evals": c["grad_evals"], "wall time [s]": c["wall_time"]}
+            for m, c in compute.items()]
+    return pd.DataFrame(rows)
 
 
 def protocol_rows(record: dict[str, Any]) -> pd.DataFrame:
@@ -112,7 +137,9 @@ def protocol_rows(record: dict[str, Any]) -> pd.DataFrame:
     if t.get("iterations") is not None:
         budget["iterations"] = t["iterations"]
     rows = [("command", record.get("command", "")),
-            ("trials per method", f"{t['trials']} drawn, and the spec's own setting (the reference)"),
+            ("trials per method", (f"{t['trials_per_dimension']} per hyperparameter of the method's space"
+                                   if t.get("trials_per_dimension") else f"{t['trials']} drawn")
+             + ", and the spec's own setting (the reference)"),
             ("search", f"scrambled Sobol, qmc_seed {t['qmc_seed']}"),
             ("tuning seeds", ", ".join(map(str, record["tuning_seeds"]))),
             ("reporting seeds (the tuned spec's)", ", ".join(map(str, record["reporting_seeds"]))),
@@ -139,6 +166,11 @@ def tuning_section(record: dict[str, Any], figs: list[Fig]) -> Section:
                                                                  "metric; diverged trials excluded from quartiles), "
                                                                  "the spec's own setting on the same seeds, and the "
                                                                  "chosen one"))
+    compute = compute_table(record)
+    if not compute.empty:
+        blocks.append(Table(display(compute), "Compute per method: the trials drawn for it (the reference included), "
+                                              "the space's dimensions, and the gradient evaluations and seconds its "
+                                              "trial runs spent"))
     warnings = border_warnings(record)
     blocks.append(("ul", warnings) if warnings else "No winner lies on the border of its search space.")
     blocks += figs

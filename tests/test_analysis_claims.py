@@ -208,8 +208,11 @@ def test_majority_rule_on_a_hand_made_test_table():
         n = len(diffs)
         return pd.DataFrame({"depth": np.arange(n), "width": 1, "test": "t", "median_diff": diffs, "p_value": ps,
                              "p_holm": ps, "n_pairs": 10})
-    assert cl.majority_verdict(table([-1, -1, 1], [0.01, 0.01, 0.01]))[0] == cl.SUPPORTED
+    assert cl.majority_verdict(table([-1, -1, -1], [0.01, 0.01, 0.01]))[0] == cl.SUPPORTED
+    # issue 32: a majority for LySep with a cell significantly against it is not enough
+    assert cl.majority_verdict(table([-1, -1, 1], [0.01, 0.01, 0.01]))[0] == cl.INCONCLUSIVE
     assert cl.majority_verdict(table([1, 1, -1], [0.01, 0.01, 0.01]))[0] == cl.NOT_SUPPORTED
     assert cl.majority_verdict(table([-1, 1, -1], [0.01, 0.01, 0.5]))[0] == cl.INCONCLUSIVE
-    assert cl.majority_verdict(table([1, 1, 0], [0.5, 0.5, 0.5]))[0] == cl.NOT_SUPPORTED  # never ahead
+    # issue 32: never ahead on a point estimate, but nothing significant: no evidence, inconclusive
+    assert cl.majority_verdict(table([1, 1, 0], [0.5, 0.5, 0.5]))[0] == cl.INCONCLUSIVE
     assert cl.majority_verdict(table([-1, 1], [np.nan, np.nan]))[0] == cl.INCONCLUSIVE

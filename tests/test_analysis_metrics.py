@@ -83,7 +83,9 @@ def test_surrogate_violations_count_and_fraction():
     gap = np.array([0.1, -0.2, -1e-9, -0.05, 0.0])  # -1e-9 is inside the tolerance
     out = me.run_metrics(make_run(np.full(5, 0.5), surrogate_gap=gap))
     assert out["surrogate_violations"] == 2
-    assert out["surrogate_fraction"] == pytest.approx(2 / 5)
+    # issue 32: iteration 0 (J = F by construction) is counted apart, so 4 rows are judged
+    assert out["surrogate_fraction"] == pytest.approx(2 / 4)
+    assert out["surrogate_start_checked"] == 1 and out["surrogate_checked"] == 4
 
 
 def test_certificate_violations_and_gaps():

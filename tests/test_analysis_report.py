@@ -62,8 +62,12 @@ def test_full_report_has_every_section_figures_and_tables(tmp_path):
     assert list(claims["id"]) == ["c1", "c1b", "c2", *["c3"] * 3, *["c4"] * 3, *["c5"] * 3, "c6"]
     assert list(claims["budget"].iloc[3:6]) == ["equal iterations", "equal grad_evals", "equal wall time"]
     profiles = pd.read_csv(tmp_path / "tables" / "profiles.csv")
-    assert set(profiles["budget"]) == {"equal iterations", "equal grad_evals", "equal wall time"}
-    assert {f"profile_ce_{b}" for b in ("iterations", "grad_evals", "wall_time")} <= {
+    # issue 32: the profiles on the cost to reach the target and 10x it (Dolan-More), then F at the three budgets
+    assert set(profiles["budget"]) == {"F at equal iterations", "F at equal grad_evals", "F at equal wall time",
+                                       *[f"{u} to CE {t:g}" for u in ("iterations", "grad_evals", "seconds")
+                                         for t in (0.1, 1.0)]}
+    assert {f"profile_ce_{b}" for b in ("iterations", "grad_evals", "wall_time")} | {
+        f"profile_{b}_to_{t:g}" for b in ("iterations", "grad_evals", "wall_time") for t in (0.1, 1.0)} <= {
         p.stem for p in (tmp_path / "figures").glob("*.png")}
     assert set(claims["verdict"]) <= {"supported", "not supported", "inconclusive"}
     metrics = pd.read_csv(tmp_path / "tables" / "metrics.csv")

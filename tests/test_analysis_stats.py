@@ -142,7 +142,12 @@ def test_paired_comparisons_and_variance_tables():
     acc = cmp.paired_comparisons(m, "final_test_acc", ["lysep"], ["adam"], higher_is_better=True)
     assert (acc["median_diff"] > 0).all() and (acc["ci_low"] <= acc["median_diff"]).all()
     v = cmp.variance_comparisons(m, "final_F", ["lysep"], ["adam"])
-    assert (v["std_method"] < v["std_baseline"]).all()
+    # issue 32: the spread is tested on log CE (multiplicative), the raw-scale std beside
+    assert (v["raw_std_method"] < v["raw_std_baseline"]).all()
+    for r in v.itertuples(index=False):
+        own = m[(m.depth == r.depth) & (m.method == "lysep")].final_F.to_numpy()
+        assert r.std_method == pytest.approx(np.log(own).std(ddof=1)) and r.raw_std_method == pytest.approx(
+            own.std(ddof=1))
 
 
 def test_summary_and_curve_bands():

@@ -270,8 +270,9 @@ def lipschitz_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp:
 
 def adam_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) -> StepResult:
     """``steps`` Adam steps on the block (``lysep.core.optim.adam_step``, Adam's default betas and eps); the
-    moments are kept per block across outer iterations. Not monotone. Cost: ``steps`` gradients and
-    one objective evaluation at the end (the value the trace's bookkeeping needs)."""
+    moments are kept per block across outer iterations. Not monotone. Cost: ``steps`` gradients; the objective
+    at the end is bookkeeping (the value a StepResult reports, which no step uses: docs/method.md section 8 charges
+    no bookkeeping), so it is not charged."""
     from lysep.core.optim import adam_moments, adam_step
 
     blk = as_block(block)
@@ -287,8 +288,7 @@ def adam_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict
             n_grad += _live(f)
             x = adam_step(x, grads, bstate["moments"], bstate["lr"])
         value = blk.value(x)
-    n_eval = _live(start)
-    return StepResult(x, value, start, n_grad, n_eval)
+    return StepResult(x, value, start, n_grad, torch.zeros_like(n_grad))
 
 
 def _with_ones(h: torch.Tensor, s: int) -> torch.Tensor:

@@ -148,6 +148,9 @@ class TuneSpec:
     depth: tuple[int, ...] | None = None
     width: tuple[int, ...] | None = None
     iterations: int | None = None
+    #: if set, each method gets this many trials per hyperparameter of its search space instead of ``trials`` (a
+    #: 10-dimensional space is not searched as well as a 1-dimensional one by the same number of points)
+    trials_per_dimension: int | None = None
 
 
 @dataclass(frozen=True)
@@ -417,6 +420,7 @@ TUNE_FIELDS: dict[str, Field] = {
     "depth": _field(_int_list()),
     "width": _field(_int_list()),
     "iterations": _field(_int_min(1)),
+    "trials_per_dimension": _field(_int_min(1)),
 }
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lysep.harness.search import draw, on_border, resolve
 from lysep.harness.spec import BudgetSpec, ExperimentSpec, GridSpec, MethodSpec, TuneSpec, parse_spec
 from lysep.methods import METHODS, make_method
+from lysep.methods.base import active_keys
 from lysep.methods.space import Choice, Space
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,6 +88,12 @@ def trial_label(label: str, i: int) -> str:
     return f"{label}{REFERENCE_MARK}" if i == REFERENCE else f"{label}{TRIAL_MARK}{i:02d}"
 
 
+def trial_count(tune: Any, space: Space) -> int:
+    """The trials a method draws: ``tune.trials``, or ``tune.trials_per_dimension`` per hyperparameter of its space."""
+    per = getattr(tune, "trials_per_dimension", None)
+    return tune.trials if per is None else int(per) * max(1, len(space))
+
+
 def trials(spec: ExperimentSpec) -> list[dict[str, Any]]:
     """Every trial of every ``[[method]]``: label, method (the ``[[method]]``'s label), algorithm, trial number,
     the values of the tuned hyperparameters and the full configuration. The same ``tune.trials`` and
@@ -98,7 +105,7 @@ def trials(spec: ExperimentSpec) -> list[dict[str, Any]]:
     for m in spec.methods:
         space, schema = space_of(spec, m), METHODS[m.name].HPARAMS
         before = {k: m.hparams.get(k, schema[k].default) for k in space}
-        drawn = [before, *draw(space, schema, tune.trials, tune.qmc_seed)]
+        drawn = [before, *draw(space, schema, trial_count(tune, space), tune.qmc_seed)]
         for i, values in enumerate(drawn, start=REFERENCE):
             out.append({"label": trial_label(m.label, i), "method": m.label, "algorithm": m.name, "trial": i,
                         "values": values, "hparams": {**m.hparams, **values} if i != REFERENCE else dict(m.hparams)})
@@ -157,13 +164,15 @@ def scores(runs: pd.DataFrame, plan: list[dict[str, Any]], tune: TuneSpec) -> pd
 
 def winners(table: pd.DataFrame, plan: list[dict[str, Any]], spaces: dict[str, Space]) -> list[dict[str, Any]]:
     """The rank-1 trial of each method and group, with its values and the tuned hyperparameters on the border
-    of their range (``lysep.harness.search.BORDER``)."""
+    of their range (``lysep.harness.search.BORDER``) that act in the winner's configuration
+    (:func:`lysep.methods.base.active_keys`: a learning rate of a solver the winner does not use is not flagged)."""
     by_label = {t["label"]: t for t in plan}
     out = []
     for row in table[table["rank"] == 1].itertuples(index=False):
         t = by_label[row.label]
+        acting = active_keys(METHODS[t["algorithm"]].HPARAMS, t["hparams"])
         border = sorted(k for k, v in t["values"].items()
-                        if row.trial != REFERENCE and on_border(spaces[row.method][k], v))
+                        if row.trial != REFERENCE and k in acting and on_border(spaces[row.method][k], v))
         out.append({"method": row.method, "algorithm": t["algorithm"], "trial": int(row.trial), "label": row.label,
                     "depth": int(row.depth), "width": int(row.width), "score": float(row.score),
                     "values": t["values"], "hparams": t["hparams"], "border": border,
@@ -213,7 +222,9 @@ def tuned_doc(spec: ExperimentSpec, chosen: list[dict[str, Any]], depth: int = -
 def header(spec: ExperimentSpec, command: str) -> str:
     tune = tune_of(spec)
     seeds = f"{tune.first_seed}..{tune.first_seed + tune.seeds - 1}"
-    return (f"Tuned by `{command}` (docs/tuning.md): {tune.trials} quasi-random trials per method (Sobol, qmc_seed "
+    count = (f"{tune.trials_per_dimension} quasi-random trials per hyperparameter of each method's space"
+             if tune.trials_per_dimension else f"{tune.trials} quasi-random trials per method")
+    return (f"Tuned by `{command}` (docs/tuning.md): {count} (Sobol, qmc_seed "
             f"{tune.qmc_seed}) on tuning seeds {seeds},\nselected by the median {tune.metric} (a diverged trial "
             f"is worst), scope {tune.scope}; every trial and score: tune.json beside this file.\n"
             f"The grid, budget and seeds below are the spec's own (the reporting seeds).")
@@ -245,9 +256,23 @@ def expected_hashes(tspec: ExperimentSpec) -> set[str]:
             for s in tspec.grid.seed_list()}
 
 
+def compute_by_method(runs: pd.DataFrame, plan: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per method (the ``[[method]]``'s label): its trials (the reference included), trial runs, and the
+    grad_evals and wall time they spent in all (the runs table of the trial sweep)."""
+    method_of = {t["label"]: t["method"] for t in plan}
+    out: dict[str, dict[str, float]] = {}
+    for label in dict.fromkeys(t["method"] for t in plan):
+        mine = runs[runs["method"].map(method_of) == label] if len(runs) else runs
+        out[label] = {"trials": sum(t["method"] == label for t in plan), "runs": int(len(mine)),
+                      **{c: float(mine[c].fillna(0).sum()) if c in mine else float("nan")
+                         for c in ("grad_evals", "wall_time")}}
+    return out
+
+
 def tune_record(spec: ExperimentSpec, plan: list[dict[str, Any]], table: pd.DataFrame,
-                chosen: list[dict[str, Any]], command: str) -> dict[str, Any]:
-    """What ``tune.json`` holds: the spec, the protocol, the spaces, every trial with its scores, the winners."""
+                chosen: list[dict[str, Any]], command: str, runs: pd.DataFrame | None = None) -> dict[str, Any]:
+    """What ``tune.json`` holds: the spec, the protocol, the spaces, every trial with its scores, the winners, and
+    the compute each method's trials spent (:func:`compute_by_method`, given the sweep's runs)."""
     tune = tune_of(spec)
     spaces = {m.label: {k: d.to_dict() for k, d in space_of(spec, m).items()} for m in spec.methods}
     rows = table.replace({math.inf: None}).to_dict(orient="records")
@@ -255,7 +280,8 @@ def tune_record(spec: ExperimentSpec, plan: list[dict[str, Any]], table: pd.Data
             "tuning_seeds": list(range(tune.first_seed, tune.first_seed + tune.seeds)),
             "reporting_seeds": spec.grid.seed_list(), "spaces": spaces,
             "trials": [{k: t[k] for k in ("label", "method", "algorithm", "trial", "values")} for t in plan],
-            "scores": rows, "winners": chosen}
+            "scores": rows, "winners": chosen,
+            **({"compute": compute_by_method(runs, plan)} if runs is not None else {})}
 
 
 def finish(spec: ExperimentSpec, runs: pd.DataFrame, out: Path, command: str) -> tuple[list[dict], list[Path], int]:
@@ -269,5 +295,5 @@ def finish(spec: ExperimentSpec, runs: pd.DataFrame, out: Path, command: str) ->
     table = scores(runs, plan, tune_of(spec))
     chosen = winners(table, plan, spaces)
     paths = write_tuned(spec, chosen, out, command)
-    write_json(out / TUNE_FILE, tune_record(spec, plan, table, chosen, command))
+    write_json(out / TUNE_FILE, tune_record(spec, plan, table, chosen, command, runs))
     return chosen, paths, int((runs.status == "failed").sum())

@@ -52,6 +52,16 @@ class HParam:
     expect: str = ""  # human text for an error message, e.g. "a number > 0"
     choices: tuple[Any, ...] | None = None
     help: str = ""  # one line for `lysep methods`
+    #: when the hyperparameter acts, given the method's full configuration (None: always); an inactive one has no
+    #: effect on the run (e.g. a learning rate of a solver that is not chosen)
+    active: Callable[[dict[str, Any]], bool] | None = None
+
+
+def active_keys(schema: dict[str, HParam], hparams: dict[str, Any]) -> set[str]:
+    """The hyperparameters of ``schema`` that act in the configuration ``hparams`` (missing keys take their
+    defaults): those without an ``active`` condition and those whose condition holds."""
+    full = {k: hparams.get(k, hp.default) for k, hp in schema.items()}
+    return {k for k, hp in schema.items() if hp.active is None or hp.active(full)}
 
 
 @dataclass(frozen=True)

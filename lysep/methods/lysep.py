@@ -58,9 +58,12 @@ def schedule_hparams(schedule: str, beta: float, rho: float, norm: str = "froben
     return {
         "schedule": HParam(str, schedule, choices=SCHEDULES, help="weights beta_l: fixed, adaptive or continuation"),
         "beta": HParam(float, beta, **positive(), help="base weight beta"),
-        "rho": HParam(float, rho, **at_least_one(), help="continuation: beta multiplied by rho per iteration"),
-        "beta_max": HParam(float, 1e4, **positive(), help="continuation: largest beta"),
-        "norm": HParam(str, norm, choices=NORMS, help="adaptive: norm in the weights omega_l"),
+        "rho": HParam(float, rho, **at_least_one(), help="continuation: beta multiplied by rho per iteration",
+                      active=lambda hp: hp["schedule"] == "continuation"),
+        "beta_max": HParam(float, 1e4, **positive(), help="continuation: largest beta",
+                           active=lambda hp: hp["schedule"] == "continuation"),
+        "norm": HParam(str, norm, choices=NORMS, help="adaptive: norm in the weights omega_l",
+                       active=lambda hp: hp["schedule"] == "adaptive"),
         "bound_norm": HParam(str, "spectral", choices=NORMS, help="norm in the certificate B"),
     }
 
@@ -94,8 +97,10 @@ class LySep(Method):
         "w_solver": HParam(str, "gd", choices=W_SOLVERS, help="inner solver of the hidden W blocks"),
         "out_solver": HParam(str, "gd", choices=OUT_SOLVERS,
                              help="inner solver of the output layer (mm: exact-curvature MM, one Cholesky per W step)"),
-        "lr_u": HParam(float, 1e-2, **positive(), help="adam U blocks: learning rate"),
-        "lr_w": HParam(float, 1e-2, **positive(), help="adam W blocks: learning rate"),
+        "lr_u": HParam(float, 1e-2, **positive(), help="adam U blocks: learning rate",
+                       active=lambda hp: hp["u_solver"] == "adam"),
+        "lr_w": HParam(float, 1e-2, **positive(), help="adam W blocks: learning rate",
+                       active=lambda hp: "adam" in (hp["w_solver"], hp["out_solver"])),
         "damping": HParam(float, 1e-3, **positive(), help="gauss_newton / newton: initial damping"),
         "parallel_w": HParam(bool, False, help="solve hidden W blocks of one shape as one batch"),
         "u_steps": HParam(int, 1, **positive_int(), help="inner steps per U block"),
@@ -109,7 +114,8 @@ class LySep(Method):
         "lipschitz_growth": HParam(float, 1.0, **at_least_one(),
                                    help="lipschitz: > 1 adapts the step (x growth if J fell, / 2 and no move if not)"),
         "mm_ridge": HParam(float, 1e-4, **nonnegative(),
-                           help="mm: ridge added to the MM curvature matrices, times their mean diagonal entry"),
+                           help="mm: ridge added to the MM curvature matrices, times their mean diagonal entry",
+                           active=lambda hp: "mm" in (hp["u_solver"], hp["out_solver"])),
         "armijo_batch": HParam(int, 1, **positive_int(),
                                help="gd: trial step sizes evaluated at once (>= max_backtracks: no host sync)"),
     }

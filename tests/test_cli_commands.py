@@ -45,10 +45,10 @@ def test_check_summarizes_the_default_spec_and_writes_nothing(tmp_path: Path, mo
     assert rows["data"] == ("circle (n_train = 2000, n_test = 1000, seed = 0, noise = 0.0): 2000 train / 1000 test "
                             "samples, 2 features, 2 classes")
     assert rows["model"] == 'fnn, activation = "tanh", dtype = "float32"'
-    assert rows["grid"] == "depth [3, 5] x width [10, 20] = 4 cells"
+    assert rows["grid"] == "depth [2, 3, 4] x width [10, 20] = 6 cells"
     assert rows["methods"] == "lysep, adam, sgd"
-    assert rows["runs"] == "4 cells x 3 methods x 5 seeds = 60 runs"
-    assert rows["budget"].startswith("iterations = 300, ")
+    assert rows["runs"] == "6 cells x 3 methods x 10 seeds = 180 runs"
+    assert rows["budget"].startswith("iterations = 200, ")
     assert rows["results"].startswith(str(Path("results") / "quick") + " ")
     assert list(tmp_path.iterdir()) == []
 

@@ -117,6 +117,19 @@ def test_non_table_document(doc: Any) -> None:
 # ---------------------------------------------------------------------------- valid specs
 
 
+def test_the_default_experiment_has_the_samples_every_claim_it_can_test_needs() -> None:
+    """c5's Spearman test over cells needs its minimum number of cells and more than one depth; c3 tests two
+    quantities per cell (cost to the target and CE at the equal budget), Holm-adjusted over every cell together:
+    each test needs the Holm family's minimum of seed pairs (so the default's first report gives verdicts)."""
+    from analysis import stats
+
+    spec = load_spec(default_spec_path())
+    cells = len(spec.grid.cells())
+    assert cells >= stats.min_n_spearman() and len(spec.grid.depth) > 1
+    assert spec.grid.seeds >= stats.min_n_wilcoxon_holm(2 * cells)
+    assert spec.grid.seeds >= stats.min_n_brown_forsythe_holm(cells)  # c4's spread tests, one per cell
+
+
 def test_quick_config_loads_exactly() -> None:
     path = default_spec_path()
     assert path.is_file() and path.name == "quick.toml"
@@ -124,8 +137,8 @@ def test_quick_config_loads_exactly() -> None:
     assert spec.name == "quick" and spec.source == str(path)
     assert (spec.data.dataset, spec.data.n_train, spec.data.n_test) == ("circle", 2000, 1000)
     assert (spec.model.kind, spec.model.activation) == ("fnn", "tanh")
-    assert (spec.grid.depth, spec.grid.width, spec.grid.seeds) == ((3, 5), (10, 20), 5)
-    assert spec.budget == BudgetSpec(iterations=300, target_ce=0.1, eval_every=20)
+    assert (spec.grid.depth, spec.grid.width, spec.grid.seeds) == ((2, 3, 4), (10, 20), 10)
+    assert spec.budget == BudgetSpec(iterations=200, target_ce=0.1, eval_every=20)
     assert [(m.name, m.label, m.hparams) for m in spec.methods] == [
         ("lysep", "lysep", {}),
         ("adam", "adam", {"lr": 1e-2}),

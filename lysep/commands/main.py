@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     _tune_parser(sub, run)
     rep = sub.add_parser("report", help="re-make the report of a results directory")
     rep.add_argument("dir")
+    rep.add_argument("--subject", action="append", metavar="LABEL",
+                     help="a method label to test against the baselines (repeatable; default: the spec's subject, "
+                     "else the alternating methods)")
     bench = sub.add_parser("bench", help="measure the performance targets (batched speedup, AM/Adam, default run)")
     bench.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     bench.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")

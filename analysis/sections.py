@@ -171,7 +171,13 @@ def _subject_words(a: Analysis) -> str:
     """Which method the comparative claims judge, in the claims section's words."""
     if a.subject is not None:
         return (f"The comparative claims (c3-c6) judge the subject, {a.subject[0]} (the first label of "
-                f"{', '.join(a.subject)}, from `lysep report --subject` or the spec's `subject`, that has runs)")
+                f"{', '.join(a.subject)}, given by --subject or the spec's subject key, that has runs)")
+    if not a.paper:
+        judged = cl.roles(a.metrics, cl.spec_order(a.meta))[0]
+        return (f"The comparative claims (c3-c6) judge one method, the default subject {judged}: the first "
+                "alternating-minimisation method of the spec that ran with its built-in defaults, else the first "
+                "alternating-minimisation method, else the first joint one (families as the methods declare them; "
+                "set the spec's subject key or give --subject to choose another)")
     return ("The comparative claims (c3-c6) judge one method, the 'default LySep method': the first "
             "alternating-minimisation method of the spec that ran with its built-in defaults, else the first "
             "alternating-minimisation method, else the first joint one (families as the methods declare them)")

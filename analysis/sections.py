@@ -76,7 +76,8 @@ def headline(a: Analysis) -> str:
     best = ", ".join(f"{b} in {n}" for b, n in ratios["baseline"].value_counts().items())
     return (f"Headline: {subject}'s median final train CE is {fmt(float(np.nanmedian(r)), 3)}x that of the best "
             f"baseline of its cell (median over {len(r)} cells, range {fmt(float(np.nanmin(r)), 3)}-"
-            f"{fmt(float(np.nanmax(r)), 3)}x; below 1 = {'LySep' if a.paper else subject} lower; best baseline: {best}).")
+            f"{fmt(float(np.nanmax(r)), 3)}x; below 1 = {'LySep' if a.paper else subject} lower; best baseline: "
+            f"{best}).")
 
 
 def setting(a: Analysis) -> str:

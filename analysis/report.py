@@ -95,7 +95,8 @@ def figure_specs(a: Analysis, results_dir: Path) -> list[tuple[str, str, object]
     specs = _curve_specs(a, styles, wall)
     if not a.comparisons.empty:
         ce = a.comparisons[a.comparisons["metric"] == "final_F"]
-        specs.append(("ratio_heatmap_final_ce", "Median final train CE ratio LySep / baseline per cell.",
+        who = "LySep" if a.paper else ", ".join(a.subjects)
+        specs.append(("ratio_heatmap_final_ce", f"Median final train CE ratio {who} / baseline per cell.",
                       lambda: fg.ratio_heatmap(ce)))
     if a.lysep:
         specs.append(("bound_gap", f"Certified bound gap B - F over iterations (LySep methods; {band}; "

@@ -356,8 +356,9 @@ SUBJECT_PHRASES = (("Default LySep", "The subject"), ("default LySep method", "s
 
 def _own_words(a: Analysis, title: str, blocks: list) -> Section:
     """A section as written for LySep, or, for a subject that is not LySep's own method, with the paper's names
-    replaced (:data:`SUBJECT_PHRASES`) and the subjects named in the title."""
-    if a.paper:
+    replaced (:data:`SUBJECT_PHRASES`) and the subjects named in the title (also when the claims' subject is LySep's
+    but another subject given is not)."""
+    if a.paper and (a.subject is None or all(cl.is_lysep(a.metrics, s) for s in a.subjects)):
         return Section(title, blocks)
 
     def words(text: str) -> str:

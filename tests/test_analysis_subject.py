@@ -171,3 +171,13 @@ def test_lysep_check_exits_2_on_an_unknown_subject(tmp_path: Path, capsys) -> No
     assert main(["check", str(spec)]) == 2
     err = capsys.readouterr().err
     assert "subject" in err and "rmsprop" in err and "lysep, adam" in err
+
+
+def test_a_lysep_subject_beside_a_baseline_subject_judges_the_first_and_tables_both(tmp_path: Path) -> None:
+    make_report(store(tmp_path, subject=["am", "rmsprop"]), dpi=20)
+    assert "LySep converges faster than CE training (SGD/Adam/GD)" in set(claims(tmp_path)["claim"])
+    paired = pd.read_csv(tmp_path / "tables" / "paired_comparisons.csv")
+    pairs = set(map(tuple, paired[["method", "baseline"]].drop_duplicates().to_numpy()))
+    assert pairs == {(m, b) for m in ("am", "rmsprop") for b in ("adam", "gd")}
+    md = (tmp_path / "report.md").read_text()
+    assert "## Paired comparisons: am, rmsprop vs baselines" in md

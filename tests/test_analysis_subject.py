@@ -181,3 +181,14 @@ def test_a_lysep_subject_beside_a_baseline_subject_judges_the_first_and_tables_b
     assert pairs == {(m, b) for m in ("am", "rmsprop") for b in ("adam", "gd")}
     md = (tmp_path / "report.md").read_text()
     assert "## Paired comparisons: am, rmsprop vs baselines" in md
+
+
+def test_a_tuned_spec_keeps_the_subject(tmp_path: Path) -> None:
+    from lysep.harness.spec import load_spec
+    from lysep.harness.tune import to_toml
+
+    path = tmp_path / "tuned.toml"
+    path.write_text(to_toml(parse_spec({**copy.deepcopy(SPEC), "subject": ["adam"]}).to_dict(), "a header"))
+    assert load_spec(path).subject == ("adam",)
+    path.write_text(to_toml(parse_spec(copy.deepcopy(SPEC)).to_dict()))
+    assert load_spec(path).subject is None and "subject" not in path.read_text()

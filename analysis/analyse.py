@@ -7,7 +7,8 @@ performance ratios); :mod:`analysis.sections` turns it into sections and :mod:`a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -70,6 +71,12 @@ class Analysis:
     profiles: pd.DataFrame
     #: per (budget, target CE) the problems x methods performance ratios of the cost to reach the target
     target_ratios: dict[tuple[str, float], pd.DataFrame]
+    #: the methods under test in the paired and spread tables (:func:`subjects_of`)
+    subjects: list[str] = field(default_factory=list)
+    #: the labels given (``--subject``, else the spec's ``subject``), None for the default
+    subject: list[str] | None = None
+    #: whether the claims keep the LySep paper's wording (:func:`analysis.claims.paper_wording`)
+    paper: bool = True
 
 
 def one_clock_untested(table: pd.DataFrame, traces: pd.DataFrame) -> pd.DataFrame:
@@ -86,11 +93,25 @@ def one_clock_untested(table: pd.DataFrame, traces: pd.DataFrame) -> pd.DataFram
     return out
 
 
-def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
-    """Metrics, summaries, paired comparisons, variance tests and claims of one results store."""
+def subjects_of(metrics: pd.DataFrame, subject: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """(the methods under test, the baselines they are compared with) in the paired and spread tables: with
+    ``subject`` given, its labels that have runs against every method of family baseline that is not one of them;
+    by default the layer-separation methods against the baselines."""
+    if subject is None:
+        return cl.lysep_methods(metrics), cl.baseline_methods(metrics)
+    present = set(metrics["method"]) if not metrics.empty else set()
+    return [s for s in subject if s in present], [b for b in cl.baseline_methods(metrics) if b not in subject]
+
+
+def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict, subject: Sequence[str] | None = None) -> Analysis:
+    """Metrics, summaries, paired comparisons, variance tests and claims of one results store.
+
+    ``subject``: the labels under test (``lysep report --subject``), overriding the spec's ``subject``; neither
+    set: the layer-separation methods (:func:`analysis.claims.subject_labels`)."""
     target = target_ce(meta)
     metrics = metrics_table(traces, target, runs, dtype=(spec_of(meta).get("model") or {}).get("dtype"))
-    lysep, baselines = cl.lysep_methods(metrics), cl.baseline_methods(metrics)
+    chosen = cl.subject_labels(metrics, meta, subject)
+    lysep, baselines = subjects_of(metrics, chosen)
     columns = ["final_F", "final_train_acc", "final_test_ce", "final_test_acc", "iters_to_target",
                "seconds_to_target", "grad_evals_to_target", "auc_log_ce", "wall_time", "grad_evals"]
     summary = cmp.summary_table(metrics, columns) if not metrics.empty else pd.DataFrame()
@@ -106,7 +127,7 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
                 else pd.DataFrame())
     timing = timing_table(runs)
     caveat = wall_time_caveat(timing)
-    claims = cl.evaluate_claims(traces, metrics, meta, caveat) if not metrics.empty else []
+    claims = cl.evaluate_claims(traces, metrics, meta, caveat, chosen) if not metrics.empty else []
     ratios = ({b: cmp.performance_ratios(cmp.budget_costs(traces, b)) for b in cmp.BUDGETS}
               if not metrics.empty else {})
     to_target = ({(b, t * target): cmp.performance_ratios(cmp.target_costs(traces, t * target, b))
@@ -121,5 +142,6 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict) -> Analysis:
     parts += [profile_of(r).assign(budget=f"F at {cmp.budget_words(b)}") for b, r in ratios.items()]
     profiles = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["budget", "method"])
     profiles = profiles[["budget", *[c for c in profiles.columns if c != "budget"]]]
-    return Analysis(traces, runs, meta, metrics, target, lysep, baselines, summary, comparisons, variance, claims,
-                    timing, caveat, ratios, profiles, to_target)
+    paper = cl.paper_wording(metrics, cl.spec_order(meta), chosen) if not metrics.empty else chosen is None
+    return Analysis(traces, runs, meta, metrics, target, cl.lysep_methods(metrics), baselines, summary, comparisons,
+                    variance, claims, timing, caveat, ratios, profiles, to_target, lysep, chosen, paper)

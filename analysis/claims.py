@@ -16,6 +16,7 @@ import pandas as pd
 from analysis import comparisons as cmp
 from analysis import stats
 from analysis.metrics import CELL_KEYS, RESOLUTION_ULPS
+from lysep.methods import METHODS
 from lysep.methods.base import ALTERNATING, BASELINE, JOINT
 
 SUPPORTED = "supported"
@@ -80,10 +81,51 @@ def spec_order(meta: dict | None) -> list[str]:
     return [str(m.get("label", m.get("name"))) for m in spec.get("method") or spec.get("methods") or []]
 
 
-def roles(metrics: pd.DataFrame, order: Sequence[str] = ()) -> tuple[str | None, list[str]]:
-    """(the subject of the comparative claims, the baselines); (None, []) unless both exist."""
-    subject, baselines = subject_method(metrics, order), baseline_methods(metrics)
-    return (subject, baselines) if subject is not None and baselines else (None, [])
+def roles(metrics: pd.DataFrame, order: Sequence[str] = (),
+          subject: Sequence[str] | None = None) -> tuple[str | None, list[str]]:
+    """(the subject of the comparative claims, the baselines); (None, []) unless both exist.
+
+    ``subject``: the labels under test (:func:`subject_labels`), None for the default (:func:`subject_method`);
+    the claims judge the first of them that has runs, against every method of family baseline that is not a
+    subject."""
+    if subject is None:
+        judged, baselines = subject_method(metrics, order), baseline_methods(metrics)
+    else:
+        present = set(metrics["method"]) if not metrics.empty else set()
+        judged = next((s for s in subject if s in present), None)
+        baselines = [b for b in baseline_methods(metrics) if b not in subject]
+    return (judged, baselines) if judged is not None and baselines else (None, [])
+
+
+def spec_subject(meta: dict | None) -> list[str] | None:
+    """The spec's ``subject`` labels (meta.json; a string is one label), or None when the spec sets none."""
+    value = ((meta or {}).get("spec") or {}).get("subject")
+    if value is None:
+        return None
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
+
+
+def subject_labels(metrics: pd.DataFrame, meta: dict | None = None,
+                   override: Sequence[str] | None = None) -> list[str] | None:
+    """The labels under test: ``override`` (``lysep report --subject``), else the spec's ``subject``, else None
+    (the default: the layer-separation methods in the tables, :func:`subject_method` in the claims)."""
+    if override:
+        return list(dict.fromkeys(override))
+    return spec_subject(meta)
+
+
+def is_lysep(metrics: pd.DataFrame, label: str | None) -> bool:
+    """Whether the method of ``label`` is LySep's own: its algorithm (the metrics' ``algorithm`` column) is
+    registered with a class that declares ``paper_method`` (LySep, its presets and variants ``lysep``, ``mac``,
+    ``lysep-minibatch``, and ``lysep-joint``). Only then do the claims keep the paper's wording; any other subject
+    (another alternating method, a baseline, an algorithm this install does not know) gets generic wording."""
+    if label is None or metrics.empty or "algorithm" not in metrics:
+        return False
+    algorithms = metrics.loc[metrics["method"] == label, "algorithm"].dropna().unique()
+    if len(algorithms) != 1:
+        return False
+    cls = METHODS.get(str(algorithms[0]))
+    return bool(getattr(cls, "paper_method", False))
 
 
 def subject_method(metrics: pd.DataFrame, order: Sequence[str] = ()) -> str | None:
@@ -421,7 +463,7 @@ def _test_summary(tests: pd.DataFrame) -> str:
 
 
 def faster_claim(traces: pd.DataFrame, metrics: pd.DataFrame, target_ce: float | None,
-                 order: Sequence[str] = (), budget: str = "wall_time") -> Claim:
+                 order: Sequence[str] = (), budget: str = "wall_time", subject: Sequence[str] | None = None) -> Claim:
     """c3: the default LySep method converges faster than CE training with the best baseline, at a budget.
 
     Per cell, Wilcoxon signed-rank tests (paired by seed) of the default LySep method vs the best
@@ -441,10 +483,10 @@ def faster_claim(traces: pd.DataFrame, metrics: pd.DataFrame, target_ce: float |
            "for LySep if some test is significant (Holm p < 0.05) in its favour and none against. Supported if LySep "
            "wins > half the cells and no test is significant against it; not supported if the baseline wins > half; "
            "otherwise inconclusive.")
-    return _versus_claim("c3", claim, how, traces, metrics, target_ce, (), order, budget)
+    return _versus_claim("c3", claim, how, traces, metrics, target_ce, (), order, budget, subject)
 
 
-def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict) -> Claim:
+def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict, subject: Sequence[str] | None = None) -> Claim:
     """c6: LySep-CNN improves on CE training of the same CNN, on final test accuracy, against every baseline.
 
     Only when the spec's model kind is ``"cnn"`` (else inconclusive). Per cell and baseline, Wilcoxon signed-rank
@@ -461,7 +503,7 @@ def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict) -> Claim:
     kind = str(((meta or {}).get("spec") or {}).get("model", {}).get("kind", "")).lower()
     if kind != "cnn":
         return Claim("c6", claim, INCONCLUSIVE, "inconclusive: no CNN experiment in this run", how, budget=C6_BUDGET)
-    lysep, baselines = roles(metrics, spec_order(meta))
+    lysep, baselines = roles(metrics, spec_order(meta), subject)
     if lysep is None:
         return Claim("c6", claim, INCONCLUSIVE, NEEDS_BOTH, how, budget=C6_BUDGET)
     column = "final_test_acc"
@@ -493,10 +535,11 @@ def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict) -> Claim:
 
 def _versus_claim(cid: str, claim: str, how: str, traces: pd.DataFrame, metrics: pd.DataFrame,
                   target_ce: float | None, extra: Sequence[tuple[str, bool]],
-                  order: Sequence[str] = (), budget: str = "wall_time") -> Claim:
+                  order: Sequence[str] = (), budget: str = "wall_time",
+                  subject: Sequence[str] | None = None) -> Claim:
     """Shared body of c3 and c6."""
     label = budget if cid == "c3" else C6_BUDGET
-    lysep, baselines = roles(metrics, order)
+    lysep, baselines = roles(metrics, order, subject)
     if lysep is None:
         return Claim(cid, claim, INCONCLUSIVE, NEEDS_BOTH, how, budget=label)
     tests = speed_tests(traces, metrics, lysep, baselines, target_ce, extra, budget)
@@ -538,7 +581,7 @@ def _spread_table(pairs: pd.DataFrame, lysep: str, budget: str) -> pd.DataFrame:
 
 
 def variance_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[str] = (),
-                   budget: str = "iterations") -> Claim:
+                   budget: str = "iterations", subject: Sequence[str] | None = None) -> Claim:
     """c4: the default LySep method has a smaller multiplicative spread of train CE over seeds, at a budget.
 
     Per cell, Brown-Forsythe test of log train CE at the equal budget (:func:`budget_pairs`: LySep and the best
@@ -560,7 +603,7 @@ def variance_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[
            "method; Holm over cells; direction from the mean absolute deviation from the median of log CE. Supported "
            "if LySep is significantly less spread in > half the tested cells and the baseline in none; not supported "
            "if the baseline is in > half; otherwise inconclusive.")
-    lysep, baselines = roles(metrics, order)
+    lysep, baselines = roles(metrics, order, subject)
     if lysep is None:
         return Claim("c4", claim, INCONCLUSIVE, NEEDS_BOTH, how, budget=budget)
     table = _spread_table(budget_pairs(traces, metrics, lysep, baselines, budget), lysep, budget)
@@ -631,7 +674,7 @@ def ratio_at_budget(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, bas
 
 
 def depth_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[str] = (),
-                budget: str = "iterations") -> Claim:
+                budget: str = "iterations", subject: Sequence[str] | None = None) -> Claim:
     """c5: the advantage of LySep (CE ratio LySep / best baseline) grows with depth, at a budget.
 
     Spearman correlation across cells between depth and log(median train CE of the default LySep / that of the
@@ -646,7 +689,7 @@ def depth_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[str
            f"{cmp.BUDGETS[budget][0]} values), exact permutation p-value (ties in depth included). Supported iff "
            "rho < 0 with p < 0.05; not supported iff rho > 0 with p < 0.05; otherwise inconclusive (also with one "
            f"depth, < {stats.min_n_spearman()} cells, or ties that keep every possible p above 0.05).")
-    lysep, baselines = roles(metrics, order)
+    lysep, baselines = roles(metrics, order, subject)
     if lysep is None:
         return Claim("c5", claim, INCONCLUSIVE, NEEDS_BOTH, how, budget=budget)
     table = ratio_at_budget(traces, metrics, lysep, baselines, budget)
@@ -671,27 +714,75 @@ def depth_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[str
 
 
 def evaluate_claims(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict | None = None,
-                    wall_caveat: str = "") -> list[Claim]:
+                    wall_caveat: str = "", subject: Sequence[str] | None = None) -> list[Claim]:
     """All claims, in report order: c1, c1b, c2, then c3, c4 and c5 each at every budget of
     :data:`analysis.comparisons.BUDGETS` (equal iterations, grad_evals, wall time), then c6.
 
     ``traces``: trace table; ``metrics``: :func:`analysis.metrics.metrics_table` of it; ``meta``: meta.json;
     ``wall_caveat``: :func:`analysis.provenance.wall_time_caveat`, added to the numbers of the claims that rest
     on wall time (c3, c4, c5 at equal wall time): first when the wall times are unreliable, last when they
-    were not checked.
+    were not checked; ``subject``: the labels under test given on the command line (:func:`subject_labels`: else
+    the spec's ``subject``, else the default LySep method). When the judged subject is not LySep's own method
+    (:func:`is_lysep`), every claim is worded for it (:func:`generic_wording`).
     """
     budget = ((meta or {}).get("spec") or {}).get("budget") or {}
     target = budget.get("target_ce")
     order = spec_order(meta)
+    subject = subject_labels(metrics, meta, subject)
     claims = [certificate_claim(metrics), surrogate_claim(metrics), monotone_claim(metrics),
-              *[faster_claim(traces, metrics, target, order, b) for b in cmp.BUDGETS],
-              *[variance_claim(traces, metrics, order, b) for b in cmp.BUDGETS],
-              *[depth_claim(traces, metrics, order, b) for b in cmp.BUDGETS],
-              cnn_claim(traces, metrics, meta or {})]
+              *[faster_claim(traces, metrics, target, order, b, subject) for b in cmp.BUDGETS],
+              *[variance_claim(traces, metrics, order, b, subject) for b in cmp.BUDGETS],
+              *[depth_claim(traces, metrics, order, b, subject) for b in cmp.BUDGETS],
+              cnn_claim(traces, metrics, meta or {}, subject)]
+    judged = roles(metrics, order, subject)[0]
+    if not paper_wording(metrics, order, subject):
+        claims = generic_wording(claims, judged or ", ".join(subject or []) or "the subject")
     for c in claims:
         if wall_caveat and c.budget == "wall_time" and c.details is not None:
             c.numbers = f"{wall_caveat}; {c.numbers}" if UNRELIABLE in wall_caveat else f"{c.numbers}; {wall_caveat}"
     return claims
+
+
+def paper_wording(metrics: pd.DataFrame, order: Sequence[str] = (), subject: Sequence[str] | None = None) -> bool:
+    """Whether the claims keep the LySep paper's wording: the judged subject (:func:`roles`) is LySep's own method
+    (:func:`is_lysep`). With no subject given and none to judge (no layer-separation method or no baseline) the
+    paper's claims stand, judged inconclusive; with a subject given that cannot be judged, generic wording."""
+    judged = roles(metrics, order, subject)[0]
+    if judged is None:
+        return subject is None
+    return is_lysep(metrics, judged)
+
+
+#: the claims in generic words, for a subject that is not LySep's own method ({s}: the subject's label)
+GENERIC_CLAIMS = {
+    "c1": "The certified bound B of the methods that record it bounds the training CE from above (B >= F)",
+    "c1b": "The surrogate loss J of the methods that record it bounds the training CE from above (J >= F)",
+    "c2": "The surrogate loss J decreases monotonically at fixed weights (methods that declare the guarantee)",
+    "c3": "{s} reaches the target faster than the best baseline",
+    "c4": "{s} has less seed spread than the best baseline",
+    "c5": "The advantage of {s} over the best baseline grows with depth",
+    "c6": "{s} improves on the test accuracy of the best baseline (CNN)",
+}
+#: (paper phrase, generic phrase) in the how-tested and numbers texts, in order ({s}: the subject's label)
+GENERIC_PHRASES = (
+    (NEEDS_BOTH, "needs runs of {s} and a baseline"),
+    ("the default LySep method", "the subject {s}"), ("default LySep method", "subject {s}"),
+    ("of every LySep run", "of every run"), ("no LySep rows", "no rows"), ("all LySep methods", "all methods"),
+    ("The LySep loss J", "The surrogate loss J"), ("LySep", "{s}"),
+)
+
+
+def generic_wording(claims: Sequence[Claim], subject: str) -> list[Claim]:
+    """The claims worded for a subject that is not LySep's own method: each claim's sentence from
+    :data:`GENERIC_CLAIMS`, and "LySep" in its how-tested and numbers texts replaced (:data:`GENERIC_PHRASES`) by
+    the subject's label or a neutral phrase. Same tests, numbers and verdicts."""
+    def words(text: str) -> str:
+        for old, new in GENERIC_PHRASES:
+            text = text.replace(old, new.format(s=subject))
+        return text
+
+    return [Claim(c.id, GENERIC_CLAIMS[c.id].format(s=subject), c.verdict, words(c.numbers), words(c.how_tested),
+                  c.details, c.budget) for c in claims]
 
 
 #: the paired tests that read wall times, and the word a caveat starts with when they cannot be trusted

@@ -13,6 +13,7 @@ The analysis is computed once (:func:`analysis.analyse.analyse`); :mod:`analysis
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,8 @@ def figure_specs(a: Analysis, results_dir: Path) -> list[tuple[str, str, object]
     specs = _curve_specs(a, styles, wall)
     if not a.comparisons.empty:
         ce = a.comparisons[a.comparisons["metric"] == "final_F"]
-        specs.append(("ratio_heatmap_final_ce", "Median final train CE ratio LySep / baseline per cell.",
+        who = "LySep" if a.paper else ", ".join(a.subjects)
+        specs.append(("ratio_heatmap_final_ce", f"Median final train CE ratio {who} / baseline per cell.",
                       lambda: fg.ratio_heatmap(ce)))
     if a.lysep:
         specs.append(("bound_gap", f"Certified bound gap B - F over iterations (LySep methods; {band}; "
@@ -191,12 +193,13 @@ def tuning_of(meta: dict) -> Path | None:
     return folder if (folder / "tune.json").is_file() else None
 
 
-def make_report(results_dir: Path, *, dpi: int = DPI) -> Path:
+def make_report(results_dir: Path, *, dpi: int = DPI, subject: Sequence[str] | None = None) -> Path:
     """Analyse the results store in ``results_dir`` and write the report there; returns the path of report.html.
 
     Writes ``report.md``, ``report.html``, ``figures/*.png`` and ``tables/*.csv``. Decision-region
     figures are drawn when ``decision/*.npz`` files exist. A ``lysep tune`` store (``tune.json``) gets the
-    Tuning report instead (:mod:`analysis.tuning`).
+    Tuning report instead (:mod:`analysis.tuning`). ``subject``: the method labels under test (``lysep report
+    --subject``), overriding the spec's ``subject`` (:func:`analysis.analyse.analyse`).
     """
     results_dir = Path(results_dir)
     if (results_dir / "tune.json").is_file():  # a `lysep tune` store: its own report (analysis.tuning)
@@ -204,7 +207,7 @@ def make_report(results_dir: Path, *, dpi: int = DPI) -> Path:
 
         return make_tuning_report(results_dir, dpi=dpi)
     traces, runs, meta = load_results(results_dir)
-    a = analyse(traces, runs, meta)
+    a = analyse(traces, runs, meta, subject)
     write_tables(a, results_dir)
     figs = render_figures(a, results_dir, dpi)
     name = str(spec_of(meta).get("name", results_dir.name))

@@ -65,9 +65,10 @@ def claim_sentence(claim: cl.Claim) -> str:
 
 def headline(a: Analysis) -> str:
     """The default LySep method's final train CE over the best baseline's, median and range over the cells."""
-    subject, baselines = cl.roles(a.metrics, cl.spec_order(a.meta))
+    subject, baselines = cl.roles(a.metrics, cl.spec_order(a.meta), a.subject)
     if subject is None:
-        return "No comparison: the run needs a LySep method and a baseline."
+        return ("No comparison: the run needs a LySep method and a baseline." if a.subject is None else
+                f"No comparison: the run needs runs of {', '.join(a.subject)} and a baseline.")
     ratios = cl.ratio_by_cell(a.metrics, subject, baselines)
     r = ratios["ratio"].to_numpy(dtype=float)
     if not np.isfinite(r).any():
@@ -75,7 +76,8 @@ def headline(a: Analysis) -> str:
     best = ", ".join(f"{b} in {n}" for b, n in ratios["baseline"].value_counts().items())
     return (f"Headline: {subject}'s median final train CE is {fmt(float(np.nanmedian(r)), 3)}x that of the best "
             f"baseline of its cell (median over {len(r)} cells, range {fmt(float(np.nanmin(r)), 3)}-"
-            f"{fmt(float(np.nanmax(r)), 3)}x; below 1 = LySep lower; best baseline: {best}).")
+            f"{fmt(float(np.nanmax(r)), 3)}x; below 1 = {'LySep' if a.paper else subject} lower; best baseline: "
+            f"{best}).")
 
 
 def setting(a: Analysis) -> str:
@@ -166,17 +168,52 @@ def _hparams(method: dict) -> dict:
     return {k: v for k, v in method.items() if k not in ("name", "label")}
 
 
+def _subject_words(a: Analysis) -> str:
+    """Which method the comparative claims judge, in the claims section's words."""
+    if a.subject is not None:
+        return (f"The comparative claims (c3-c6) judge the subject, {a.subject[0]} (the first label of "
+                f"{', '.join(a.subject)}, given by --subject or the spec's subject key, that has runs)")
+    if not a.paper:
+        judged = cl.roles(a.metrics, cl.spec_order(a.meta))[0]
+        return (f"The comparative claims (c3-c6) judge one method, the default subject {judged}: the first "
+                "alternating-minimisation method of the spec that ran with its built-in defaults, else the first "
+                "alternating-minimisation method, else the first joint one (families as the methods declare them; "
+                "set the spec's subject key or give --subject to choose another)")
+    return ("The comparative claims (c3-c6) judge one method, the 'default LySep method': the first "
+            "alternating-minimisation method of the spec that ran with its built-in defaults, else the first "
+            "alternating-minimisation method, else the first joint one (families as the methods declare them)")
+
+
+def generic_claims_text(a: Analysis) -> str:
+    """The claims section's opening for a subject that is not LySep's own method (:func:`analysis.claims.is_lysep`):
+    the same tests and rules as the paper's claims, in words that name the subject."""
+    return (f"The suite's claims about the subject, with its verdict (supported / not supported / inconclusive), "
+            f"the numbers behind it and how it was tested. Significance: Holm-adjusted p < {stats.ALPHA:g}. Failures "
+            f"(diverged runs, runs that never reach the target) count as worse than any finished run in paired tests. "
+            f"{_subject_words(a)}, against every method of family 'baseline' that is not a subject. The column "
+            "'budget' says what each verdict compares at: c3, c4 and c5 are judged three times, at equal iterations, "
+            "equal gradient evaluations (grad_evals, full forward+backward passes) and equal wall time, each pair of "
+            "runs (same seed) read where the cheaper of the two stopped; c6 on the final test accuracy against every "
+            "baseline, each cell judged against its most accurate baseline. Verdict rules: 'supported' needs a "
+            "significant result in the subject's favour in a majority of cells and none against; 'not supported' a "
+            "significant result against it in a majority of cells; anything else, a point estimate without "
+            "significance included, is 'inconclusive'. Holm runs over every test a claim uses; each claim's numbers "
+            "name the sample that family needs to reach significance at all. Costs to a target are tested by a "
+            "censoring-aware paired sign test. c1, c1b and c2 judge the methods that record the bound B and the "
+            "surrogate loss J (as they declare in their metrics), whichever the subject.")
+
+
 def claims_section(a: Analysis) -> Section:
     if not a.claims:
         return Section("Claims", ["No runs in this results store: no claim can be judged."])
     table = cl.claims_table(a.claims)
+    if not a.paper:
+        return Section("Claims", [generic_claims_text(a), Table(table.rename(columns={"how_tested": "how tested"}))])
     text = ("Each claim of the LySep paper with the suite's verdict (supported / not supported / inconclusive), "
             "the numbers behind it and how it was tested. Significance: Holm-adjusted p < "
             f"{stats.ALPHA:g}. Failures (diverged runs, runs that never reach the target) count as worse than "
-            "any finished run in paired tests. The comparative claims (c3-c6) judge one method, the 'default LySep "
-            "method': the first alternating-minimisation method of the spec that ran with its built-in defaults, "
-            "else the first alternating-minimisation method, else the first joint one (families as the methods "
-            "declare them); the baselines are the methods of family 'baseline'. The column 'budget' says what each "
+            f"any finished run in paired tests. {_subject_words(a)}; the baselines are the methods of family "
+            f"'baseline'{'' if a.subject is None else ' that are not a subject'}. The column 'budget' says what each "
             "verdict compares at: c3, c4 and c5 are judged three times, at equal iterations, equal gradient "
             "evaluations (grad_evals, full forward+backward passes) and equal wall time, each pair of runs (same "
             "seed) read where the cheaper of the two stopped; c6 on the final test accuracy against every baseline, "
@@ -311,12 +348,37 @@ def _comparisondisplay(t: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: (paper phrase, phrase for a subject that is not LySep's own method) in the paired and variance sections
+SUBJECT_PHRASES = (("Default LySep", "The subject"), ("default LySep method", "subject"),
+                   ("Each LySep method", "Each method under test"), ("each LySep method", "each method under test"),
+                   ("the LySep method", "the method under test"), ("LySep", "the method under test"))
+
+
+def _own_words(a: Analysis, title: str, blocks: list) -> Section:
+    """A section as written for LySep, or, for a subject that is not LySep's own method, with the paper's names
+    replaced (:data:`SUBJECT_PHRASES`) and the subjects named in the title (also when the claims' subject is LySep's
+    but another subject given is not)."""
+    if a.paper and (a.subject is None or all(cl.is_lysep(a.metrics, s) for s in a.subjects)):
+        return Section(title, blocks)
+
+    def words(text: str) -> str:
+        for old, new in SUBJECT_PHRASES:
+            text = text.replace(old, new)
+        return text
+
+    out = [words(b) if isinstance(b, str) else (b[0], words(b[1])) if isinstance(b, tuple) and isinstance(
+        b[1], str) else b for b in blocks]
+    return Section(title.replace("LySep", ", ".join(a.subjects) or "the subject"), out)
+
+
 def paired_section(a: Analysis) -> Section:
     title = "Paired comparisons: LySep vs baselines"
-    if not a.lysep:
+    if not a.lysep and a.subject is None:
         return Section(title, ["No LySep method in this run: there is nothing to compare."])
+    if not a.subjects:
+        return _own_words(a, title, [f"No run of {', '.join(a.subject or [])}: there is nothing to compare."])
     if not a.baselines:
-        return Section(title, ["No baseline method in this run: there is nothing to compare."])
+        return _own_words(a, title, ["No baseline method in this run: there is nothing to compare."])
     blocks: list = [
         "Each LySep method against each baseline in every cell, paired by seed (same initial weights). "
         "Median difference = method - baseline with a paired bootstrap 95% interval (scipy.stats.bootstrap, "
@@ -353,7 +415,7 @@ def paired_section(a: Analysis) -> Section:
     if c5 is not None and c5.details is not None and not c5.details.empty:
         blocks.append(("h3", "CE ratio of the default LySep method to the best baseline by cell (claim c5)"))
         blocks.append(Table(display(c5.details)))
-    return Section(title, blocks)
+    return _own_words(a, title, blocks)
 
 
 def bound_section(a: Analysis) -> Section:
@@ -434,7 +496,7 @@ def variance_section(a: Analysis) -> Section:
             "raw std baseline": v["raw_std_baseline"].map(fmt), "spread method": v["spread_method"].map(fmt),
             "spread baseline": v["spread_baseline"].map(fmt), "p": v["p_value"].map(lambda x: fmt(x, 3)),
             "Holm p": v["p_holm"].map(lambda x: fmt(x, 3)), "why no p": v["note"].fillna("")})))
-    return Section(title, blocks)
+    return _own_words(a, title, blocks)
 
 
 

@@ -144,7 +144,7 @@ def test_quick_config_loads_exactly() -> None:
         ("adam", "adam", {"lr": 1e-2}),
         ("sgd", "sgd", {"lr": 0.05, "momentum": 0.9, "batch_size": 128}),
     ]
-    assert spec.grid.cells() == [(3, 10), (3, 20), (5, 10), (5, 20)]
+    assert spec.grid.cells() == [(2, 10), (2, 20), (3, 10), (3, 20), (4, 10), (4, 20)]
 
 
 def test_every_config_in_the_repository_loads() -> None:

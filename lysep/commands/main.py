@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     _tune_parser(sub, run)
     rep = sub.add_parser("report", help="re-make the report of a results directory")
     rep.add_argument("dir")
+    rep.add_argument("--subject", action="append", metavar="LABEL",
+                     help="a method label to test against the baselines (repeatable; default: the spec's subject, "
+                     "else the alternating methods)")
     bench = sub.add_parser("bench", help="measure the performance targets (batched speedup, AM/Adam, default run)")
     bench.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     bench.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
@@ -68,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--root", help="data root (default: $LYSEP_DATA, else ~/.cache/lysep)")
     fetch.add_argument("--mirror", help="download the same file names from this URL instead")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    _regression_parsers(sub)
+    return p
+
+
+def _regression_parsers(sub: Any) -> None:
+    """``lysep compare`` and ``lysep track``: regressions between two results directories or two commits."""
     cmp = sub.add_parser("compare", help="paired verdicts of the runs of NEW against BASE (same spec): "
                                          "worse, better, equivalent, identical or inconclusive")
     cmp.add_argument("base", help="results directory of the base (lysep run --out)")
@@ -81,7 +90,6 @@ def _parser() -> argparse.ArgumentParser:
     track.add_argument("--out", help="where the report goes (default: results/track)")
     track.add_argument("--alpha", type=float, default=0.05, help="significance level of the quality tests")
     track.add_argument("--fresh", action="store_true", help="measure the base again instead of using the cache")
-    return p
 
 
 def _tune_parser(sub: Any, run: argparse.ArgumentParser) -> None:

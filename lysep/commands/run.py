@@ -115,14 +115,15 @@ class AnalysisUnavailable(RuntimeError):
     """The analysis package (which renders reports) cannot be imported; the message says why."""
 
 
-def make_report(root: Path) -> Path:
-    """Render the report of a results directory; AnalysisUnavailable with the real import error."""
+def make_report(root: Path, subject: list[str] | None = None) -> Path:
+    """Render the report of a results directory (``subject``: the labels under test, None for the spec's or the
+    default); AnalysisUnavailable with the real import error."""
     try:
         from analysis.report import make_report as render
     except ImportError as e:
         raise AnalysisUnavailable(f"the report needs the analysis package, which cannot be imported "
                                   f"({type(e).__name__}: {e})") from e
-    return render(root)
+    return render(root, subject=subject)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -136,9 +137,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     try:  # a damaged file is named here, not by a traceback from deep inside the report
         read_parquet(root / "traces.parquet")
-        read_parquet(root / "runs.parquet")
+        runs = read_parquet(root / "runs.parquet")
+        labels = sorted(map(str, runs["method"].unique())) if "method" in runs else []
     except StoreError as e:
         return fail(str(e))
+    subject = getattr(args, "subject", None)
+    unknown = [s for s in subject or [] if s not in labels]
+    if unknown:
+        return fail(f"--subject {unknown[0]}: not a method label of {root / 'runs.parquet'} (expected one of: "
+                    f"{', '.join(labels)})")
     try:
         read_json(root / "meta.json")
     except StoreError as e:
@@ -152,7 +159,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except (KeyError, ValueError) as e:
         return fail(f"{root / 'meta.json'}: its spec does not describe the methods of runs.parquet ({e})")
     try:
-        path = make_report(root)
+        path = make_report(root, subject)
     except StoreError as e:
         return fail(str(e))
     except OSError as e:

@@ -33,7 +33,7 @@ DTYPES: tuple[str, ...] = ("float32", "float64")
 DTYPE_MAX: dict[str, float] = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
 #: budget keys that stop a run (at least one is required; whichever is hit first wins)
 STOPPING_KEYS: tuple[str, ...] = ("iterations", "epochs", "seconds", "grad_evals")
-SECTIONS: tuple[str, ...] = ("name", "data", "model", "grid", "budget", "method", "tune")
+SECTIONS: tuple[str, ...] = ("name", "data", "model", "grid", "budget", "method", "tune", "subject")
 #: experiment names and method labels: they name folders and trace values
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
 NAME_EXPECT = "a string of letters, digits, '_', '.', '+', '-' (at most 100, not starting with a symbol)"
@@ -165,6 +165,9 @@ class ExperimentSpec:
     methods: tuple[MethodSpec, ...]
     source: str = field(default="<dict>", compare=False)  # where it came from; not part of equality
     tune: TuneSpec | None = field(default=None, compare=False)  # [tune], for ``lysep tune``
+    #: ``subject``: the method labels the report tests against the baselines (None: the alternating methods);
+    #: what is analysed, not what runs, so not part of equality
+    subject: tuple[str, ...] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as a JSON-able dict in the TOML layout (``parse_spec``/``from_dict`` read it back equal)."""
@@ -182,6 +185,8 @@ class ExperimentSpec:
         if self.tune is not None:
             doc["tune"] = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.tune).items()
                            if v is not None}
+        if self.subject is not None:
+            doc["subject"] = list(self.subject)
         return doc
 
     @classmethod
@@ -591,6 +596,25 @@ def _check_methods(pr: _Problems, doc: dict, dtype: str = "float32") -> list[Met
     return [m for m in methods if m is not None]
 
 
+def _check_subject(pr: _Problems, doc: dict, methods: list[MethodSpec] | None) -> tuple[str, ...] | None:
+    """``subject``: one or more labels of the spec's [[method]] tables (a string is one label), or None if absent."""
+    if "subject" not in doc:
+        return None
+    value = doc["subject"]
+    labels = [m.label for m in methods or []]
+    expect = f"a list of method labels of this spec (one or more of: {', '.join(labels)})"
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+        pr.bad("subject", value, expect)
+        return None
+    unknown = [v for v in items if v not in labels]
+    if unknown and methods is not None:
+        pr.bad("subject", value, f"labels of the spec's [[method]] tables ({', '.join(map(repr, unknown))} is not "
+               f"one; the labels are: {', '.join(labels)})")
+        return None
+    return tuple(dict.fromkeys(items))
+
+
 # ---------------------------------------------------------------------------- entry points
 
 
@@ -617,10 +641,11 @@ def parse_spec(doc: Any, source: str = "<dict>", base_dir: str | Path | None = N
     budget = _check_budget(pr, doc)
     methods = _check_methods(pr, doc, (model or {}).get("dtype") or "float32")
     tune = _check_tune(pr, doc, grid)
+    subject = _check_subject(pr, doc, methods)
     if pr.items:
         raise SpecError(pr.items)
     return ExperimentSpec(name, DataSpec(**data), ModelCfg(**model), GridSpec(**grid), BudgetSpec(**budget),
-                          tuple(methods), source, tune)
+                          tuple(methods), source, tune, subject)
 
 
 #: the sections whose keys ``--set`` may change

@@ -199,6 +199,8 @@ def to_toml(doc: dict[str, Any], header: str = "") -> str:
     """A spec dict (``ExperimentSpec.to_dict`` layout) as TOML text that ``load_spec`` reads back equal."""
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
     lines.append(f"name = {_toml_value(doc['name'])}")
+    if doc.get("subject") is not None:  # top-level: before the first table
+        lines.append(f"subject = {_toml_value(doc['subject'])}")
     for section in ("data", "model", "grid", "budget"):
         lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in doc[section].items() if v is not None]
     for entry in doc["method"]:

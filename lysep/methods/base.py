@@ -13,6 +13,7 @@ method names:
   column per layer for a per-layer metric);
 - ``decrease_guaranteed``: whether its ``J`` cannot increase over an iteration (at that
   iteration's weights beta) under the hyperparameters it was given;
+- ``paper_method``: whether the LySep paper's claims are about it (the report's wording, docs/methods.md);
 - ``check_model``: a ValueError when the method cannot train a given model (checked before any work).
 
 This module does not import torch, and neither do the built-in method modules at import time
@@ -170,6 +171,9 @@ class Method:
     METRICS: ClassVar[dict[str, Metric]] = {}
     #: the default search space of ``lysep tune`` (``lysep.harness.search``: hyperparameter -> Range or Choice)
     SEARCH: ClassVar[dict[str, Any]] = {}
+    #: whether the LySep paper's claims are about this method (LySep, its presets and variants, and the joint
+    #: training of its loss): a report whose subject it is keeps the paper's wording, any other gets generic words
+    paper_method: ClassVar[bool] = False
 
     def __init__(self, activation: str = "tanh", **hp: Any) -> None:
         self.hp = check_hparams(self.name, self.HPARAMS, hp)

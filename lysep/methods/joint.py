@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
 class LySepJoint(Method):
     """Adam on J(theta, U) over all variables at once, with a beta schedule applied between steps."""
 
+    paper_method = True
+
     name: ClassVar[str] = "lysep-joint"
     family: ClassVar[str] = JOINT
     METRICS: ClassVar[dict[str, Metric]] = AUXILIARY_METRICS

@@ -84,6 +84,8 @@ def make_schedule_of(hp: dict, activation: str):
 class LySep(Method):
     """Alternating minimisation of J: U step then W step, each block by an inner solver."""
 
+    paper_method = True
+
     name: ClassVar[str] = "lysep"
     family: ClassVar[str] = ALTERNATING
     METRICS: ClassVar[dict[str, Metric]] = AUXILIARY_METRICS

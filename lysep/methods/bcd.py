@@ -46,12 +46,47 @@ def fnn_only(name: str, model: ModelSpec | ConvSpec) -> None:
         raise ValueError(f"method {name!r} trains fully connected networks only (model kind 'fnn'), not a CNN")
 
 
-class ProximalBCD(Method):
+class SplittingMethod(Method):
+    """A dense-only splitting method whose iterations an engine of ``lysep.core`` carries out (``ENGINE``: module and
+    class, imported on first use, so listing and validating methods stays torch-free); bcd and dladmm."""
+
+    ENGINE: ClassVar[tuple[str, str]]
+    METRICS: ClassVar[dict[str, Metric]] = SPLITTING_METRICS
+
+    def __init__(self, activation: str = "tanh", **hp) -> None:
+        super().__init__(activation, **hp)
+        self._engine = None
+
+    def check_model(self, model: ModelSpec | ConvSpec) -> None:
+        fnn_only(self.name, model)
+
+    def memory(self, n_train: int, footprint: Footprint) -> float:
+        return splitting_memory(n_train, footprint)
+
+    def engine(self):
+        if self._engine is None:
+            import importlib
+
+            module, cls = self.ENGINE
+            self._engine = getattr(importlib.import_module(module), cls)(self.activation, self.hp)
+        return self._engine
+
+    def init(self, problem, params, seeds):
+        return self.engine().init(problem, params)
+
+    def step(self, problem, state):
+        self.engine().step(problem, state)
+
+    def metrics(self, problem, state):
+        return self.engine().metrics(problem, state, self.hp["bound_norm"])
+
+
+class ProximalBCD(SplittingMethod):
     """Proximal BCD on pre- and post-activation variables (three-way splitting), closed-form blocks."""
 
     name: ClassVar[str] = "bcd"
     family: ClassVar[str] = ALTERNATING
-    METRICS: ClassVar[dict[str, Metric]] = SPLITTING_METRICS
+    ENGINE: ClassVar[tuple[str, str]] = ("lysep.core.bcd", "ProximalBCD")
     HPARAMS: ClassVar[dict[str, HParam]] = {
         # the reference code's values (timlautk/BCD-for-DNNs-PyTorch, MNIST MLP): gamma = rho = 1, alpha = 5
         "gamma": HParam(float, 1.0, **positive(), help="weight of the activation terms ||V_l - s(U_l)||^2"),
@@ -65,34 +100,8 @@ class ProximalBCD(Method):
     SEARCH: ClassVar[dict] = {"gamma": Range(1e-2, 1e2, "log"), "rho": Range(1e-2, 1e2, "log"),
                               "alpha": Range(1e-2, 1e2, "log")}
 
-    def __init__(self, activation: str = "tanh", **hp) -> None:
-        super().__init__(activation, **hp)
-        self._engine = None
-
     @property
     def decrease_guaranteed(self) -> bool:
         """Every block is an exact minimiser or a step that does not increase its block objective plus its
         proximal term, so J cannot increase (the paper's sufficient decrease)."""
         return True
-
-    def check_model(self, model: ModelSpec | ConvSpec) -> None:
-        fnn_only(self.name, model)
-
-    def memory(self, n_train: int, footprint: Footprint) -> float:
-        return splitting_memory(n_train, footprint)
-
-    def engine(self):
-        if self._engine is None:
-            from lysep.core.bcd import ProximalBCD as Engine
-
-            self._engine = Engine(self.activation, self.hp)
-        return self._engine
-
-    def init(self, problem, params, seeds):
-        return self.engine().init(problem, params)
-
-    def step(self, problem, state):
-        self.engine().step(problem, state)
-
-    def metrics(self, problem, state):
-        return self.engine().metrics(problem, state, self.hp["bound_norm"])

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from lysep.methods.base import ALTERNATING, HParam, Method, Metric, positive, positive_int
-from lysep.methods.bcd import SPLITTING_METRICS, bound_norm_hparam, fnn_only, splitting_memory
+from lysep.methods.base import ALTERNATING, HParam, positive, positive_int
+from lysep.methods.bcd import SplittingMethod, bound_norm_hparam
 from lysep.methods.space import Range
 
 
-class DLADMM(Method):
+class DLADMM(SplittingMethod):
     """dlADMM: backward and forward sweeps of quadratic-approximation block steps, then a dual step."""
 
     name: ClassVar[str] = "dladmm"
     family: ClassVar[str] = ALTERNATING
-    METRICS: ClassVar[dict[str, Metric]] = SPLITTING_METRICS
+    ENGINE: ClassVar[tuple[str, str]] = ("lysep.core.dladmm", "DLADMM")
     HPARAMS: ClassVar[dict[str, HParam]] = {
         # rho = nu: the reference code uses one penalty for both; 0.1 is the largest value its schedule reaches
         "rho": HParam(float, 0.1, **positive(), help="penalty of the last layer's constraint (and the dual step)"),
@@ -29,34 +29,8 @@ class DLADMM(Method):
     }
     SEARCH: ClassVar[dict] = {"rho": Range(1e-4, 10.0, "log"), "nu": Range(1e-4, 10.0, "log")}
 
-    def __init__(self, activation: str = "tanh", **hp) -> None:
-        super().__init__(activation, **hp)
-        self._engine = None
-
     @property
     def decrease_guaranteed(self) -> bool:
         """The primal blocks never increase the augmented Lagrangian, but the dual step ``u += rho r`` raises it by
         ``rho msq(r)``; the paper's descent (its Lemma) needs rho above a bound that is not checked here."""
         return False
-
-    def check_model(self, model) -> None:
-        fnn_only(self.name, model)
-
-    def memory(self, n_train: int, footprint) -> float:
-        return splitting_memory(n_train, footprint)
-
-    def engine(self):
-        if self._engine is None:
-            from lysep.core.dladmm import DLADMM as Engine
-
-            self._engine = Engine(self.activation, self.hp)
-        return self._engine
-
-    def init(self, problem, params, seeds):
-        return self.engine().init(problem, params)
-
-    def step(self, problem, state):
-        self.engine().step(problem, state)
-
-    def metrics(self, problem, state):
-        return self.engine().metrics(problem, state, self.hp["bound_norm"])

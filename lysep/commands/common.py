@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from lysep.harness.spec import ExperimentSpec, SpecError, default_spec_path, load_spec
 
@@ -108,3 +109,30 @@ def checked_spec(spec_path: str | None, seeds: int | None, device: str = "cpu",
         fail(f"{spec.source}: {e}")
         return None
     return spec
+
+
+def sweep(spec: ExperimentSpec, out: Path, args: argparse.Namespace, finished: str = "runs",
+          stored: str = "runs") -> tuple[Any, int | None]:
+    """Run ``spec``'s sweep into ``out`` with ``lysep run``'s flags: ``(the runner's result, None)``, or
+    ``(None, exit code)`` when it could not finish: bad input 2, a write the machine refused 1, interrupted 130;
+    the message says that the ``finished`` (``stored``: as the store counts them) so far are stored."""
+    from lysep.harness.executors import default_threads
+    from lysep.harness.runner import run_experiment
+    from lysep.harness.store import StoreError
+
+    try:
+        return run_experiment(spec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
+                              force=args.force, quiet=args.quiet, repair=args.repair,
+                              threads=args.threads or default_threads(args.workers),
+                              recompute_changed=args.recompute_changed, warn=warn), None
+    except (StoreError, ConnectionError) as e:
+        return None, fail(str(e))
+    except OSError as e:  # what was stored so far stays, whole; a full disk is exit 1, a read-only folder exit 2
+        if machine_fault(e):
+            return None, write_failed(e, kept_runs(out, "rerun the same command to compute the rest", stored))
+        return None, fail(f"cannot write the results ({e}); the {finished} finished so far are stored in {out}")
+    except KeyboardInterrupt:
+        print(f"\nlysep: interrupted; the {finished} finished so far are stored in {out} "
+              "(rerun the same command to compute the rest)", file=sys.stderr)
+        return None, INTERRUPTED
+

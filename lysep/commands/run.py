@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 
 from lysep.commands.common import (
     BAD_INPUT,
-    INTERRUPTED,
     RESULTS_ROOT,
     check_run_args,
     checked_spec,
     fail,
     kept_runs,
     machine_fault,
-    warn,
+    sweep,
     write_failed,
 )
 
@@ -58,27 +57,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = checked_spec(args.spec, args.seeds, args.device, args.set)
     if spec is None:
         return BAD_INPUT
-    from lysep.harness.executors import default_threads
-    from lysep.harness.runner import run_experiment
-    from lysep.harness.store import StoreError
-
     out = Path(args.out) if args.out else RESULTS_ROOT / spec.name
     t0 = time.perf_counter()
-    try:
-        res = run_experiment(spec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
-                             force=args.force, quiet=args.quiet, repair=args.repair,
-                             threads=args.threads or default_threads(args.workers),
-                             recompute_changed=args.recompute_changed, warn=warn)
-    except (StoreError, ConnectionError) as e:
-        return fail(str(e))
-    except OSError as e:  # what was stored so far stays, whole; a full disk is exit 1, a read-only folder exit 2
-        if machine_fault(e):
-            return write_failed(e, kept_runs(out, "rerun the same command to compute the rest"))
-        return fail(f"cannot write the results ({e}); the runs finished so far are stored in {out}")
-    except KeyboardInterrupt:
-        print(f"\nlysep: interrupted; the runs finished so far are stored in {out} "
-              "(rerun the same command to compute the rest)", file=sys.stderr)
-        return INTERRUPTED
+    res, code = sweep(spec, out, args)
+    if code is not None:
+        return code
     for line in res.repaired:
         print(f"repair: dropped {line}", file=sys.stderr)
     seconds = time.perf_counter() - t0

@@ -10,18 +10,17 @@ from typing import Any
 
 from lysep.commands.common import (
     BAD_INPUT,
-    INTERRUPTED,
     RESULTS_ROOT,
     check_run_args,
     checked_spec,
     fail,
     kept_runs,
     machine_fault,
-    warn,
+    sweep,
     write_failed,
 )
 from lysep.commands.run import write_report
-from lysep.harness.spec import ExperimentSpec, SpecError
+from lysep.harness.spec import SpecError
 
 
 def tune_command(args: Any) -> int:
@@ -48,7 +47,7 @@ def tune_command(args: Any) -> int:
     out = Path(args.out) if args.out else RESULTS_ROOT / spec.name / "tuning"
     command = " ".join(["lysep tune", *sys.argv[2:]]) if sys.argv[1:2] == ["tune"] else f"lysep tune {spec.source}"
     t0 = time.perf_counter()
-    code = _sweep(tspec, out, args)
+    _, code = sweep(tspec, out, args, finished="trials", stored="trial runs")
     if code is not None:
         return code
     from lysep.harness.store import read_parquet
@@ -72,28 +71,3 @@ def tune_command(args: Any) -> int:
         if write_report(out, f"; the trials are stored in {out}"):
             return 1
     return 1 if failed else 0
-
-
-def _sweep(tspec: ExperimentSpec, out: Path, args: Any) -> int | None:
-    """Run the trial sweep; an exit code when it could not finish, else None."""
-    from lysep.harness.executors import default_threads
-    from lysep.harness.runner import run_experiment
-    from lysep.harness.store import StoreError
-
-    try:
-        run_experiment(tspec, out, device=args.device, workers=args.workers, scheduler=args.scheduler,
-                       force=args.force, quiet=args.quiet, repair=args.repair,
-                       threads=args.threads or default_threads(args.workers),
-                       recompute_changed=args.recompute_changed, warn=warn)
-    except (StoreError, ConnectionError) as e:
-        return fail(str(e))
-    except OSError as e:
-        if machine_fault(e):
-            return write_failed(e, kept_runs(out, "rerun the same command to compute the rest", "trial runs"))
-        return fail(f"cannot write the results ({e}); the trials finished so far are stored in {out}")
-    except KeyboardInterrupt:
-        print(f"\nlysep: interrupted; the trials finished so far are stored in {out} "
-              "(rerun the same command to compute the rest)", file=sys.stderr)
-        return INTERRUPTED
-    return None
-

@@ -128,10 +128,10 @@ def analyse(traces: pd.DataFrame, runs: pd.DataFrame, meta: dict, subject: Seque
     timing = timing_table(runs)
     caveat = wall_time_caveat(timing)
     claims = cl.evaluate_claims(traces, metrics, meta, caveat, chosen) if not metrics.empty else []
-    ratios = ({b: cmp.performance_ratios(cmp.budget_costs(traces, b)) for b in cmp.BUDGETS}
+    ratios = ({b: cmp.performance_ratios(cmp.budget_costs(traces, b)) for b in cmp.budgets_of(traces)}
               if not metrics.empty else {})
     to_target = ({(b, t * target): cmp.performance_ratios(cmp.target_costs(traces, t * target, b))
-                  for t in cmp.PROFILE_TARGETS for b in cmp.BUDGETS}
+                  for t in cmp.PROFILE_TARGETS for b in cmp.budgets_of(traces)}
                  if target is not None and not metrics.empty else {})
     methods = sorted(metrics["method"].unique()) if not metrics.empty else []
 

@@ -276,9 +276,10 @@ def _paired_costs(metrics: pd.DataFrame, depth, width, a: str, b: str, column: s
 
 
 #: per budget: the metrics column of the cost to reach the target CE, and the name of the test of F at the budget
-TO_TARGET = {"iterations": "iters_to_target", "grad_evals": "grad_evals_to_target", "wall_time": "seconds_to_target"}
+TO_TARGET = {"iterations": "iters_to_target", "grad_evals": "grad_evals_to_target", "wall_time": "seconds_to_target",
+             "flops": "flops_to_target"}
 AT_BUDGET = {"iterations": "F_at_equal_iterations", "grad_evals": "F_at_equal_grad_evals",
-             "wall_time": "F_at_equal_time"}
+             "wall_time": "F_at_equal_time", "flops": "F_at_equal_flops"}
 
 
 def _censored_costs(metrics: pd.DataFrame, depth, width, a: str, b: str,
@@ -472,7 +473,7 @@ def faster_claim(traces: pd.DataFrame, metrics: pd.DataFrame, target_ce: float |
     rule of :func:`majority_verdict`. Inconclusive without a LySep method or a baseline.
     """
     claim = "LySep converges faster than CE training (SGD/Adam/GD)"
-    unit = {"iterations": "iterations", "grad_evals": "grad_evals", "wall_time": "seconds"}[budget]
+    unit = cmp.BUDGET_UNITS[budget]
     how = (f"At {cmp.budget_words(budget)}: default LySep method vs the best baseline per cell (lowest median "
            f"{unit}-to-target, resp. final CE): {unit} to target_ce by the censoring-aware paired sign test (which run "
            "reached the target first; a run that never reached it is censored at what it spent, and a pair whose "
@@ -716,7 +717,8 @@ def depth_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[str
 def evaluate_claims(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict | None = None,
                     wall_caveat: str = "", subject: Sequence[str] | None = None) -> list[Claim]:
     """All claims, in report order: c1, c1b, c2, then c3, c4 and c5 each at every budget of
-    :data:`analysis.comparisons.BUDGETS` (equal iterations, grad_evals, wall time), then c6.
+    :data:`analysis.comparisons.BUDGETS` the traces record (equal iterations, grad_evals, wall time, and flops where
+    recorded: :func:`analysis.comparisons.budgets_of`), then c6.
 
     ``traces``: trace table; ``metrics``: :func:`analysis.metrics.metrics_table` of it; ``meta``: meta.json;
     ``wall_caveat``: :func:`analysis.provenance.wall_time_caveat`, added to the numbers of the claims that rest
@@ -730,9 +732,9 @@ def evaluate_claims(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict | No
     order = spec_order(meta)
     subject = subject_labels(metrics, meta, subject)
     claims = [certificate_claim(metrics), surrogate_claim(metrics), monotone_claim(metrics),
-              *[faster_claim(traces, metrics, target, order, b, subject) for b in cmp.BUDGETS],
-              *[variance_claim(traces, metrics, order, b, subject) for b in cmp.BUDGETS],
-              *[depth_claim(traces, metrics, order, b, subject) for b in cmp.BUDGETS],
+              *[faster_claim(traces, metrics, target, order, b, subject) for b in cmp.budgets_of(traces)],
+              *[variance_claim(traces, metrics, order, b, subject) for b in cmp.budgets_of(traces)],
+              *[depth_claim(traces, metrics, order, b, subject) for b in cmp.budgets_of(traces)],
               cnn_claim(traces, metrics, meta or {}, subject)]
     judged = roles(metrics, order, subject)[0]
     if not paper_wording(metrics, order, subject):

@@ -112,7 +112,7 @@ WILCOXON, CENSORED_SIGN = "Wilcoxon signed-rank", "censored sign test"
 #: the cost-to-target columns of the metrics table and the run total each is censored at (a run that never reached
 #: the target had spent that much without reaching it)
 CENSORED_AT = {"iters_to_target": "iterations", "grad_evals_to_target": "grad_evals",
-               "seconds_to_target": "wall_time"}
+               "seconds_to_target": "wall_time", "flops_to_target": "flops"}
 
 
 def censor_points(metrics: pd.DataFrame, column: str) -> np.ndarray:
@@ -311,7 +311,19 @@ def curve_bands(traces: pd.DataFrame, y: str, x: str = "iteration",
 #: name -> (the trace column that measures it, words for tables and reports)
 BUDGETS: dict[str, tuple[str, str]] = {"iterations": ("iteration", "equal iterations"),
                                        "grad_evals": ("grad_evals", "equal grad_evals"),
-                                       "wall_time": ("wall_time", "equal wall time")}
+                                       "wall_time": ("wall_time", "equal wall time"),
+                                       "flops": ("flops", "equal flops")}
+
+
+#: the unit a cost to a target is counted in, per budget
+BUDGET_UNITS = {"iterations": "iterations", "grad_evals": "grad_evals", "wall_time": "seconds", "flops": "flops"}
+
+
+def budgets_of(traces: pd.DataFrame) -> list[str]:
+    """The keys of :data:`BUDGETS` these traces measure: every budget whose column is recorded on every row (flops
+    are recorded by runs from the version that introduced them; older result sets are judged on the other three)."""
+    return [b for b, (column, _) in BUDGETS.items()
+            if column in traces.columns and len(traces) and bool(traces[column].notna().all())]
 
 
 #: the metric name of a train CE read at an equal budget (tables of c4)
@@ -423,7 +435,7 @@ def target_costs(traces: pd.DataFrame, target: float, budget: str) -> pd.DataFra
 
 def target_words(budget: str, target: float) -> str:
     """"iterations to CE 0.1" etc.: the label of a cost-to-target profile."""
-    unit = {"iterations": "iterations", "grad_evals": "grad_evals", "wall_time": "seconds"}[budget]
+    unit = BUDGET_UNITS[budget]
     return f"{unit} to CE {target:g}"
 
 

@@ -238,6 +238,7 @@ def run_metrics(run: pd.DataFrame, target_ce: float | None = None,
         "iterations": int(it[-1]),
         "wall_time": last_finite(_column(run, "wall_time")),
         "grad_evals": last_finite(_column(run, "grad_evals")),
+        "flops": last_finite(_column(run, "flops")),
         "diverged": bool(run["diverged"].astype(bool).any()) if "diverged" in run else bool(not ok[-1]),
         "final_F": last_finite(f),
         "final_train_acc": last_finite(_column(run, "train_acc")),
@@ -251,11 +252,12 @@ def run_metrics(run: pd.DataFrame, target_ce: float | None = None,
     out["reached"] = k is not None
     if k is None:
         out.update(iters_to_target=np.nan, seconds_to_target=np.nan, grad_evals_to_target=np.nan,
-                   bound_gap_at_target=np.nan)
+                   flops_to_target=np.nan, bound_gap_at_target=np.nan)
     else:
         out["iters_to_target"] = float(it[ok][k])
         out["seconds_to_target"] = value_at_target(_column(run, "wall_time")[ok], f[ok], target_ce)
         out["grad_evals_to_target"] = value_at_target(_column(run, "grad_evals")[ok], f[ok], target_ce)
+        out["flops_to_target"] = value_at_target(_column(run, "flops")[ok], f[ok], target_ce)
         out["bound_gap_at_target"] = float(bound_gap[ok][k])
     # monotonicity, on each (end, start) pair the run records: J on the training set, or on the iteration's batch
     pairs = [j_violations(_column(run, end), _column(run, start)) for end, start in DECREASE_PAIRS]

@@ -235,7 +235,7 @@ def claims_section(a: Analysis) -> Section:
 def profiles_section(a: Analysis) -> Section:
     """The performance profiles over the cells at each budget, summarised: how often each method is the best of a
     cell, within 2x and within 10x of it, and its median ratio to the best."""
-    title = "Performance profiles at three budgets"
+    title = "Performance profiles at each budget"
     if a.profiles.empty:
         return Section(title, ["No runs: no profile."])
     taus = [c for c in a.profiles.columns if c.startswith("rho@")]
@@ -246,11 +246,12 @@ def profiles_section(a: Analysis) -> Section:
                           "median ratio to the best": p["median_ratio"].map(fmt)})
     text = ("Dolan-More performance profiles over the grid's cells (figures below). First, as Dolan and More defined "
             "them, on the cost to reach a target train CE (the spec's target_ce and 10x it) in iterations, "
-            "grad_evals and seconds: the cell's cost is the median over seeds, a run that never reached the target "
-            "costs infinitely much (unsolved), and a method's ratio is its cost over the best cost of the cell. Then "
+            "grad_evals, seconds and flops (where the traces record them): the cell's cost is the median over "
+            "seeds, a run that never reached the target costs infinitely much (unsolved), and a method's ratio is "
+            "its cost over the best cost of the cell. Then "
             "'F at' a budget: per cell and seed, every method's train CE read at a common budget, the smallest final "
-            "iteration count, grad_evals or wall time of the methods' runs that did not diverge, only where every "
-            "method had completed at least one iteration within it (elsewhere a method would be read at its "
+            "iteration count, grad_evals, wall time or flops of the methods' runs that did not diverge, only where "
+            "every method had completed at least one iteration within it (elsewhere a method would be read at its "
             "starting point); 'cells' counts the cells with such seeds (0: not comparable at that budget). "
             "'within 1x' is the share of cells where the method is the best.")
     return Section(title, [text, Table(table)])

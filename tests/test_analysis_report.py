@@ -19,7 +19,7 @@ from synthetic import (
 from analysis import figures as fg
 from analysis.report import make_report
 
-SECTIONS = ["Bottom line", "Experiment", "Claims", "Performance profiles at three budgets",
+SECTIONS = ["Bottom line", "Experiment", "Claims", "Performance profiles at each budget",
             "Summary per cell and method",
             "Paired comparisons: LySep vs baselines", "Bound and surrogate", "Monotonicity", "Seed variance",
             "Timing reliability", "Figures"]

@@ -20,6 +20,7 @@ import torch
 
 from lysep.core.activations import get_activation
 from lysep.core.batches import MinibatchSampler, batch, steps_per_epoch
+from lysep.core.cost import GRADIENT_FORWARDS, forward_flops
 from lysep.core.model import Params, affine
 from lysep.core.objectives import cross_entropy
 from lysep.core.optim import ADAM_BETAS, ADAM_EPS, adam_moments, adam_step, sgd_update
@@ -63,8 +64,8 @@ class OnlineAltMin:
         params = [(w.clone(), b.clone()) for w, b in params]
         extra = {"sampler": MinibatchSampler(problem.n_train, self.hp["batch_size"], seeds, problem.device),
                  "adam": [adam_moments([w, b]) for w, b in params], "mu": self.hp["mu"], "k": 0}
-        return State(params=params, grad_evals=torch.zeros(len(seeds), dtype=torch.float64, device=problem.device),
-                     extra=extra)
+        zero = torch.zeros(len(seeds), dtype=torch.float64, device=problem.device)
+        return State(params=params, grad_evals=zero, extra=extra, flops=zero.clone())
 
     def update_codes(self, codes: list[torch.Tensor], params: Params, y, mu: float) -> None:
         hp = self.hp
@@ -108,6 +109,15 @@ class OnlineAltMin:
             ex["mu"] += hp["d_mu"]
         ex["k"] += 1
         state.grad_evals += fraction * self.passes(state.params)
+        state.flops += self.flops(state.params, fraction * problem.n_train)
+
+    def flops(self, params: Params, rows: float) -> float:
+        """Flops of one iteration on ``rows`` samples (``lysep.core.cost``): the forward pass, each code step (the
+        forward of the layer after the code and its input gradient: two forwards), each weight step (its layer's
+        forward and weight gradient: two forwards)."""
+        fwd = forward_flops([w.shape[2] * w.shape[1] for w, _ in params], rows)
+        return sum(fwd) + GRADIENT_FORWARDS * (self.hp["code_steps"] * sum(fwd[1:])
+                                               + self.hp["weight_steps"] * sum(fwd))
 
     def passes(self, params: Params) -> float:
         """Work of one iteration on the whole data, in forward+backward passes: the forward pass (1/3), each code

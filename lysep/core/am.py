@@ -24,7 +24,7 @@ from lysep.core.blocks import (
     LastUnitBlock,
     OutputWeightBlock,
 )
-from lysep.core.cost import block_cost, work_shares
+from lysep.core.cost import block_cost, block_flops, forward_flops, work_shares
 from lysep.core.inner import SOLVERS, StepResult
 from lysep.core.model import Params, affine, forward, is_conv, layer_work
 from lysep.core.objectives import (
@@ -177,7 +177,10 @@ class AlternatingMinimization:
         extra["u_state"] = [{"eta": eta_u.clone(), "lr": hp["lr_u"]} for _ in range(depth)]
         extra["w_state"] = [{"eta": eta_w.clone(), "lr": hp["lr_w"]} for _ in range(depth + 1)]
         extra["costs"] = work_shares(layer_work(params, tuple(problem.x_train.shape[1:])))
-        return State(params=params, grad_evals=torch.zeros(s, dtype=torch.float64, device=dev), extra=extra)
+        extra["flops_fwd"] = forward_flops(layer_work(params, tuple(problem.x_train.shape[1:]), bias=False),
+                                           problem.n_train)
+        zero = torch.zeros(s, dtype=torch.float64, device=dev)
+        return State(params=params, grad_evals=zero, extra=extra, flops=zero.clone())
 
     def step(self, problem: Problem, state: State) -> None:
         """One outer iteration: schedule, J at the start (when recorded), U step, W step."""
@@ -203,13 +206,15 @@ class AlternatingMinimization:
         return (a,) if i == len(params) - 1 else (a, self.sigma(a))
 
     def charge(self, state: State, layer: int, res: StepResult, part: slice = slice(None)) -> None:
-        """Add a block solve's cost (seeds ``part`` of a stacked solve) to ``grad_evals``; a count may be one
-        number for every seed (``lipschitz``: no per-seed work to count)."""
+        """Add a block solve's cost (seeds ``part`` of a stacked solve) to ``grad_evals`` and ``flops``; a count may
+        be one number for every seed (``lipschitz``: no per-seed work to count)."""
         def seeds(v):
             return v[part] if isinstance(v, torch.Tensor) else v
 
         fwd = None if res.forwards is None else seeds(res.forwards)
-        state.grad_evals += block_cost(state.extra["costs"][layer], seeds(res.gradients), seeds(res.evaluations), fwd)
+        g, e = seeds(res.gradients), seeds(res.evaluations)
+        state.grad_evals += block_cost(state.extra["costs"][layer], g, e, fwd)
+        state.flops += block_flops(state.extra["flops_fwd"][layer], g, e, fwd)
 
     def u_step(self, problem: Problem, state: State) -> None:
         """Blocks u_1..u_D in order; each accepted u_i is layer i + 1's new input. The ``lipschitz`` rule's

@@ -22,7 +22,8 @@ import torch
 from lysep.core.am import AlternatingMinimization
 from lysep.core.batches import MinibatchSampler
 from lysep.core.chunks import TEMPORARIES, chunked_mean, eval_slices, row_slices
-from lysep.core.model import Params, forward
+from lysep.core.cost import forward_flops
+from lysep.core.model import Params, forward, layer_work
 from lysep.core.objectives import (
     certificate_of,
     certificate_weights,
@@ -39,7 +40,7 @@ from lysep.core.schedules import Schedule
 from lysep.core.state import State
 
 #: what the full-batch iteration keeps in ``extra`` that belongs to one batch only (never copied back)
-BATCH_ONLY: tuple[str, ...] = ("U", "layers", "costs", "J_start", "J_last")
+BATCH_ONLY: tuple[str, ...] = ("U", "layers", "costs", "flops_fwd", "J_start", "J_last")
 
 
 @dataclass
@@ -88,6 +89,9 @@ class MinibatchAM:
         head = Problem(problem.x_train[:b], problem.y_train[:b], problem.x_test, problem.y_test, problem.n_classes)
         state = self.sweep.init(head, params)
         ex = state.extra
+        # at the whole data's scale, as the cost shares: a step books them times its batch's part b / N
+        ex["flops_fwd"] = forward_flops(layer_work(state.params, tuple(problem.x_train.shape[1:]), bias=False),
+                                        problem.n_train)
         ex["U"] = forward_pass_u(state.params, problem.x_train, self.activation)
         ex["sampler"] = MinibatchSampler(problem.n_train, b, seeds, problem.device)
         ex["J_batch_start"] = ex["J_batch"] = None
@@ -109,13 +113,14 @@ class MinibatchAM:
                 u_rows = forward(state.params, batch.x_train, self.activation)[0]
         else:
             u_rows = [take_rows(u, idx) for u in ex["U"]]
-        rows = {"U": u_rows, "layers": None, "J_start": None, "J_last": None, "costs": [c * part for c in ex["costs"]]}
-        sub = State(state.params, state.grad_evals, {**ex, **rows}, record=state.record)
+        rows = {"U": u_rows, "layers": None, "J_start": None, "J_last": None, "costs": [c * part for c in ex["costs"]],
+                "flops_fwd": [f * part for f in ex["flops_fwd"]]}
+        sub = State(state.params, state.grad_evals, {**ex, **rows}, record=state.record, flops=state.flops)
         self.sweep.step(batch, sub)
         for u, new in zip(ex["U"], sub.extra["U"]):
             put_rows(u, idx, new)
         ex.update({k: v for k, v in sub.extra.items() if k not in BATCH_ONLY})
-        state.params, state.grad_evals = sub.params, sub.grad_evals
+        state.params, state.grad_evals, state.flops = sub.params, sub.grad_evals, sub.flops
         ex["J_batch_start"], ex["J_batch"] = sub.extra["J_start"], None
         if state.record:  # J on this batch at the end, recomputed from scratch (only for a recorded row)
             with torch.no_grad():

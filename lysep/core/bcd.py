@@ -62,8 +62,8 @@ class ProximalBCD:
             pre, post = forward_split(params, problem.x_train, self.activation)
         extra = {"U": pre, "V": [*post, pre[-1].clone()], "k": 0, "J_start": None}
         s = params[0][0].shape[0]
-        return State(params=params, grad_evals=torch.zeros(s, dtype=torch.float64, device=problem.device),
-                     extra=extra)
+        zero = torch.zeros(s, dtype=torch.float64, device=problem.device)
+        return State(params=params, grad_evals=zero, extra=extra, flops=zero.clone())
 
     def objective(self, problem: Problem, state: State) -> torch.Tensor:
         ex = state.extra
@@ -100,6 +100,7 @@ class ProximalBCD:
         state.params = params
         ex["k"] += 1
         state.grad_evals += madds / pass_madds(params)
+        state.flops += 2.0 * problem.n_train * madds  # its own multiply-add count (bias included) per sample
 
     def metrics(self, problem: Problem, state: State, bound_norm: str) -> dict[str, torch.Tensor]:
         ex = state.extra

@@ -78,8 +78,8 @@ class DLADMM:
             z, a = forward_split(params, problem.x_train, self.activation)
         extra = {"z": z, "a": a, "u": torch.zeros_like(z[-1]), "k": 0, "J_start": None, "madds": None}
         s = params[0][0].shape[0]
-        return State(params=params, grad_evals=torch.zeros(s, dtype=torch.float64, device=problem.device),
-                     extra=extra)
+        zero = torch.zeros(s, dtype=torch.float64, device=problem.device)
+        return State(params=params, grad_evals=zero, extra=extra, flops=zero.clone())
 
     def objective(self, problem: Problem, state: State) -> torch.Tensor:
         ex, hp = state.extra, self.hp
@@ -168,6 +168,7 @@ class DLADMM:
         state.params = self.params
         ex["k"] += 1
         state.grad_evals += ex["madds"] / pass_madds(self.params)
+        state.flops += 2.0 * problem.n_train * ex["madds"]  # its own multiply-add count (bias included) per sample
         self.extra = self.params = None
 
     def metrics(self, problem: Problem, state: State, bound_norm: str) -> dict[str, torch.Tensor]:

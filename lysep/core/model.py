@@ -177,18 +177,20 @@ def affine_weight_grad(w: torch.Tensor, b: torch.Tensor, h: torch.Tensor,
     return gw.view(w.shape), g.sum(dim=(1, 3, 4)).view(b.shape)
 
 
-def layer_work(params: Params, sample_shape: tuple[int, ...]) -> list[int]:
-    """Multiply-adds of each layer for one sample (bias included): (m + 1) M dense, (C kh kw + 1) C' H W conv."""
+def layer_work(params: Params, sample_shape: tuple[int, ...], bias: bool = True) -> list[int]:
+    """Multiply-adds of each layer for one sample (bias included): (m + 1) M dense, (C kh kw + 1) C' H W conv;
+    ``bias=False``: the products alone, m M and C kh kw C' H W (what a flop counter counts)."""
+    one = 1 if bias else 0
     shape = tuple(sample_shape)
     work = []
     for w, b in params:
         if is_conv(w):
             _, c_out, c_in, kh, kw = w.shape
             h, wd = shape[-2:]
-            work.append((c_in * kh * kw + 1) * c_out * h * wd)
+            work.append((c_in * kh * kw + one) * c_out * h * wd)
             shape = (c_out, h // 2, wd // 2) if is_pooled(b) else (c_out, h, wd)
         else:
-            work.append((w.shape[2] + 1) * w.shape[1])
+            work.append((w.shape[2] + one) * w.shape[1])
             shape = (w.shape[1],)
     return work
 

@@ -19,3 +19,7 @@ class State:
     grad_evals: torch.Tensor  # (S,) float64, cumulative, in full forward+backward passes
     extra: dict[str, Any] = field(default_factory=dict)
     record: bool = True  # set by the runner: whether the coming iteration will be recorded in the trace
+    #: (S,) float64, cumulative flops (``lysep.core.cost``), for a method that charges its own; None: every unit
+    #: of the method's ``grad_evals`` is a whole forward+backward pass, and the runner books ``grad_evals`` times
+    #: the flops of one pass (``lysep.core.cost.pass_flops``)
+    flops: torch.Tensor | None = None

@@ -23,14 +23,15 @@ import torch
 
 from lysep.core.batches import steps_per_epoch
 from lysep.core.chunks import chunked_mean, eval_slices
-from lysep.core.model import ConvSpec, ModelSpec, Params, forward, init_params
+from lysep.core.cost import pass_flops
+from lysep.core.model import ConvSpec, ModelSpec, Params, forward, init_params, layer_work
 from lysep.core.objectives import accuracy, cross_entropy
 from lysep.core.problem import Problem
 from lysep.methods.base import Method
 
 #: the columns every trace has, in this order; then each method's declared metrics (scalar ones, then
 #: their gap columns), ``diverged``, and the per-layer metrics ``<name>_1..<name>_D``
-HARNESS_COLUMNS = ["method", "algorithm", "depth", "width", "seed", "iteration", "wall_time", "grad_evals",
+HARNESS_COLUMNS = ["method", "algorithm", "depth", "width", "seed", "iteration", "wall_time", "grad_evals", "flops",
                    "F", "train_acc", "test_ce", "test_acc"]
 
 
@@ -105,6 +106,14 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
     s = len(seeds)
     iterations = budget.iteration_limit(steps_per_epoch(problem.n_train, method.batch_size))
     state = method.init(problem, params0, seeds)
+    per_pass = pass_flops(layer_work(params0, tuple(problem.x_train.shape[1:]), bias=False), problem.n_train)
+
+    def flops() -> np.ndarray:
+        """The seeds' cumulative flops: the method's own count, or grad_evals times one pass's (``State.flops``)."""
+        if state.flops is None:
+            return state.grad_evals.cpu().numpy() * per_pass
+        return state.flops.cpu().numpy().copy()
+
     alive = np.ones(s, dtype=bool)  # still producing rows
     records: list[dict[str, np.ndarray]] = []
     wall, cpu, k = 0.0, 0.0, 0
@@ -115,7 +124,8 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
         ge = state.grad_evals.cpu().numpy().copy()  # a method may count on its device: read between iterations
         over = np.zeros(s, dtype=bool) if budget.grad_evals is None else ge >= budget.grad_evals
         if k % budget.record_every == 0 or last or (over & alive).any():
-            row = _record(problem, model, method, state, budget, k, wall, ge, last or bool((over & alive).any()))
+            row = _record(problem, model, method, state, budget, k, wall, ge, flops(),
+                          last or bool((over & alive).any()))
             row["_keep"] = alive.copy()
             records.append(row)
             alive &= ~row["diverged"]
@@ -143,12 +153,12 @@ def run_method(problem: Problem, model: ModelSpec, label: str, method: Method, s
 
 
 def _record(problem: Problem, model: ModelSpec, method: Method, state, budget: Budget, k: int, wall: float,
-            ge: np.ndarray, final: bool) -> dict[str, np.ndarray]:
+            ge: np.ndarray, flops: np.ndarray, final: bool) -> dict[str, np.ndarray]:
     """One trace row per seed: losses, accuracies, the method's own metrics, divergence."""
     s = len(ge)
     F, acc = _evaluate(state.params, problem.x_train, problem.y_train, model.activation)
     extra = {key: v.detach().to("cpu", torch.float64).numpy() for key, v in method.metrics(problem, state).items()}
-    row = {"iteration": np.full(s, k), "wall_time": np.full(s, wall), "grad_evals": ge,
+    row = {"iteration": np.full(s, k), "wall_time": np.full(s, wall), "grad_evals": ge, "flops": flops,
            "F": F.to("cpu", torch.float64).numpy(), "train_acc": acc.to("cpu", torch.float64).numpy()}
     if k % budget.eval_every == 0 or final:
         tce, tacc = _evaluate(state.params, problem.x_test, problem.y_test, model.activation)

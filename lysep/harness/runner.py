@@ -161,6 +161,7 @@ def summarize(traces: pd.DataFrame, method: Method) -> pd.DataFrame:
             "seed": int(seed), "config_hash": last.config_hash, "status": "diverged" if diverged else "completed",
             "diverged_at": float(last.iteration) if diverged else np.nan, "iterations": int(last.iteration),
             "wall_time": float(last.wall_time), "grad_evals": float(last.grad_evals),
+            "flops": float(last.flops) if "flops" in run else np.nan,
             "final_F": float(last.F), "final_train_acc": float(last.train_acc),
             "final_test_ce": float(tested.test_ce.iloc[-1]) if len(tested) else np.nan,
             "final_test_acc": float(tested.test_acc.iloc[-1]) if len(tested) else np.nan,
@@ -192,7 +193,8 @@ def failed_runs(spec: ExperimentSpec, unit: Unit, error: str) -> pd.DataFrame:
         "method": unit.label, "algorithm": method_spec(spec, unit.label).name, "depth": unit.depth,
         "width": unit.width, "seed": s, "config_hash": config_hash(spec, unit.depth, unit.width, unit.label, s),
         "status": "failed", "diverged_at": np.nan, "iterations": 0, "wall_time": np.nan, "grad_evals": np.nan,
-        "final_F": np.nan, "final_train_acc": np.nan, "final_test_ce": np.nan, "final_test_acc": np.nan,
+        "flops": np.nan, "final_F": np.nan, "final_train_acc": np.nan, "final_test_ce": np.nan,
+        "final_test_acc": np.nan,
         "error": error[-2000:], **props, CODE_COLUMN: method_code(method_spec(spec, unit.label).name)}
         for s in unit.seeds])
 

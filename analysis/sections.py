@@ -15,7 +15,7 @@ from analysis import claims as cl
 from analysis import comparisons as cmp
 from analysis import stats
 from analysis.analyse import COMPARED_METRICS, Analysis, spec_of
-from analysis.metrics import MONOTONE_TOL, RESOLUTION_ULPS, resolution
+from analysis.metrics import RESOLUTION_ULPS, resolution
 from analysis.provenance import contended_units, invocations_table, run_provenance_rows, timing_note
 from analysis.render import NA, Fig, Section, Table, display, fmt
 from lysep.datasets import dataset_info
@@ -466,9 +466,11 @@ def monotone_section(a: Analysis) -> Section:
     if a.metrics.empty:
         return Section("Monotonicity", ["No runs."])
     rows = [_monotone_row(*key, g) for key, g in per_cell_and_method(a.metrics)]
-    text = (f"J violation: J > J_start + {MONOTONE_TOL:g} * max(1, |J_start|) within one iteration (same weights "
-            "beta); 'decrease guaranteed' is what the method declares for its hyperparameters (claim c2 judges "
-            "those runs). F increase: F_k > F_(k-1) + the same tolerance between consecutive recorded rows (F has no "
+    text = (f"J violation: J > J_start + tol within one iteration after iteration 0 (same weights beta), tol = "
+            f"{RESOLUTION_ULPS} * eps(dtype) * max(1, |J_start|) (the bound checks' tolerance: "
+            f"{resolution('float32'):.2g} * max(1, |J_start|) in float32); 'decrease guaranteed' is what the method "
+            "declares for its hyperparameters (claim c2 judges those runs). F increase: F_k > F_(k-1) + the same "
+            "tolerance between consecutive recorded rows (F has no "
             "monotonicity guarantee for any method). Per-run counts are in tables/metrics.csv.")
     return Section("Monotonicity", [text, Table(pd.DataFrame(rows))])
 

@@ -120,6 +120,49 @@ def test_the_tolerance_scales_with_the_dtype():
         me.resolution("float33")
 
 
+def _decrease_run(j: np.ndarray, j_start: np.ndarray) -> pd.DataFrame:
+    """A LySep run whose J at the end and J_start at the start of each iteration are given (its bounds hold)."""
+    return _bound_run(np.full(j.size, 0.5), f=0.5).assign(J=j, J_start=j_start)
+
+
+def test_c2_tolerance_scales_with_the_dtype_float64():
+    """A float64 run whose J rises by 5e-10 relative within one iteration (J_start = 2: by 1e-9, about 4.5e6 float64
+    ulps): a real increase. The old fixed tolerance 1e-7 * max(1, |J_start|) = 2e-7 missed it (supported); with 8
+    ulps of float64 (3.6e-15 at J_start = 2) it is a violation."""
+    j_start = np.array([2.5, 2.5, 2.2, 2.0])
+    j = np.array([2.5, 2.2, 2.0, 2.0 * (1 + 5e-10)])
+    old = me.count_exceedances(j, j_start, me.MONOTONE_TOL)
+    assert old == (0, 4)  # old: no violation
+    m = _metrics(_decrease_run(j, j_start), dtype="float64")
+    assert int(m["j_violations"].sum()) == 1 and int(m["j_checked"].sum()) == 3  # iteration 0 apart
+    c2 = cl.monotone_claim(m)
+    assert c2.verdict == cl.NOT_SUPPORTED and "violations/iterations after iteration 0 1/3" in c2.numbers
+
+
+def test_c2_one_float32_ulp_wobble_is_not_a_violation():
+    """A float32 run whose J ends one float32 ulp above J_start = 2.3 (2.4e-7: the rounding of the recomputation) and
+    otherwise decreases. The old tolerance (1e-7 * 2.3 = 2.3e-7, under one ulp) called it a violation (not supported);
+    8 float32 ulps (2.2e-6) count it below resolution, and the other iterations support the claim."""
+    top = float(np.float32(2.3))
+    wobble = float(np.nextafter(np.float32(top), np.float32(3.0)))
+    j_start = np.array([3.0, 3.0, 2.5, top])
+    j = np.array([3.0, 2.5, top, wobble])
+    assert me.count_exceedances(j, j_start, me.MONOTONE_TOL)[0] == 1  # old: a violation
+    m = _metrics(_decrease_run(j, j_start), dtype="float32")
+    assert int(m["j_violations"].sum()) == 0 and int(m["j_unresolved"].sum()) == 1
+    c2 = cl.monotone_claim(m)
+    assert c2.verdict == cl.SUPPORTED and "below resolution" in c2.numbers and "in 1 of 3 iterations" in c2.numbers
+    # the same wobble in float64 is 2e8 ulps: a violation
+    assert cl.monotone_claim(_metrics(_decrease_run(j, j_start), dtype="float64")).verdict == cl.NOT_SUPPORTED
+
+
+def test_c2_every_change_below_resolution_is_inconclusive():
+    """J_start and J equal on every iteration (nothing moved): no evidence that J decreases. The old rule: supported."""
+    j = np.full(4, 1.7)
+    c2 = cl.monotone_claim(_metrics(_decrease_run(j, j.copy())))
+    assert c2.verdict == cl.INCONCLUSIVE and "every change below resolution" in c2.numbers
+
+
 # ----------------------------------------------------------------------------------------------
 # 5. cost to target with censoring
 

@@ -319,6 +319,14 @@ EQUIVALENCE: dict[str, Equivalence] = {
        for name in AT_BUDGET.values()},
     "final_test_acc": Equivalence(0.01, False, "|median difference| < 0.01"),
 }
+#: the equivalence route of c3 and c6, as the reports' Claims section states the verdict rules
+EQUIVALENCE_RULE = ("For c3 and c6 a cell that no test finds significant either way counts against the claim as "
+                    "well when a paired TOST (two one-sided Wilcoxon tests, Holm over the claim's TOSTs) shows it "
+                    "equivalent within the one margin declared per quantity: train CE at the budget "
+                    f"{EQUIVALENCE['F_at_equal_time'].words}, final test accuracy "
+                    f"{EQUIVALENCE['final_test_acc'].words}; too few seeds for a TOST show nothing, and censored "
+                    "costs to target get none. 'not supported' is then a majority of cells that are against or "
+                    "equivalent.")
 #: why a test of the comparative claims has no TOST
 NO_TOST = "no equivalence test: censored costs to target have no TOST"
 TOST_COLUMNS = ["margin", "tost_p", "tost_holm", "tost_note"]
@@ -699,7 +707,9 @@ def variance_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[
     absolute deviation from the median of log CE) is smaller. Supported if that holds in more than half the tested
     cells and the baseline is significantly less spread in none; not supported if the baseline is significantly
     less spread in more than half; inconclusive otherwise, and when no cell is testable (not comparable, or fewer
-    seeds than the test needs: :func:`analysis.stats.min_n_brown_forsythe`).
+    seeds than the test needs: :func:`analysis.stats.min_n_brown_forsythe`). No equivalence route (as c3 and c6
+    have, :func:`majority_verdict`): no equivalence test of two spreads is implemented, so equal spreads stay
+    inconclusive.
     """
     claim = "LySep results vary less over seeds than CE training"
     how = (f"Log train CE at {cmp.budget_words(budget)} of the default LySep method vs the best baseline per cell "

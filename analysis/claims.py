@@ -229,16 +229,21 @@ def monotone_claim(metrics: pd.DataFrame) -> Claim:
 
     Judged on the runs whose method declares the guarantee for its hyperparameters
     (``decrease_guaranteed``: every block solver accepts only non-increasing steps). A violation is
-    ``J > J_start + 1e-7 max(1,|J_start|)`` (J_start: J at the start of the iteration, same weights).
-    Supported iff zero violations in the judged runs; not supported otherwise; inconclusive if no run
-    qualifies. Violations of runs without the guarantee (Adam blocks, joint training) are reported,
-    not judged.
+    ``J > J_start + tol`` with the bound checks' dtype-scaled tolerance (:func:`analysis.metrics.resolution`:
+    ``tol = 8 eps(dtype) max(1, |J_start|)``; J_start: J at the start of the iteration, same weights), judged after
+    iteration 0 (where J_start = J by construction: reported apart); an iteration with ``|J - J_start| < tol``
+    changed J below resolution (evidence neither way). Supported iff zero violations in the judged runs and some
+    change above resolution; not supported if any violation; inconclusive if no run qualifies or every judged
+    change is below resolution. Violations of runs without the guarantee (Adam blocks, joint training) are
+    reported, not judged.
     """
     claim = "The LySep loss J decreases monotonically under alternating minimization at fixed weights"
-    how = ("Per iteration, J at the end vs J_start at the start with the same beta (for a minibatch method: "
-           "J_batch vs J_batch_start, J on the iteration's batch); violation if J > J_start + "
-           "1e-7 * max(1, |J_start|). Judged on the runs whose method declares the decrease guarantee for its "
-           "hyperparameters (every block solver monotone); supported iff zero violations there.")
+    how = ("Per iteration after iteration 0, J at the end vs J_start at the start with the same beta (for a minibatch "
+           "method: J_batch vs J_batch_start, J on the iteration's batch); violation if J > J_start + tol, "
+           f"{_RESOLUTION_WORDS.replace('|F|', '|J_start|')}; |J - J_start| < tol is below resolution (evidence "
+           "neither way); iteration 0, where J_start = J by construction, is reported apart. Judged on the runs whose "
+           "method declares the decrease guarantee for its hyperparameters (every block solver monotone); supported "
+           "iff zero violations there and some change above resolution; inconclusive if every change is below it.")
     if metrics.empty:
         return Claim("c2", claim, INCONCLUSIVE, "no runs", how, budget=EVERY_ITERATION)
     has_j = metrics[metrics["j_checked"] > 0]
@@ -251,10 +256,22 @@ def monotone_claim(metrics: pd.DataFrame) -> Claim:
                      budget=EVERY_ITERATION)
     per = judged.groupby("method")[["j_violations", "j_checked"]].sum()
     parts = [f"{m}: {int(r.j_violations)}/{int(r.j_checked)}" for m, r in per.iterrows()]
-    viol = int(per["j_violations"].sum())
-    numbers = (f"judged runs {len(judged)}; violations/iterations {viol}/{int(per['j_checked'].sum())} "
-               f"({'; '.join(parts)})" + other_txt)
-    return Claim("c2", claim, SUPPORTED if viol == 0 else NOT_SUPPORTED, numbers, how, budget=EVERY_ITERATION)
+    viol, checked = int(per["j_violations"].sum()), int(per["j_checked"].sum())
+    small = int(judged["j_unresolved"].sum()) if "j_unresolved" in judged else 0
+    numbers = (f"judged runs {len(judged)}; violations/iterations after iteration 0 {viol}/{checked} "
+               f"({'; '.join(parts)}); change below resolution (|J - J_start| < tolerance, evidence neither way) "
+               f"in {small} of {checked} iterations")
+    if "j_start_checked" in judged and int(judged["j_start_checked"].sum()):
+        numbers += (f"; iteration 0 (J_start = J by construction), not judged: "
+                    f"{int(judged['j_start_violations'].sum())} of {int(judged['j_start_checked'].sum())} rows past "
+                    "the tolerance")
+    numbers += other_txt
+    if viol:
+        return Claim("c2", claim, NOT_SUPPORTED, numbers, how, budget=EVERY_ITERATION)
+    if small == checked:
+        return Claim("c2", claim, INCONCLUSIVE, f"inconclusive: every change below resolution; {numbers}", how,
+                     budget=EVERY_ITERATION)
+    return Claim("c2", claim, SUPPORTED, numbers, how, budget=EVERY_ITERATION)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -280,6 +297,58 @@ TO_TARGET = {"iterations": "iters_to_target", "grad_evals": "grad_evals_to_targe
              "flops": "flops_to_target"}
 AT_BUDGET = {"iterations": "F_at_equal_iterations", "grad_evals": "F_at_equal_grad_evals",
              "wall_time": "F_at_equal_time", "flops": "F_at_equal_flops"}
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """The equivalence margin of one compared quantity of c3 and c6: a paired TOST (:func:`analysis.stats.tost_paired`,
+    on the median) shows the subject and the baseline equal within ``+-size``, on ``log`` of the values when ``log``
+    (a margin on their ratio) else on the values themselves. ``words``: the margin as the numbers column says it."""
+
+    size: float
+    log: bool
+    words: str
+
+
+#: the one declared equivalence margin of each quantity the comparative claims test (test name -> margin). CE at a
+#: budget: the median log ratio within log 1.1 (CE within 10% either way, the size `lysep compare` counts as no change
+#: in final CE: analysis.regression.MARGINS); a CE spans decades, so only a ratio is comparable across cells. Final
+#: test accuracy: within 0.01 (one point). A test not listed gets no TOST: the censored costs to target (a TOST needs
+#: every paired difference; a censored one is only bounded).
+EQUIVALENCE: dict[str, Equivalence] = {
+    **{name: Equivalence(float(np.log(1.1)), True, "|median log ratio| < log 1.1, i.e. CE within 10%")
+       for name in AT_BUDGET.values()},
+    "final_test_acc": Equivalence(0.01, False, "|median difference| < 0.01"),
+}
+#: the equivalence route of c3 and c6, as the reports' Claims section states the verdict rules
+EQUIVALENCE_RULE = ("For c3 and c6 a cell that no test finds significant either way counts against the claim as "
+                    "well when a paired TOST (two one-sided Wilcoxon tests, Holm over the claim's TOSTs) shows it "
+                    "equivalent within the one margin declared per quantity: train CE at the budget "
+                    f"{EQUIVALENCE['F_at_equal_time'].words}, final test accuracy "
+                    f"{EQUIVALENCE['final_test_acc'].words}; too few seeds for a TOST show nothing, and censored "
+                    "costs to target get none. 'not supported' is then a majority of cells that are against or "
+                    "equivalent.")
+#: why a test of the comparative claims has no TOST
+NO_TOST = "no equivalence test: censored costs to target have no TOST"
+TOST_COLUMNS = ["margin", "tost_p", "tost_holm", "tost_note"]
+
+
+def tost_row(test: str, x: np.ndarray, y: np.ndarray) -> dict:
+    """The TOST of one paired test (``x`` subject, ``y`` baseline, costs matched by seed) within its declared margin
+    (:data:`EQUIVALENCE`): ``margin`` (NaN when none is declared), ``tost_p`` (NaN when there is no margin or too few
+    pairs, :func:`analysis.stats.min_n_tost`) and ``tost_note`` (why not)."""
+    m = EQUIVALENCE.get(test)
+    if m is None:
+        return {"margin": np.nan, "tost_p": np.nan, "tost_note": NO_TOST}
+    a, b = (stats.log_values(x), stats.log_values(y)) if m.log else (np.asarray(x, float), np.asarray(y, float))
+    out = stats.tost_paired(a, b, m.size)
+    return {"margin": m.size, "tost_p": out.p_value, "tost_note": out.reason}
+
+
+def with_tost_holm(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``tost_holm``: Holm over every TOST p of the table (the claim's TOST family), after ``tost_p``."""
+    table.insert(table.columns.get_loc("tost_p") + 1, "tost_holm", stats.holm(table["tost_p"].to_numpy(dtype=float)))
+    return table
 
 
 def _censored_costs(metrics: pd.DataFrame, depth, width, a: str, b: str,
@@ -321,7 +390,9 @@ def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselin
     A time to target whose seeds were timed as one batch (:func:`shared_clock`) is not tested per seed (no p-value,
     note :data:`ONE_CLOCK`; :func:`clock_test` tests it over the cells). Holm over every test of the table together
     (all cells and tests: one family, so a cell that counts when either of its tests is significant is corrected
-    for both).
+    for both). Each test with a declared margin (:data:`EQUIVALENCE`: the train CE at the budget, and ``extra``
+    columns listed there) also gets its paired TOST (:func:`tost_row`), Holm over every TOST of the table
+    (``tost_holm``); the censored costs to target get none.
     """
     rows = []
     to_target = TO_TARGET[budget]
@@ -338,18 +409,20 @@ def speed_tests(traces: pd.DataFrame, metrics: pd.DataFrame, lysep: str, baselin
             row = cmp.censored_row(*_censored_costs(metrics, depth, width, lysep, b, to_target))
             if budget == "wall_time" and (shared_clock(cell, lysep) or shared_clock(cell, b)):
                 row.update(p_value=np.nan, note=ONE_CLOCK)
-            rows.append({"depth": depth, "width": width, "test": to_target, "method": lysep, "baseline": b, **row})
+            rows.append({"depth": depth, "width": width, "test": to_target, "method": lysep, "baseline": b, **row,
+                         **tost_row(to_target, np.array([]), np.array([]))})
         b = best_ce.loc[(depth, width)]
         pairs = cmp.equal_budget_pairs(cell, lysep, b, budget)
-        rows.append(_test_row(depth, width, AT_BUDGET[budget], lysep, b, pairs["a"].to_numpy(),
-                              pairs["b"].to_numpy()))
+        x, y = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+        rows.append({**_test_row(depth, width, AT_BUDGET[budget], lysep, b, x, y),
+                     **tost_row(AT_BUDGET[budget], x, y)})
         for column, hib in extra:
             x, y = _paired_costs(metrics, depth, width, lysep, b, column, hib)
-            rows.append(_test_row(depth, width, column, lysep, b, x, y))
-    cols = ["depth", "width", "test", "method", "baseline", *cmp.PAIRED_COLUMNS]
-    table = pd.DataFrame(rows, columns=[c for c in cols if c != "p_holm"])
+            rows.append({**_test_row(depth, width, column, lysep, b, x, y), **tost_row(column, x, y)})
+    cols = ["depth", "width", "test", "method", "baseline", *cmp.PAIRED_COLUMNS, *TOST_COLUMNS]
+    table = pd.DataFrame(rows, columns=[c for c in cols if c not in ("p_holm", "tost_holm")])
     table.insert(table.columns.get_loc("p_value") + 1, "p_holm", stats.holm(table["p_value"].to_numpy(dtype=float)))
-    return table
+    return with_tost_holm(table)
 
 
 def clock_test(metrics: pd.DataFrame, tests: pd.DataFrame) -> stats.Outcome | None:
@@ -391,17 +464,26 @@ def _direction(tests: pd.DataFrame) -> pd.Series:
 
 
 def cell_outcomes(tests: pd.DataFrame, alpha: float = stats.ALPHA) -> pd.DataFrame:
-    """Per cell: ``method`` (the judged LySep method wins) / ``baseline`` / ``neither``, and ``against`` (some test
-    of the cell is significant in the baseline's favour).
+    """Per cell: ``method`` (the judged LySep method wins) / ``baseline`` / ``equivalent`` / ``neither``, and
+    ``against`` (some test of the cell is significant in the baseline's favour).
 
     A test favours LySep when ``p_holm < alpha`` and its direction (:func:`_direction`) is < 0 (> 0 favours
     the baseline). A cell goes to LySep when at least one of its tests favours LySep and none favours
-    the baseline (symmetrically for the baseline); otherwise ``neither``.
+    the baseline (symmetrically for the baseline). A cell is ``equivalent`` when no test of it is significant
+    (``p_holm``) in either direction, it has a test with a declared equivalence margin (``margin``), and every such
+    test shows equivalence: its TOST is significant after Holm over the claim's TOSTs (``tost_holm < alpha``); a test
+    with too few pairs for the TOST cannot show it, a test without a margin (a censored cost to target) is not asked
+    to. Otherwise ``neither``.
     """
     t = tests.assign(sig=tests["p_holm"] < alpha, _d=_direction(tests))
     t = t.assign(pro=t["sig"] & (t["_d"] < 0), con=t["sig"] & (t["_d"] > 0))
-    g = t.groupby(CELL_KEYS)[["pro", "con"]].any().reset_index()
-    g["outcome"] = np.where(g["pro"] & ~g["con"], "method", np.where(g["con"] & ~g["pro"], "baseline", "neither"))
+    margin = t["margin"].notna() if "margin" in t else pd.Series(False, index=t.index)
+    shown = (t["tost_holm"] < alpha) if "tost_holm" in t else pd.Series(False, index=t.index)
+    t = t.assign(_m=margin, _short=margin & ~shown)
+    g = t.groupby(CELL_KEYS)[["pro", "con", "sig", "_m", "_short"]].any().reset_index()
+    equivalent = ~g["sig"] & g["_m"] & ~g["_short"]
+    g["outcome"] = np.where(g["pro"] & ~g["con"], "method", np.where(
+        g["con"] & ~g["pro"], "baseline", np.where(equivalent, "equivalent", "neither")))
     return g.rename(columns={"con": "against"})[[*CELL_KEYS, "outcome", "against"]]
 
 
@@ -419,34 +501,55 @@ def holm_needs(tests: int, needed: int, have: int, unit: str = "seed pairs") -> 
             f"at most {have})")
 
 
-def majority_verdict(tests: pd.DataFrame, holm_tests: int | None = None) -> tuple[str, str]:
+def _margin_words(tests: pd.DataFrame) -> str:
+    """The declared margins of the tests that have one: "F_at_equal_iterations: |median log ratio| < log 1.1"."""
+    names = tests.loc[tests["margin"].notna(), "test"].unique() if "margin" in tests else []
+    return "; ".join(f"{n}: {EQUIVALENCE[n].words}" if n in EQUIVALENCE else f"{n}: margin given" for n in names)
+
+
+def majority_verdict(tests: pd.DataFrame, holm_tests: int | None = None,
+                     tost_tests: int | None = None) -> tuple[str, str]:
     """Verdict over cells from :func:`cell_outcomes` and a sentence with the counts.
 
     supported: LySep wins more than half of the cells and no test of any cell is significant against it. not
-    supported: the baseline wins (significantly, no test for LySep) more than half of the cells. inconclusive:
-    otherwise, and whenever no test has a p-value (too few seeds for the test: the sentence says how many it has
-    and needs). A point estimate without significance is no evidence either way. The sentence names the smallest
-    sample the grid's Holm family needs (:func:`analysis.stats.min_n_wilcoxon_holm`); ``holm_tests``: the size of
-    that family when ``tests`` is part of it (default: the tests with a p-value).
+    supported: more than half of the cells are evidence against the claim, each either won by the baseline
+    (significantly, no test for LySep) or equivalent (every test of the cell with a declared margin shown within it
+    by TOST after Holm, no test significant either way: :func:`cell_outcomes`); this includes a majority won by the
+    baseline (the rule before equivalence tests) and a majority shown equivalent. inconclusive: otherwise, and
+    whenever no test has a p-value or a TOST p-value (too few seeds for the tests: the sentence says how many it has
+    and needs). A point estimate without significance, or a test too small for its TOST, is no evidence either way.
+    The sentence names the smallest sample the grid's Holm family needs (:func:`analysis.stats.min_n_wilcoxon_holm`)
+    and, where tests have a margin, the margins and the smallest sample the TOST family needs; ``holm_tests``,
+    ``tost_tests``: the sizes of those families when ``tests`` is part of them (default: the tests with a p-value,
+    with a margin).
     """
     m = holm_tests if holm_tests is not None else int(tests["p_value"].notna().sum()) if not tests.empty else 0
     have = int(tests["n_pairs"].max()) if not tests.empty and "n_pairs" in tests else 0
     needs = holm_needs(max(m, len(tests)), stats.min_n_wilcoxon_holm(max(m, len(tests), 1)), have)
-    if tests.empty or tests["p_value"].isna().all():
+    with_margin = int(tests["margin"].notna().sum()) if "margin" in tests else 0
+    if with_margin:
+        mt = tost_tests if tost_tests is not None else with_margin
+        needs += (f"; equivalence by TOST (two one-sided Wilcoxon tests) within the declared margin "
+                  f"({_margin_words(tests)}), Holm over {mt} TOSTs: each needs >= "
+                  f"{stats.min_n_wilcoxon_holm(max(mt, 1), alternative=stats.LESS)} seed pairs")
+    tost_p = tests["tost_p"] if "tost_p" in tests else pd.Series(np.nan, index=tests.index)
+    if tests.empty or (tests["p_value"].isna().all() and tost_p.isna().all()):
         return INCONCLUSIVE, f"inconclusive: {untestable_reason(tests)}" + (f"; {needs}" if len(tests) else "")
     out = cell_outcomes(tests)
     n = len(out)
     k_l, k_b = int((out["outcome"] == "method").sum()), int((out["outcome"] == "baseline").sum())
+    k_e = int((out["outcome"] == "equivalent").sum())
     against = int(out["against"].sum())
-    text = f"cells {n}: LySep significantly better in {k_l}, baseline in {k_b}, neither in {n - k_l - k_b}"
+    text = (f"cells {n}: LySep significantly better in {k_l}, baseline in {k_b}, equivalent (TOST within the margin, "
+            f"no test significant) in {k_e}, neither in {n - k_l - k_b - k_e}")
     untested = tests[tests["p_value"].isna()]
     if len(untested):
         text += f" ({len(untested)} of {len(tests)} tests without a p-value: {untestable_reason(untested)})"
     text += f"; {needs}"
     if k_l > n / 2 and against == 0:
         return SUPPORTED, text
-    if k_b > n / 2:
-        return NOT_SUPPORTED, text
+    if k_b + k_e > n / 2:
+        return NOT_SUPPORTED, text + f"; baseline better or equivalent in {k_b + k_e} of {n} cells"
     if k_l > n / 2:
         return INCONCLUSIVE, text + f"; a test is significant against LySep in {against} cells"
     return INCONCLUSIVE, text
@@ -470,7 +573,9 @@ def faster_claim(traces: pd.DataFrame, metrics: pd.DataFrame, target_ce: float |
     Per cell, Wilcoxon signed-rank tests (paired by seed) of the default LySep method vs the best
     baseline of the cell on the cost to reach target_ce in the budget's unit (if set; censored runs count
     as +inf) and on train CE at the equal budget (:func:`speed_tests`); Holm over the cells for each test;
-    rule of :func:`majority_verdict`. Inconclusive without a LySep method or a baseline.
+    rule of :func:`majority_verdict` (equivalence: the TOST of train CE at the budget within
+    :data:`EQUIVALENCE`'s margin; the censored costs to target get none). Inconclusive without a LySep method or a
+    baseline.
     """
     claim = "LySep converges faster than CE training (SGD/Adam/GD)"
     unit = cmp.BUDGET_UNITS[budget]
@@ -481,9 +586,12 @@ def faster_claim(traces: pd.DataFrame, metrics: pd.DataFrame, target_ce: float |
            f"{cmp.budget_words(budget)} (both runs read at the smaller of their final {unit}) by Wilcoxon signed-rank "
            "paired by seed; Holm over every test of every cell together. Where the seeds of a cell were timed as one "
            "batch, seconds to target is not tested per seed but over the cells (one replicate each). A cell counts "
-           "for LySep if some test is significant (Holm p < 0.05) in its favour and none against. Supported if LySep "
-           "wins > half the cells and no test is significant against it; not supported if the baseline wins > half; "
-           "otherwise inconclusive.")
+           "for LySep if some test is significant (Holm p < 0.05) in its favour and none against; a cell is "
+           "equivalent if no test of it is significant and a paired TOST (two one-sided Wilcoxon tests of log CE, "
+           "Holm over the claim's TOSTs) shows its train CE at the budget within the declared margin, "
+           f"{EQUIVALENCE[AT_BUDGET[budget]].words}; the censored costs to target get no TOST. Supported if LySep "
+           "wins > half the cells and no test is significant against it; not supported if the cells the baseline wins "
+           "and the equivalent cells together are > half; otherwise inconclusive.")
     return _versus_claim("c3", claim, how, traces, metrics, target_ce, (), order, budget, subject)
 
 
@@ -493,14 +601,18 @@ def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict, subject: 
     Only when the spec's model kind is ``"cnn"`` (else inconclusive). Per cell and baseline, Wilcoxon signed-rank
     of the final test accuracy paired by seed (higher is better), Holm over every test of the table. Each cell is
     judged against its best baseline in test accuracy (highest median; named in the numbers), by the rule of
-    :func:`majority_verdict`; the numbers count the significant cells against every baseline.
+    :func:`majority_verdict` (equivalence: the TOST of test accuracy within :data:`EQUIVALENCE`'s margin, Holm over
+    every TOST of the table); the numbers count the significant and the equivalent cells against every baseline.
     """
     claim = "LySep improves CNN training"
     how = ("Only for a spec with model kind 'cnn': final test accuracy of the default LySep method vs every baseline "
            "per cell (Wilcoxon signed-rank paired by seed, Holm over every test of every cell and baseline together); "
-           "each cell judged against its best baseline in test accuracy (highest median). Supported if LySep is "
+           "each cell judged against its best baseline in test accuracy (highest median); a cell is equivalent if the "
+           "difference is not significant and a paired TOST (two one-sided Wilcoxon tests, Holm over every TOST of "
+           f"the table) shows the test accuracy within the declared margin, {EQUIVALENCE['final_test_acc'].words}. "
+           "Supported if LySep is "
            "significantly more accurate in > half the cells and significantly less in none; not supported if "
-           "significantly less accurate in > half; otherwise inconclusive.")
+           "significantly less accurate or equivalent in > half; otherwise inconclusive.")
     kind = str(((meta or {}).get("spec") or {}).get("model", {}).get("kind", "")).lower()
     if kind != "cnn":
         return Claim("c6", claim, INCONCLUSIVE, "inconclusive: no CNN experiment in this run", how, budget=C6_BUDGET)
@@ -516,18 +628,21 @@ def cnn_claim(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict, subject: 
             x, y = _paired_costs(metrics, depth, width, lysep, b, column, True)
             if x.size:  # medians and differences on the accuracy's own scale, direction on the cost scale
                 rows.append({"depth": depth, "width": width, "test": column, "method": lysep, "baseline": b,
-                             **cmp.paired_row(x, y, sign=-1.0),
+                             **cmp.paired_row(x, y, sign=-1.0), **tost_row(column, x, y),
                              "best": (depth, width) in best.index and best.loc[(depth, width)] == b})
-    cols = ["depth", "width", "test", "method", "baseline", *cmp.PAIRED_COLUMNS, "best"]
-    table = pd.DataFrame(rows, columns=[c for c in cols if c != "p_holm"])
+    cols = ["depth", "width", "test", "method", "baseline", *cmp.PAIRED_COLUMNS, *TOST_COLUMNS, "best"]
+    table = pd.DataFrame(rows, columns=[c for c in cols if c not in ("p_holm", "tost_holm")])
     table.insert(table.columns.get_loc("p_value") + 1, "p_holm", stats.holm(table["p_value"].to_numpy(dtype=float)))
-    verdict, text = majority_verdict(table[table["best"].astype(bool)], holm_tests=int(table["p_value"].notna().sum()))
+    table = with_tost_holm(table)
+    verdict, text = majority_verdict(table[table["best"].astype(bool)], holm_tests=int(table["p_value"].notna().sum()),
+                                     tost_tests=int(table["margin"].notna().sum()))
     per = []
     for b, grp in table.groupby("baseline", sort=True):
         sig = grp["p_holm"] < stats.ALPHA
         d = _direction(grp)
+        same = int((cell_outcomes(grp)["outcome"] == "equivalent").sum())
         per.append(f"{b}: LySep significantly more accurate in {int((sig & (d < 0)).sum())}, less in "
-                   f"{int((sig & (d > 0)).sum())} of {len(grp)} cells")
+                   f"{int((sig & (d > 0)).sum())}, equivalent in {same} of {len(grp)} cells")
     named = ", ".join(f"{n} in {k}" for n, k in best.value_counts().items())
     numbers = (f"method {lysep}; against the best baseline in test accuracy per cell ({named}): {text}; "
                f"against every baseline: {'; '.join(per)}; {_test_summary(table)}")
@@ -593,7 +708,9 @@ def variance_claim(traces: pd.DataFrame, metrics: pd.DataFrame, order: Sequence[
     absolute deviation from the median of log CE) is smaller. Supported if that holds in more than half the tested
     cells and the baseline is significantly less spread in none; not supported if the baseline is significantly
     less spread in more than half; inconclusive otherwise, and when no cell is testable (not comparable, or fewer
-    seeds than the test needs: :func:`analysis.stats.min_n_brown_forsythe`).
+    seeds than the test needs: :func:`analysis.stats.min_n_brown_forsythe`). No equivalence route (as c3 and c6
+    have, :func:`majority_verdict`): no equivalence test of two spreads is implemented, so equal spreads stay
+    inconclusive.
     """
     claim = "LySep results vary less over seeds than CE training"
     how = (f"Log train CE at {cmp.budget_words(budget)} of the default LySep method vs the best baseline per cell "

@@ -7,14 +7,17 @@ run of a trace table and returns one row per run. No plotting, no I/O.
 Conventions (the rules the report cites):
 
 - *tolerances*: a quantity ``a`` exceeds a reference ``r`` when
-  ``a > r + rel * max(1, |r|)``; ``rel`` is :data:`MONOTONE_TOL` (1e-7) for
-  monotonicity. The bound checks (``B >= F``, ``J >= F``) scale with the run's
-  dtype: ``rel = RESOLUTION_ULPS * eps(dtype)`` (:func:`resolution`; 8 ulps,
-  9.5e-7 in float32, 1.8e-15 in float64), the rounding of two separately reduced
-  sums of the same size. A gap ``|B - F|`` under that tolerance is *below
-  resolution*: counted apart, evidence neither way. Iteration 0 is counted apart
-  too: there ``J = F`` (and ``B = F``) by construction, so its rows test the
-  arithmetic, not the bound.
+  ``a > r + rel * max(1, |r|)``. Every check scales with the run's dtype:
+  ``rel = RESOLUTION_ULPS * eps(dtype)`` (:func:`resolution`; 8 ulps, 9.5e-7 in
+  float32, 1.8e-15 in float64), the rounding of two separately reduced sums of
+  the same size: the bound checks (``B >= F``, ``J >= F``), the decrease check
+  ``J <= J_start`` and the F increases. (Before issue 32 the decrease check used a
+  fixed ``rel`` = :data:`MONOTONE_TOL` = 1e-7 in every dtype: under one float32
+  ulp, and 5e7 float64 ulps.) A gap ``|B - F|`` (or ``|J - J_start|``) under that
+  tolerance is *below resolution*: counted apart, evidence neither way.
+  Iteration 0 is counted apart too: there ``J = F`` (and ``B = F``,
+  ``J_start = J``) by construction, so its rows test the arithmetic, not the
+  claim.
 - *non-finite rows*: rows whose ``F`` is NaN/inf (the diverged row, or rows
   where ``F`` was not evaluated) are skipped by every check; divergence is
   reported by its own flag.
@@ -35,7 +38,7 @@ from lysep.methods.base import PROPERTY_COLUMNS
 
 RUN_KEYS = ["method", "depth", "width", "seed"]
 CELL_KEYS = ["depth", "width"]
-MONOTONE_TOL = 1e-7
+MONOTONE_TOL = 1e-7  # the decrease check's fixed tolerance before it scaled with the dtype (:func:`resolution`)
 #: the (end, start) columns of a decrease check: J over the training set, and J over the iteration's minibatch
 #: (a minibatch method records the second pair only; docs/traces.md)
 DECREASE_PAIRS: tuple[tuple[str, str], ...] = (("J", "J_start"), ("J_batch", "J_batch_start"))
@@ -69,16 +72,28 @@ def count_exceedances(values: np.ndarray, reference: np.ndarray, rel: float) -> 
     return int(np.sum(v[ok] > r[ok] + tolerance(r[ok], rel))), int(ok.sum())
 
 
-def j_violations(j: np.ndarray, j_start: np.ndarray) -> tuple[int, int]:
-    """Monotonicity violations of the LySep loss: ``J_k > J_start_k + tol`` (J at fixed weights).
+def j_violations(j: np.ndarray, j_start: np.ndarray, dtype: str | None = None) -> tuple[int, int]:
+    """Monotonicity violations of the LySep loss: ``J_k > J_start_k + resolution(dtype) * max(1, |J_start_k|)``
+    (J at fixed weights; every row, iteration 0 included: :func:`decrease_counts` sets it apart).
 
     ``j, j_start``: 1-D arrays per iteration. Returns (violations, rows checked).
     """
-    return count_exceedances(j, j_start, MONOTONE_TOL)
+    return count_exceedances(j, j_start, resolution(dtype))
 
 
-def f_violations(f: np.ndarray) -> tuple[int, int]:
-    """Increases of the true loss between consecutive finite rows: ``F_k > F_{k-1} + tol``.
+def decrease_counts(j: np.ndarray, j_start: np.ndarray, iteration: np.ndarray, rel: float) -> dict[str, int]:
+    """The decrease check of one run, row by row, in the bound checks' terms (:func:`gap_counts` of the decrease
+    ``J_start - J`` against ``rel * max(1, |J_start|)``): ``violations`` (J > J_start + tol), ``checked``,
+    ``unresolved`` (|J - J_start| < tol: a change below resolution), all after iteration 0, and ``start_violations``,
+    ``start_checked`` at iteration 0 (where J_start = J by construction)."""
+    j, j_start = np.asarray(j, dtype=float), np.asarray(j_start, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return gap_counts(j_start - j, j_start, iteration, rel)
+
+
+def f_violations(f: np.ndarray, dtype: str | None = None) -> tuple[int, int]:
+    """Increases of the true loss between consecutive finite rows: ``F_k > F_{k-1} + resolution(dtype) * max(1,
+    |F_{k-1}|)``.
 
     ``f``: 1-D array per iteration (non-finite entries skipped). Returns (violations, steps checked).
     """
@@ -86,7 +101,7 @@ def f_violations(f: np.ndarray) -> tuple[int, int]:
     f = f[np.isfinite(f)]
     if f.size < 2:
         return 0, 0
-    return count_exceedances(f[1:], f[:-1], MONOTONE_TOL)
+    return count_exceedances(f[1:], f[:-1], resolution(dtype))
 
 
 def resolution(dtype: str | None = None) -> float:
@@ -260,13 +275,14 @@ def run_metrics(run: pd.DataFrame, target_ce: float | None = None,
         out["flops_to_target"] = value_at_target(_column(run, "flops")[ok], f[ok], target_ce)
         out["bound_gap_at_target"] = float(bound_gap[ok][k])
     # monotonicity, on each (end, start) pair the run records: J on the training set, or on the iteration's batch
-    pairs = [j_violations(_column(run, end), _column(run, start)) for end, start in DECREASE_PAIRS]
-    out["j_violations"], out["j_checked"] = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
-    out["f_violations"], out["f_checked"] = f_violations(f)
+    # (the dtype's resolution, as the bound checks; iteration 0, where J_start = J, counted apart)
+    rel = resolution(dtype)
+    pairs = [decrease_counts(_column(run, end), _column(run, start), it, rel) for end, start in DECREASE_PAIRS]
+    out.update({f"j_{k}": sum(p[k] for p in pairs) for k in pairs[0]})
+    out["f_violations"], out["f_checked"] = f_violations(f, dtype)
     # certificate and surrogate
     out["min_bound_gap"] = float(np.nanmin(bound_gap)) if np.isfinite(bound_gap).any() else np.nan
     out["bound_gap_final"] = last_finite(bound_gap)
-    rel = resolution(dtype)
     for name, gap in (("certificate", bound_gap), ("surrogate", _column(run, "surrogate_gap"))):
         counts = gap_counts(gap, f, it, rel)
         out.update({f"{name}_{k}": v for k, v in counts.items()})

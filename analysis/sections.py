@@ -15,7 +15,7 @@ from analysis import claims as cl
 from analysis import comparisons as cmp
 from analysis import stats
 from analysis.analyse import COMPARED_METRICS, Analysis, spec_of
-from analysis.metrics import MONOTONE_TOL, RESOLUTION_ULPS, resolution
+from analysis.metrics import RESOLUTION_ULPS, resolution
 from analysis.provenance import contended_units, invocations_table, run_provenance_rows, timing_note
 from analysis.render import NA, Fig, Section, Table, display, fmt
 from lysep.datasets import dataset_info
@@ -197,7 +197,8 @@ def generic_claims_text(a: Analysis) -> str:
             "baseline, each cell judged against its most accurate baseline. Verdict rules: 'supported' needs a "
             "significant result in the subject's favour in a majority of cells and none against; 'not supported' a "
             "significant result against it in a majority of cells; anything else, a point estimate without "
-            "significance included, is 'inconclusive'. Holm runs over every test a claim uses; each claim's numbers "
+            f"significance included, is 'inconclusive'. {cl.EQUIVALENCE_RULE} Holm runs over every test a claim "
+            "uses; each claim's numbers "
             "name the sample that family needs to reach significance at all. Costs to a target are tested by a "
             "censoring-aware paired sign test. c1, c1b and c2 judge the methods that record the bound B and the "
             "surrogate loss J (as they declare in their metrics), whichever the subject.")
@@ -220,15 +221,17 @@ def claims_section(a: Analysis) -> Section:
             "each cell judged against its most accurate baseline. "
             "Verdict rules: 'supported' needs a significant result in LySep's favour in a majority of cells and none "
             "against; 'not supported' a significant result against it in a majority of cells; anything else, a point "
-            "estimate without significance included, is 'inconclusive'. Holm runs over every test a claim uses "
+            f"estimate without significance included, is 'inconclusive'. {cl.EQUIVALENCE_RULE} Holm runs over every "
+            "test a claim uses "
             "(all cells and tests together); each claim's numbers name the sample that family needs to reach "
             "significance at all. Costs to a target are tested by a censoring-aware paired sign test (a run that never "
             "reached the target is censored at what it spent, never ranked above a cost it did not reach). Where the "
             "seeds of a cell were timed as one batch (one clock), seconds to target is not tested per seed: the cell "
             "is the replicate. c4 tests the spread of log train CE (multiplicative spread; the raw-scale std beside) "
             "and gives no verdict for a cell where a run is read before it completed one iteration. The bound checks "
-            "c1, c1b use a tolerance scaled by the run's dtype, judge the rows after iteration 0 (where the gaps are "
-            "0 by construction) and count gaps below that tolerance as evidence neither way.")
+            "c1, c1b and the decrease check c2 use a tolerance scaled by the run's dtype, judge the rows after "
+            "iteration 0 (where the gaps are 0 by construction) and count gaps below that tolerance as evidence "
+            "neither way.")
     return Section("Claims", [text, Table(table.rename(columns={"how_tested": "how tested"}))])
 
 
@@ -467,9 +470,11 @@ def monotone_section(a: Analysis) -> Section:
     if a.metrics.empty:
         return Section("Monotonicity", ["No runs."])
     rows = [_monotone_row(*key, g) for key, g in per_cell_and_method(a.metrics)]
-    text = (f"J violation: J > J_start + {MONOTONE_TOL:g} * max(1, |J_start|) within one iteration (same weights "
-            "beta); 'decrease guaranteed' is what the method declares for its hyperparameters (claim c2 judges "
-            "those runs). F increase: F_k > F_(k-1) + the same tolerance between consecutive recorded rows (F has no "
+    text = (f"J violation: J > J_start + tol within one iteration after iteration 0 (same weights beta), tol = "
+            f"{RESOLUTION_ULPS} * eps(dtype) * max(1, |J_start|) (the bound checks' tolerance: "
+            f"{resolution('float32'):.2g} * max(1, |J_start|) in float32); 'decrease guaranteed' is what the method "
+            "declares for its hyperparameters (claim c2 judges those runs). F increase: F_k > F_(k-1) + the same "
+            "tolerance between consecutive recorded rows (F has no "
             "monotonicity guarantee for any method). Per-run counts are in tables/metrics.csv.")
     return Section("Monotonicity", [text, Table(pd.DataFrame(rows))])
 

@@ -134,7 +134,7 @@ class LySepVsAdam:
     track_final_bound_gap.skip_params = LYSEP_ONLY
 
     def track_j_monotonicity_violations(self, cache: dict, method: str, depth: int) -> int:
-        """Rows with ``J > J_start + 1e-7 max(1, |J_start|)`` over all seeds and iterations (LySep only)."""
+        """Rows with ``J > J_start + 8 eps(float32) max(1, |J_start|)`` after iteration 0, all seeds (LySep only)."""
         return self.values["monotonicity_violations"]
 
     track_j_monotonicity_violations.unit = "rows"

@@ -32,16 +32,20 @@ def test_three_j_increases_give_three_violations():
     j_start = np.array([1.0, 0.9, 0.8, 0.7, 0.6, 0.5])
     j = j_start - 0.01
     j[[1, 3, 4]] = j_start[[1, 3, 4]] + 1e-3  # three real increases
-    j[5] = j_start[5] + 1e-9  # within the 1e-7 tolerance: not a violation
+    j[5] = j_start[5] + 1e-9  # within float32's tolerance (8 ulps, 9.5e-7): not a violation, below resolution
     run = make_run(np.linspace(1, 0.5, 6), J=j, J_start=j_start)
     out = me.run_metrics(run)
     assert out["j_violations"] == 3
-    assert out["j_checked"] == 6
+    assert out["j_checked"] == 5  # iterations 1..5; iteration 0 (J_start = J by construction) counted apart
+    assert (out["j_start_checked"], out["j_start_violations"], out["j_unresolved"]) == (1, 0, 1)
+    assert me.run_metrics(run, dtype="float64")["j_violations"] == 4  # 1e-9 is 5e6 float64 ulps
 
 
 def test_j_tolerance_is_relative_for_large_j():
-    # |J_start| = 1e6: tolerance 0.1, so an increase of 0.05 is rounding, 0.2 is a violation
-    assert me.j_violations(np.array([1e6 + 0.05, 1e6 + 0.2]), np.array([1e6, 1e6])) == (1, 2)
+    # |J_start| = 1e6, float32: tolerance 8 * 2**-23 * 1e6 = 0.95, so an increase of 0.5 is rounding, 2 a violation
+    assert me.j_violations(np.array([1e6 + 0.5, 1e6 + 2.0]), np.array([1e6, 1e6])) == (1, 2)
+    # float64: tolerance 1.8e-9, so 1e-8 is a violation
+    assert me.j_violations(np.array([1e6 + 1e-10, 1e6 + 1e-8]), np.array([1e6, 1e6]), "float64") == (1, 2)
 
 
 def test_f_increases_counted_between_consecutive_finite_rows():

@@ -120,6 +120,49 @@ def test_the_tolerance_scales_with_the_dtype():
         me.resolution("float33")
 
 
+def _decrease_run(j: np.ndarray, j_start: np.ndarray) -> pd.DataFrame:
+    """A LySep run whose J at the end and J_start at the start of each iteration are given (its bounds hold)."""
+    return _bound_run(np.full(j.size, 0.5), f=0.5).assign(J=j, J_start=j_start)
+
+
+def test_c2_tolerance_scales_with_the_dtype_float64():
+    """A float64 run whose J rises by 5e-10 relative within one iteration (J_start = 2: by 1e-9, about 4.5e6 float64
+    ulps): a real increase. The old fixed tolerance 1e-7 * max(1, |J_start|) = 2e-7 missed it (supported); with 8
+    ulps of float64 (3.6e-15 at J_start = 2) it is a violation."""
+    j_start = np.array([2.5, 2.5, 2.2, 2.0])
+    j = np.array([2.5, 2.2, 2.0, 2.0 * (1 + 5e-10)])
+    old = me.count_exceedances(j, j_start, me.MONOTONE_TOL)
+    assert old == (0, 4)  # old: no violation
+    m = _metrics(_decrease_run(j, j_start), dtype="float64")
+    assert int(m["j_violations"].sum()) == 1 and int(m["j_checked"].sum()) == 3  # iteration 0 apart
+    c2 = cl.monotone_claim(m)
+    assert c2.verdict == cl.NOT_SUPPORTED and "violations/iterations after iteration 0 1/3" in c2.numbers
+
+
+def test_c2_one_float32_ulp_wobble_is_not_a_violation():
+    """A float32 run whose J ends one float32 ulp above J_start = 2.3 (2.4e-7: the rounding of the recomputation) and
+    otherwise decreases. The old tolerance (1e-7 * 2.3 = 2.3e-7, under one ulp) called it a violation (not supported);
+    8 float32 ulps (2.2e-6) count it below resolution, and the other iterations support the claim."""
+    top = float(np.float32(2.3))
+    wobble = float(np.nextafter(np.float32(top), np.float32(3.0)))
+    j_start = np.array([3.0, 3.0, 2.5, top])
+    j = np.array([3.0, 2.5, top, wobble])
+    assert me.count_exceedances(j, j_start, me.MONOTONE_TOL)[0] == 1  # old: a violation
+    m = _metrics(_decrease_run(j, j_start), dtype="float32")
+    assert int(m["j_violations"].sum()) == 0 and int(m["j_unresolved"].sum()) == 1
+    c2 = cl.monotone_claim(m)
+    assert c2.verdict == cl.SUPPORTED and "below resolution" in c2.numbers and "in 1 of 3 iterations" in c2.numbers
+    # the same wobble in float64 is 2e8 ulps: a violation
+    assert cl.monotone_claim(_metrics(_decrease_run(j, j_start), dtype="float64")).verdict == cl.NOT_SUPPORTED
+
+
+def test_c2_every_change_below_resolution_is_inconclusive():
+    """J_start and J equal on every iteration (nothing moved): no evidence that J decreases. The old rule: supported."""
+    j = np.full(4, 1.7)
+    c2 = cl.monotone_claim(_metrics(_decrease_run(j, j.copy())))
+    assert c2.verdict == cl.INCONCLUSIVE and "every change below resolution" in c2.numbers
+
+
 # ----------------------------------------------------------------------------------------------
 # 5. cost to target with censoring
 
@@ -203,6 +246,135 @@ def test_the_minimum_sample_after_holm():
     _, text = cl.majority_verdict(_hand_table([-1.0] * 9, [0.01] * 9))
     assert "Holm over 9 tests: each needs >= 9 seed pairs" in text
     assert stats.min_n_brown_forsythe_holm(9) == 4
+
+
+# ----------------------------------------------------------------------------------------------
+# 6b. the equivalence route to "not supported" (TOST within a declared margin)
+
+#: symmetric multiplicative wobbles, one per seed: a Wilcoxon test of them is exactly balanced (p = 1)
+WOBBLE = np.array([1, -1, 2, -2, 3, -3, 4, -4, 5, -5]) * 1e-3
+
+
+def _shadow(traces: pd.DataFrame, factor: dict) -> pd.DataFrame:
+    """``traces`` with LySep's F in each (width, seed) set to Adam's F there times ``factor[width][seed]``."""
+    keys = ["depth", "width", "seed", "iteration"]
+    adam = traces[traces["method"] == "adam"].set_index(keys)["F"]
+    out = traces.copy()
+    lys = out["method"] == "lysep"
+    idx = pd.MultiIndex.from_frame(out.loc[lys, keys])
+    scale = [factor[w][s] for w, s in zip(out.loc[lys, "width"], out.loc[lys, "seed"], strict=True)]
+    out.loc[lys, "F"] = adam.loc[idx].to_numpy() * np.asarray(scale)
+    return out
+
+
+def _old_rule(tests: pd.DataFrame) -> str:
+    """The verdict before the equivalence route: the same tests without their TOSTs."""
+    return cl.majority_verdict(tests.drop(columns=cl.TOST_COLUMNS))[0]
+
+
+def test_equal_within_a_tiny_margin_in_every_cell_is_not_supported():
+    """LySep's CE at equal iterations is Adam's within +-0.5% in every seed of all 3 cells (symmetric wobble): no
+    Wilcoxon test can be significant, so the old rule said "inconclusive" for ever, however many seeds. The paired
+    TOST shows the median log ratio inside +-log 1.1 in every cell (p = 2**-10 per side, Holm x3): not supported."""
+    traces = synthetic_traces([LYSEP, ADAM], depths=(2,), widths=(4, 8, 16), seeds=10, iterations=6)
+    traces = _shadow(traces, {w: 1 + WOBBLE for w in (4, 8, 16)})
+    c3 = cl.faster_claim(traces, _metrics(traces), None, budget="iterations")
+    t = c3.details
+    assert (t["p_value"] > 0.5).all() and _old_rule(t) == cl.INCONCLUSIVE
+    # the TOST by hand: two one-sided Wilcoxon tests of the log ratios shifted by the margin
+    d = np.log1p(WOBBLE)
+    ref = max(sps.wilcoxon(d + np.log(1.1), alternative="greater").pvalue,
+              sps.wilcoxon(d - np.log(1.1), alternative="less").pvalue)
+    assert np.allclose(t["tost_p"], ref) and ref == pytest.approx(0.5**10)
+    assert np.allclose(t["tost_holm"], 3 * ref) and (t["margin"] == np.log(1.1)).all()
+    assert c3.verdict == cl.NOT_SUPPORTED
+    assert "equivalent (TOST within the margin, no test significant) in 3" in c3.numbers
+    assert "|median log ratio| < log 1.1" in c3.numbers and "Holm over 3 TOSTs" in c3.numbers
+
+
+def test_one_cell_against_and_the_rest_equivalent_is_not_supported():
+    """Cell width 4: LySep's CE is 1.5x Adam's in every seed (significant against: Holm p = 3 * 2 / 2**10); widths 8
+    and 16: equal within 0.5%. The old rule: the baseline wins 1 of 3 cells, not a majority: inconclusive. New: 1
+    against + 2 equivalent of 3 cells: not supported."""
+    traces = synthetic_traces([LYSEP, ADAM], depths=(2,), widths=(4, 8, 16), seeds=10, iterations=6)
+    traces = _shadow(traces, {4: 1.5 * (1 + WOBBLE), 8: 1 + WOBBLE, 16: 1 + WOBBLE})
+    c3 = cl.faster_claim(traces, _metrics(traces), None, budget="iterations")
+    out = cl.cell_outcomes(c3.details).set_index("width")["outcome"]
+    assert out.to_dict() == {4: "baseline", 8: "equivalent", 16: "equivalent"}
+    assert _old_rule(c3.details) == cl.INCONCLUSIVE
+    assert c3.verdict == cl.NOT_SUPPORTED and "baseline better or equivalent in 3 of 3 cells" in c3.numbers
+
+
+def test_a_cell_significant_either_way_is_not_equivalent():
+    """LySep's CE 2% below Adam's in every seed: within the margin (TOST significant) but also significantly lower
+    (Wilcoxon): the cell counts for LySep, not as equivalent."""
+    traces = synthetic_traces([LYSEP, ADAM], depths=(2,), widths=(4,), seeds=10, iterations=6)
+    traces = _shadow(traces, {4: 0.98 * (1 + WOBBLE / 10)})
+    t = cl.faster_claim(traces, _metrics(traces), None, budget="iterations").details
+    assert (t["tost_holm"] < 0.05).all() and (t["p_holm"] < 0.05).all()
+    assert cl.cell_outcomes(t)["outcome"].tolist() == ["method"]
+
+
+def test_too_few_pairs_cannot_show_equivalence():
+    """4 seeds: the one-sided Wilcoxon tests of a TOST need >= 5 pairs (2**-4 > 0.05); equal runs stay inconclusive."""
+    assert stats.min_n_tost() == 5
+    traces = synthetic_traces([LYSEP, ADAM], depths=(2,), widths=(4, 8), seeds=4, iterations=6)
+    traces = _shadow(traces, {w: 1 + WOBBLE[:4] for w in (4, 8)})
+    c3 = cl.faster_claim(traces, _metrics(traces), None, budget="iterations")
+    assert c3.details["tost_p"].isna().all() and c3.details["tost_note"].str.contains("not enough").all()
+    assert c3.verdict == cl.INCONCLUSIVE
+
+
+def test_censored_costs_to_target_get_no_tost():
+    """With a target, each cell also tests the cost to reach it (censoring-aware sign test): no TOST there (a censored
+    difference is only bounded), so the cell's equivalence rests on its CE at the budget alone."""
+    traces = synthetic_traces([LYSEP, ADAM], depths=(2,), widths=(4, 8, 16), seeds=10, iterations=20)
+    traces = _shadow(traces, {w: 1 + WOBBLE for w in (4, 8, 16)})
+    c3 = cl.faster_claim(traces, _metrics(traces, 0.05), 0.05, budget="iterations")
+    to_target = c3.details[c3.details["test"] == "iters_to_target"]
+    assert len(to_target) == 3 and to_target["tost_p"].isna().all() and to_target["margin"].isna().all()
+    assert (to_target["tost_note"] == cl.NO_TOST).all()
+    at_budget = c3.details[c3.details["test"] == "F_at_equal_iterations"]
+    assert (at_budget["tost_holm"] < 0.05).all() and "Holm over 3 TOSTs" in c3.numbers
+
+
+def test_the_equivalence_margins_are_declared_once():
+    """One margin per tested quantity: CE at every budget on the log scale, test accuracy absolute; none for the
+    censored costs to target."""
+    assert {cl.AT_BUDGET[b] for b in cmp.BUDGETS} | {"final_test_acc"} == set(cl.EQUIVALENCE)
+    assert not set(cl.TO_TARGET.values()) & set(cl.EQUIVALENCE)
+    assert cl.EQUIVALENCE["F_at_equal_time"].log and not cl.EQUIVALENCE["final_test_acc"].log
+
+
+def test_c6_equal_test_accuracy_is_not_supported():
+    """LySep-CNN's test accuracy equals SGD's within +-0.0005 in every seed of both cells: the old rule could only say
+    inconclusive; the TOST within +-0.01 shows equivalence in both cells: not supported."""
+    sgd = SyntheticMethod("sgd", "sgd", rate=0.1, seed_sd=0.05)
+    traces = synthetic_traces([LYSEP, sgd], depths=(2,), widths=(4, 8), seeds=10, iterations=6)
+    metrics = _metrics(traces)
+    base = 0.95 + 0.01 * np.random.default_rng(2).standard_normal((2, 10))
+    acc = {(w, s): base[i, s] for i, w in enumerate((4, 8)) for s in range(10)}
+    metrics["final_test_acc"] = [acc[(w, s)] + (WOBBLE[s] / 2 if m == "lysep" else 0.0)
+                                 for m, w, s in zip(metrics["method"], metrics["width"], metrics["seed"], strict=True)]
+    c6 = cl.cnn_claim(traces, metrics, synthetic_meta([LYSEP, sgd], kind="cnn"))
+    assert _old_rule(c6.details) == cl.INCONCLUSIVE and (c6.details["p_value"] > 0.5).all()
+    assert (c6.details["margin"] == 0.01).all() and (c6.details["tost_holm"] < 0.05).all()
+    assert c6.verdict == cl.NOT_SUPPORTED and "equivalent in 2 of 2 cells" in c6.numbers
+
+
+def test_equivalent_cells_with_a_cell_for_lysep():
+    """Hand-made outcomes: 1 cell for LySep, 3 equivalent, 1 neither of 5: a majority is evidence against the claim
+    (not supported, a cell in favour notwithstanding, as the old rule with a majority won by the baseline); 1
+    equivalent and 1 for the baseline of 5 is not a majority (inconclusive), 2 and 1 is."""
+    def table(diffs, ps, tost):
+        return _hand_table(diffs, ps).assign(margin=0.1, tost_p=tost, tost_holm=tost, tost_note="")
+
+    verdict, text = cl.majority_verdict(table([-1, 0.1, 0.1, 0.1, 0.1], [0.01, 0.5, 0.5, 0.5, 0.5],
+                                              [0.5, 0.01, 0.01, 0.01, 0.5]))
+    assert verdict == cl.NOT_SUPPORTED and "better in 1" in text and "equivalent (TOST" in text and ") in 3" in text
+    two = table([1, 0.1, 0.1, 0.1, 0.1], [0.01, 0.5, 0.5, 0.5, 0.5], [0.5, 0.01, 0.5, 0.5, np.nan])
+    assert cl.majority_verdict(two)[0] == cl.INCONCLUSIVE
+    assert cl.majority_verdict(two.assign(tost_holm=[0.5, 0.01, 0.01, 0.5, np.nan]))[0] == cl.NOT_SUPPORTED
 
 
 # ----------------------------------------------------------------------------------------------

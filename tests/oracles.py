@@ -6,7 +6,7 @@ import torch
 
 from lysep.core.am import next_betas
 from lysep.core.blocks import LastUnitBlock
-from lysep.core.cost import block_cost
+from lysep.core.cost import block_cost, block_flops
 from lysep.core.inner import SOLVERS
 from lysep.core.model import affine
 from lysep.core.objectives import lysep_loss
@@ -39,6 +39,7 @@ def reference_step(lysep: LySep, problem, state) -> None:
         res = SOLVERS[hp["u_solver"]](blk, [U[i]], ex["u_state"][i], hp["u_steps"], hp)
         U[i] = res.block[0]
         state.grad_evals += block_cost(ex["costs"][i + 1], res.gradients, res.evaluations, res.forwards)
+        state.flops += block_flops(ex["flops_fwd"][i + 1], res.gradients, res.evaluations, res.forwards)
     new_params = []
     for i in range(depth + 1):  # W step: independent one-layer fits
         inp = x if i == 0 else U[i - 1]
@@ -49,6 +50,7 @@ def reference_step(lysep: LySep, problem, state) -> None:
         res = solve(blk, list(params[i]), ex["w_state"][i], hp["w_steps"], hp)
         new_params.append((res.block[0], res.block[1]))
         state.grad_evals += block_cost(ex["costs"][i], res.gradients, res.evaluations, res.forwards)
+        state.flops += block_flops(ex["flops_fwd"][i], res.gradients, res.evaluations, res.forwards)
     state.params = new_params
     ex["k"] += 1
     ex["J_last"] = None

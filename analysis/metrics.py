@@ -72,15 +72,6 @@ def count_exceedances(values: np.ndarray, reference: np.ndarray, rel: float) -> 
     return int(np.sum(v[ok] > r[ok] + tolerance(r[ok], rel))), int(ok.sum())
 
 
-def j_violations(j: np.ndarray, j_start: np.ndarray, dtype: str | None = None) -> tuple[int, int]:
-    """Monotonicity violations of the LySep loss: ``J_k > J_start_k + resolution(dtype) * max(1, |J_start_k|)``
-    (J at fixed weights; every row, iteration 0 included: :func:`decrease_counts` sets it apart).
-
-    ``j, j_start``: 1-D arrays per iteration. Returns (violations, rows checked).
-    """
-    return count_exceedances(j, j_start, resolution(dtype))
-
-
 def decrease_counts(j: np.ndarray, j_start: np.ndarray, iteration: np.ndarray, rel: float) -> dict[str, int]:
     """The decrease check of one run, row by row, in the bound checks' terms (:func:`gap_counts` of the decrease
     ``J_start - J`` against ``rel * max(1, |J_start|)``): ``violations`` (J > J_start + tol), ``checked``,

@@ -21,7 +21,7 @@ import torch
 from lysep.core.activations import get_activation
 from lysep.core.batches import MinibatchSampler, batch, steps_per_epoch
 from lysep.core.cost import GRADIENT_FORWARDS, forward_flops
-from lysep.core.model import Params, affine
+from lysep.core.model import Params, affine, layer_work
 from lysep.core.objectives import cross_entropy
 from lysep.core.optim import ADAM_BETAS, ADAM_EPS, adam_moments, adam_step, sgd_update
 from lysep.core.problem import Problem
@@ -115,7 +115,7 @@ class OnlineAltMin:
         """Flops of one iteration on ``rows`` samples (``lysep.core.cost``): the forward pass, each code step (the
         forward of the layer after the code and its input gradient: two forwards), each weight step (its layer's
         forward and weight gradient: two forwards)."""
-        fwd = forward_flops([w.shape[2] * w.shape[1] for w, _ in params], rows)
+        fwd = forward_flops(layer_work(params, (params[0][0].shape[2],), bias=False), rows)
         return sum(fwd) + GRADIENT_FORWARDS * (self.hp["code_steps"] * sum(fwd[1:])
                                                + self.hp["weight_steps"] * sum(fwd))
 

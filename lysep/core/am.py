@@ -176,9 +176,9 @@ class AlternatingMinimization:
         eta_w = torch.full((s,), hp["eta0"], dtype=dtype, device=dev)
         extra["u_state"] = [{"eta": eta_u.clone(), "lr": hp["lr_u"]} for _ in range(depth)]
         extra["w_state"] = [{"eta": eta_w.clone(), "lr": hp["lr_w"]} for _ in range(depth + 1)]
-        extra["costs"] = work_shares(layer_work(params, tuple(problem.x_train.shape[1:])))
-        extra["flops_fwd"] = forward_flops(layer_work(params, tuple(problem.x_train.shape[1:]), bias=False),
-                                           problem.n_train)
+        sample = tuple(problem.x_train.shape[1:])
+        extra["costs"] = work_shares(layer_work(params, sample))
+        extra["flops_fwd"] = forward_flops(layer_work(params, sample, bias=False), problem.n_train)
         zero = torch.zeros(s, dtype=torch.float64, device=dev)
         return State(params=params, grad_evals=zero, extra=extra, flops=zero.clone())
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from lysep.core.activations import get_activation
+from lysep.core.cost import madd_flops
 from lysep.core.model import Params, affine
 from lysep.core.objectives import cross_entropy, mean_sq
 from lysep.core.problem import Problem
@@ -100,7 +101,7 @@ class ProximalBCD:
         state.params = params
         ex["k"] += 1
         state.grad_evals += madds / pass_madds(params)
-        state.flops += 2.0 * problem.n_train * madds  # its own multiply-add count (bias included) per sample
+        state.flops += madd_flops(madds, problem.n_train)  # its own multiply-add count (bias included) per sample
 
     def metrics(self, problem: Problem, state: State, bound_norm: str) -> dict[str, torch.Tensor]:
         ex = state.extra

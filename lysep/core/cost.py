@@ -40,10 +40,15 @@ def data_passes(rows: int, n_train: int) -> float:
     return rows / n_train
 
 
+def madd_flops(madds, rows: float):
+    """Flops of ``madds`` multiply-adds per sample (a number or a per-seed tensor) over ``rows`` samples: two each."""
+    return 2.0 * rows * madds
+
+
 def forward_flops(work: list[int], rows: float) -> list[float]:
     """Flops of each layer's forward product over ``rows`` samples, from its multiply-adds per sample without the
     bias (``lysep.core.model.layer_work(..., bias=False)``)."""
-    return [2.0 * rows * w for w in work]
+    return [madd_flops(w, rows) for w in work]
 
 
 def block_flops(forward: float, gradients: torch.Tensor, evaluations: torch.Tensor,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from lysep.core.activations import get_activation
+from lysep.core.cost import madd_flops
 from lysep.core.model import Params, affine
 from lysep.core.objectives import cross_entropy, mean_sq
 from lysep.core.problem import Problem
@@ -168,7 +169,7 @@ class DLADMM:
         state.params = self.params
         ex["k"] += 1
         state.grad_evals += ex["madds"] / pass_madds(self.params)
-        state.flops += 2.0 * problem.n_train * ex["madds"]  # its own multiply-add count (bias included) per sample
+        state.flops += madd_flops(ex["madds"], problem.n_train)  # its own multiply-add count (bias included)
         self.extra = self.params = None
 
     def metrics(self, problem: Problem, state: State, bound_norm: str) -> dict[str, torch.Tensor]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -127,19 +128,25 @@ def tables(results: Path) -> list[str]:
     return [ce_table(traces, metrics, meta), certificate_table(traces, metrics, runs, meta)]
 
 
-def main(argv: list[str]) -> int:
+def print_tables(argv: list[str], make: Callable[[Path], list[str]], doc: str, name: str) -> int:
+    """A table script's command line: ``make(RESULTS_DIR)``'s tables printed, each followed by a blank line; exit 2
+    with the usage line of ``doc`` for a wrong argument count, or ``name: error: ...`` for a missing results file."""
     if len(argv) != 1:
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        print(doc.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     try:
-        printed = tables(Path(argv[0]))
+        printed = make(Path(argv[0]))
     except FileNotFoundError as e:
-        print(f"family_table: error: {e}", file=sys.stderr)
+        print(f"{name}: error: {e}", file=sys.stderr)
         return 2
     for t in printed:
         print(t)
         print()
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return print_tables(argv, tables, __doc__, "family_table")
 
 
 if __name__ == "__main__":

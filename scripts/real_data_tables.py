@@ -60,18 +60,7 @@ def tables(results: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
-        return 2
-    try:
-        printed = tables(Path(argv[0]))
-    except FileNotFoundError as e:
-        print(f"real_data_tables: error: {e}", file=sys.stderr)
-        return 2
-    for t in printed:
-        print(t)
-        print()
-    return 0
+    return family_table.print_tables(argv, tables, __doc__, "real_data_tables")
 
 
 if __name__ == "__main__":

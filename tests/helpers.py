@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -71,3 +73,11 @@ def fake_measure(calls: list, work_of=lambda tree, calls: 1.0):
         return result
 
     return measure
+
+
+def load_script(path: Path) -> ModuleType:
+    """The Python file at ``path`` (a script of scripts/ or tests/data, not a package module) as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -17,6 +16,8 @@ from lysep.commands.main import main
 from lysep.datasets import dataset_names
 from lysep.harness.spec import default_spec_path
 from lysep.methods import METHODS
+
+from helpers import load_script
 
 DATA = Path(__file__).parent / "data"
 BAD_SPECS = sorted((DATA / "bad").glob("*.toml")) + sorted((DATA / "bad_specs").glob("*.toml"))
@@ -77,10 +78,7 @@ def bad_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bad")
     for path in BAD_SPECS:
         shutil.copy(path, folder / path.name)
-    spec = importlib.util.spec_from_file_location("make_bad_npz", DATA / "bad" / "make_bad_npz.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.write_all(folder)
+    load_script(DATA / "bad" / "make_bad_npz.py").write_all(folder)
     return folder
 
 

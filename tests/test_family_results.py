@@ -3,7 +3,6 @@ the family tables of docs/findings.md are what scripts/family_table.py prints fr
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import pandas as pd
 import pytest
 
 from analysis.metrics import resolution, tolerance
+
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "family_tuned"
@@ -22,10 +23,7 @@ AUXILIARY = ["lysep", "mac", "bcd", "dladmm"]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("family_table", ROOT / "scripts" / "family_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "family_table.py")
 
 
 @pytest.fixture(scope="module")

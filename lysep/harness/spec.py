@@ -180,7 +180,8 @@ class ExperimentSpec:
         for entry, m in zip(methods, self.methods):
             if m.search is not None:
                 entry["tune"] = {k: d.to_dict() for k, d in m.search.items()}
-        doc = {"name": self.name, "data": data, "model": dict(vars(self.model)), "grid": grid,
+        model = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.model).items()}
+        doc = {"name": self.name, "data": data, "model": model, "grid": grid,
                "budget": budget, "method": methods}
         if self.tune is not None:
             doc["tune"] = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.tune).items()

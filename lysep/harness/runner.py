@@ -25,6 +25,7 @@ from lysep.core.model import ConvSpec, ModelSpec, forward, init_params
 from lysep.core.problem import Problem
 from lysep.core.state import State
 from lysep.harness import provenance
+from lysep.harness.allocator import keep_freed_memory
 from lysep.harness.cell import Budget, run_method
 from lysep.harness.codeversions import Changed, changed_code
 from lysep.harness.executors import connect_dask, execute_dask, execute_local, execute_processes, set_threads
@@ -122,6 +123,7 @@ def budget_of(spec: ExperimentSpec) -> Budget:
 def run_unit(spec_doc: dict, source: str, unit: Unit, device: str = "cpu",
              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run one unit; returns plain data: traces, runs, final parameters and decision grids per seed."""
+    keep_freed_memory()  # in whichever process runs it (in-process, a spawned worker, a Dask worker)
     spec = parse_spec(spec_doc, source)
     problem = build_problem(spec, device)
     model = build_model(spec, problem, unit.depth, unit.width)

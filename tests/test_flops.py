@@ -24,7 +24,8 @@ WHOLE_PASS = {"gd", "adam", "sgd", "lbfgs", "lysep-joint"}
 #: the block methods' counted / booked flops lie in this range (docs/method.md 8.1)
 BLOCK_RANGE = (0.6, 1.1)
 #: the LySep configurations checked beside the default: second-order and MM blocks
-LYSEP_CONFIGS = [{}, {"out_solver": "newton"}, {"out_solver": "mm", "u_solver": "mm"}, {"w_solver": "gauss_newton"},
+LYSEP_CONFIGS = [{}, {"out_solver": "newton"}, {"out_solver": "newton_cg"},
+                 {"out_solver": "mm", "u_solver": "mm"}, {"w_solver": "gauss_newton"},
                  {"u_solver": "lipschitz", "w_solver": "lipschitz"}]
 
 

@@ -105,12 +105,13 @@ def _blocks(seed: int, act: str = "tanh"):
     return HiddenWeightBlock(h, target, beta, act), w, OutputWeightBlock(h, y), wo
 
 
-HP = {"armijo_c": 1e-4, "max_backtracks": 30, "damping": 1e-3}
+HP = {"armijo_c": 1e-4, "max_backtracks": 30, "damping": 1e-3, "cg_iters": 10}
 
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("solver,kind", [("gd", "hidden"), ("gd", "out"), ("gauss_newton", "hidden"),
-                                         ("newton", "out"), ("adam", "hidden"), ("adam", "out")])
+                                         ("newton", "out"), ("newton_cg", "out"), ("adam", "hidden"),
+                                         ("adam", "out")])
 def test_each_solver_decreases_its_block_objective(seed: int, solver: str, kind: str) -> None:
     from lysep.core.blocks import AutogradBlock
     from lysep.core.inner import SOLVERS
@@ -129,7 +130,7 @@ def test_each_solver_decreases_its_block_objective(seed: int, solver: str, kind:
             assert bool((res.value <= prev).all()), (res.value - prev).max()
         x, prev = res.block, res.value
     assert bool((prev < 0.9 * f_start).all())
-    if solver in ("gauss_newton", "newton"):  # second-order solvers get far in 30 steps
+    if solver in ("gauss_newton", "newton", "newton_cg"):  # second-order solvers get far in 30 steps
         gd = {"eta": torch.ones(3, dtype=torch.float64)}
         xg = (w if kind == "hidden" else wo)
         for _ in range(15):
@@ -142,7 +143,7 @@ def test_second_order_solvers_take_no_increasing_step() -> None:
     from lysep.core.inner import SOLVERS
 
     hidden, w, out, wo = _blocks(7, "sigmoid")
-    for block, x, solver in ((hidden, w, "gauss_newton"), (out, wo, "newton")):
+    for block, x, solver in ((hidden, w, "gauss_newton"), (out, wo, "newton"), (out, wo, "newton_cg")):
         f0 = block.value(x)
         bstate = {}
         for _ in range(10):

@@ -48,7 +48,8 @@ def without_time(df: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("solvers", [{"u_solver": "gd", "w_solver": "gd", "out_solver": "gd"},
-                                     {"u_solver": "gd", "w_solver": "gauss_newton", "out_solver": "newton"}])
+                                     {"u_solver": "gd", "w_solver": "gauss_newton", "out_solver": "newton"},
+                                     {"u_solver": "gd", "w_solver": "gd", "out_solver": "newton_cg"}])
 @pytest.mark.parametrize("problem_seed", range(5))
 def test_lysep_armijo_never_increases_j_at_fixed_beta(problem_seed: int, solvers: dict) -> None:
     prob = random_problem(n=60, d=3, k=3, seed=problem_seed)

@@ -310,6 +310,59 @@ def test_mm_and_newton_reach_the_same_minimiser_of_the_output_problem(seed: int)
     torch.testing.assert_close(x[1], newton.block[1], rtol=1e-6, atol=1e-7)
 
 
+def test_the_cg_newton_direction_is_the_dense_solve_after_enough_steps() -> None:
+    """Conjugate gradients on Hessian-vector products against autograd's Hessian and a dense solve: exact (to
+    rounding) after K (m+1) steps, and after fewer a descent direction that already points the right way."""
+    h, y, w, b = _output_problem(4, n=60, m=4, k=3, s=3)
+    lam = torch.full((3,), 1e-3, dtype=F64)
+    z = affine(w, b, h)
+    prob = torch.softmax(z, 2)
+    a = torch.cat([h, torch.ones_like(h[..., :1])], 2)
+    grads, wants = [], []
+    for i in range(3):
+        theta = torch.cat([w[i], b[i, :, None]], 1)
+        grad, hess = _hessian_of_g(h[i], y, theta)
+        grads.append(grad.view(theta.shape))
+        wants.append(-torch.linalg.solve(hess + 1e-3 * torch.eye(hess.shape[0], dtype=F64), grad).view(theta.shape))
+    g, want = torch.stack(grads), torch.stack(wants)
+    got = mm.newton_cg_direction(prob, a, g, lam, iters=3 * 5 + 5)
+    torch.testing.assert_close(got, want, rtol=1e-7, atol=1e-9)
+    short = mm.newton_cg_direction(prob, a, g, lam, iters=3)
+    assert ((short * g).sum((1, 2)) < 0).all()  # descent
+    assert ((short - want).norm(dim=(1, 2)) < (torch.zeros_like(want) - want).norm(dim=(1, 2))).all()
+
+
+def test_cg_newton_stops_where_the_gradient_vanishes() -> None:
+    """A seed at its minimiser (zero gradient) gets a zero direction, not a 0/0."""
+    h, y, w, b = _output_problem(5, n=20, m=3, k=3, s=2)
+    prob = torch.softmax(affine(w, b, h), 2)
+    a = torch.cat([h, torch.ones_like(h[..., :1])], 2)
+    g = torch.randn(2, 3, 4, dtype=F64)
+    g[1] = 0.0
+    d = mm.newton_cg_direction(prob, a, g, torch.full((2,), 1e-3, dtype=F64), iters=30)
+    assert torch.isfinite(d).all() and (d[1] == 0).all() and d[0].norm() > 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cg_newton_reaches_the_minimiser_that_dense_newton_reaches(seed: int) -> None:
+    """Same fixed point: the minimiser of the convex output problem (random labels, not separable), and G never
+    rises over a step."""
+    h, y, w, b = _output_problem(seed, n=300, m=3, k=3, s=3, scale=0.5)
+    hp = {"damping": 1e-3, "armijo_c": 1e-4, "max_backtracks": 30, "cg_iters": 6}
+    dense = SOLVERS["newton"](OutputWeightBlock(h, y), [w, b], {}, 25, hp)
+    blk = OutputWeightBlock(h, y)
+    x, f = [w, b], blk.value([w, b])
+    for _ in range(30):
+        res = SOLVERS["newton_cg"](blk, x, {}, 1, hp)
+        assert (res.value <= f).all()
+        x, f = res.block, res.value
+    theta = torch.cat([x[0], x[1].unsqueeze(2)], 2).requires_grad_()
+    grad = torch.autograd.grad(_g_of(h, y, theta).sum(), theta)[0]
+    assert grad.flatten(1).norm(dim=1).max() < 1e-8
+    torch.testing.assert_close(x[0], dense.block[0], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(x[1], dense.block[1], rtol=1e-6, atol=1e-7)
+
+
 # ---------------------------------------------------------------------------- counted work
 
 
@@ -366,6 +419,26 @@ def test_newtons_booked_work_includes_its_cholesky() -> None:
     p = k * (m + 1)
     hessian, cholesky_and_solves = k * (m + 1), (p**3 / 6 + p * p) / (n * p)
     torch.testing.assert_close(res.forwards, torch.full((s,), hessian + cholesky_and_solves, dtype=F64))
+
+
+def test_cg_newtons_counted_flops_are_its_booked_work() -> None:
+    """Per Newton step: a gradient and ``2 cg_iters`` forwards of Hessian-vector products (no Hessian: dense
+    newton's ``K (m+1)`` forwards for it are not booked); torch's flop counter sees the logits, the gradient, the
+    products and the trial."""
+    s, n, m, k, iters = 2, 40, 3, 3, 5
+    h, y, w, b = _output_problem(0, n=n, m=m, k=k, s=s, scale=0.1)
+    hp = {"damping": 1e-3, "armijo_c": 1e-4, "max_backtracks": 1, "cg_iters": iters}
+    res = None
+
+    def run():
+        nonlocal res
+        res = SOLVERS["newton_cg"](OutputWeightBlock(h, y), [w, b], {}, 1, hp)
+    flops = _flops(run)
+    torch.testing.assert_close(res.forwards, torch.full((s,), 2.0 * iters, dtype=F64))
+    layer = n * k * (m + 1)  # products with the ones column included
+    # logits (n k m: bias added, not multiplied), gradient (with ones), 2 per CG step, one trial's logits
+    want = 2 * s * (n * k * m + layer + 2 * iters * layer + n * k * m)
+    assert flops == pytest.approx(want, rel=0.02)
 
 
 def test_the_linalg_flop_formulas() -> None:

@@ -13,9 +13,9 @@ SCHEDULES: tuple[str, ...] = ("fixed", "adaptive", "continuation")
 #: matrix / operator norms for the certificate and the adaptive weights (lysep.core.objectives)
 NORMS: tuple[str, ...] = ("spectral", "frobenius")
 #: inner block solvers (lysep.core.inner.SOLVERS)
-SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "gauss_newton", "newton", "mm")
+SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "gauss_newton", "newton", "newton_cg", "mm")
 #: solvers that accept only steps that do not increase their block objective (docs/method.md)
-MONOTONE_SOLVERS: frozenset[str] = frozenset({"gd", "lipschitz", "gauss_newton", "newton", "mm"})
+MONOTONE_SOLVERS: frozenset[str] = frozenset({"gd", "lipschitz", "gauss_newton", "newton", "newton_cg", "mm"})
 #: Armijo sufficient-decrease constant of the ``gd`` block solver (docs/method.md section 4)
 ARMIJO_C = 1e-4
 #: most bytes of activations one chunk of a full-training-set evaluation may hold (lysep.core.chunks; the memory

@@ -356,6 +356,19 @@ def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: di
     is symmetric positive definite; ``lysep.core.mm.newton_direction``), then Armijo backtracking along delta; a
     step is taken only if the objective decreases.
     """
+    return _newton(block, x, bstate, steps, hp, cg_iters=None)
+
+
+def newton_cg_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) -> StepResult:
+    """``newton`` without the dense Hessian: ``(H + lam I) delta = -g`` by ``cg_iters`` conjugate-gradient steps on
+    Hessian-vector products (``lysep.core.mm.newton_cg_direction``, ``O(N K m)`` each), the same line search. A
+    truncated CG direction is a descent direction, so the step decreases the convex objective as ``newton``'s does
+    and the iteration has the same fixed point, the minimiser."""
+    return _newton(block, x, bstate, steps, hp, cg_iters=hp["cg_iters"])
+
+
+def _newton(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict, cg_iters: int | None) -> StepResult:
+    """The damped Newton iteration of ``newton`` (``cg_iters`` None: dense Hessian, Cholesky) and ``newton_cg``."""
 
     w, b = (t.detach() for t in x)
     s, k, m = w.shape
@@ -365,7 +378,7 @@ def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: di
     n_grad = torch.zeros(s, dtype=torch.float64, device=w.device)
     n_eval, n_fwd = n_grad.clone(), n_grad.clone()
     start = None
-    eye = torch.eye(k * (m + 1), dtype=w.dtype, device=w.device)
+    eye = torch.eye(k * (m + 1), dtype=w.dtype, device=w.device) if cg_iters is None else None
     with torch.no_grad():
         for _ in range(steps):
             z = torch.baddbmm(b.unsqueeze(1), A[..., :m], w.transpose(1, 2))
@@ -376,16 +389,20 @@ def newton_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: di
             start = f0 if start is None else start
             live = torch.isfinite(f0)
             n_grad += live.to(torch.float64)
-            n_fwd += live.to(torch.float64) * k * (m + 1)
             g = torch.einsum("snk,sna->ska", p - onehot, A).reshape(s, -1) / n
-            diag = torch.einsum("snk,sna,snb->skab", p, A, A)
-            pa = p.unsqueeze(-1) * A.unsqueeze(2)  # (S, N, K, m+1)
-            hess = -torch.einsum("snka,snlb->skalb", pa, pa)
-            idx = torch.arange(k, device=w.device)
-            hess[:, idx, :, idx, :] += diag.transpose(0, 1)
-            hess = hess.reshape(s, k * (m + 1), k * (m + 1)) / n
-            direction = mm.newton_direction(hess + lam[:, None, None] * eye, g)  # Cholesky: H + lam I is SPD
-            n_fwd += live.to(torch.float64) * mm.newton_work(n, k, m)
+            if cg_iters is None:
+                n_fwd += live.to(torch.float64) * k * (m + 1)  # the Hessian's N P^2 multiply-adds
+                diag = torch.einsum("snk,sna,snb->skab", p, A, A)
+                pa = p.unsqueeze(-1) * A.unsqueeze(2)  # (S, N, K, m+1)
+                hess = -torch.einsum("snka,snlb->skalb", pa, pa)
+                idx = torch.arange(k, device=w.device)
+                hess[:, idx, :, idx, :] += diag.transpose(0, 1)
+                hess = hess.reshape(s, k * (m + 1), k * (m + 1)) / n
+                direction = mm.newton_direction(hess + lam[:, None, None] * eye, g)  # Cholesky: H + lam I is SPD
+                n_fwd += live.to(torch.float64) * mm.newton_work(n, k, m)
+            else:
+                direction = mm.newton_cg_direction(p, A, g.reshape(s, k, m + 1), lam, cg_iters).reshape(s, -1)
+                n_fwd += live.to(torch.float64) * mm.newton_cg_work(cg_iters)
             slope = (g * direction).sum(1)
             step = torch.ones_like(f0)
             active, f_best = live.clone(), f0.clone()
@@ -458,4 +475,4 @@ def mm_solver(block, x: list[torch.Tensor], bstate: dict, steps: int, hp: dict) 
 
 
 SOLVERS = {"gd": gd_solver, "lipschitz": lipschitz_solver, "adam": adam_solver, "gauss_newton": gauss_newton_solver,
-           "newton": newton_solver, "mm": mm_solver}
+           "newton": newton_solver, "newton_cg": newton_cg_solver, "mm": mm_solver}

@@ -121,6 +121,47 @@ def newton_direction(damped: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return -_solve(cholesky(damped), g.unsqueeze(-1)).squeeze(-1)
 
 
+def newton_cg_direction(p: torch.Tensor, a: torch.Tensor, g: torch.Tensor, lam: torch.Tensor,
+                        iters: int) -> torch.Tensor:
+    """``-(H + lam I)^{-1} g`` per seed by ``iters`` steps of conjugate gradients from 0, never forming ``H``:
+    ``H V = A~^T (P (.) Z - P (.) (P Z 1) 1^T) / N`` with ``Z = A~ V^T`` (the softmax Jacobian applied row by row),
+    two products of the output layer's size per step. ``p`` (S, N, K) the probabilities, ``a`` (S, N, m+1) the
+    features with their ones column, ``g`` (S, K, m+1) the gradient. A fixed number of steps (no host
+    synchronisation); a seed whose residual vanished stops moving (its step lengths are set to 0). CG from 0 on
+    an SPD system returns a descent direction after any number of steps."""
+    n = a.shape[1]
+
+    def apply(v: torch.Tensor) -> torch.Tensor:
+        z = a @ v.mT  # (S, N, K)
+        pz = p * z
+        r = pz - p * pz.sum(2, keepdim=True)
+        return (r.mT @ a) / n + lam[:, None, None] * v
+
+    def ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+        ok = den > 0
+        return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num))
+
+    x = torch.zeros_like(g)
+    r = -g
+    d = r.clone()
+    rs = (r * r).sum((1, 2))
+    for _ in range(iters):
+        ad = apply(d)
+        alpha = ratio(rs, (d * ad).sum((1, 2)))[:, None, None]
+        x = x + alpha * d
+        r = r - alpha * ad
+        rs_new = (r * r).sum((1, 2))
+        d = r + ratio(rs_new, rs)[:, None, None] * d
+        rs = rs_new
+    return x
+
+
+def newton_cg_work(iters: int) -> float:
+    """Multiply-adds of one ``newton_cg_direction``, in forwards of the output layer (``N K (m+1)``): per CG step one
+    Hessian-vector product, ``A~ V^T`` and ``R^T A~`` (one forward's worth each)."""
+    return 2.0 * iters
+
+
 def newton_work(n: int, k: int, m: int) -> float:
     """Multiply-adds of one ``newton_direction`` on the output layer (``P = K (m+1)``), in layer forwards
     (``N K (m+1)``): the Cholesky ``P^3 / 6`` and the two triangular solves ``P^2``."""

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: (``mm`` on the U blocks: the exact-curvature MM step on u_D, the ``lipschitz`` rule on the hidden ones)
 U_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "mm")
 W_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "gauss_newton")
-OUT_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "newton", "mm")
+OUT_SOLVERS: tuple[str, ...] = ("gd", "lipschitz", "adam", "newton", "newton_cg", "mm")
 
 #: U-sized tensors a full-batch AM iteration holds at once: U, each layer's cached pre-activation and output,
 #: a trial's two, a block gradient and a candidate
@@ -104,6 +104,8 @@ class LySep(Method):
         "lr_w": HParam(float, 1e-2, **positive(), help="adam W blocks: learning rate",
                        active=lambda hp: "adam" in (hp["w_solver"], hp["out_solver"])),
         "damping": HParam(float, 1e-3, **positive(), help="gauss_newton / newton: initial damping"),
+        "cg_iters": HParam(int, 20, **positive_int(), help="newton_cg: conjugate-gradient steps per Newton direction",
+                           active=lambda hp: hp["out_solver"] == "newton_cg"),
         "parallel_w": HParam(bool, False, help="solve hidden W blocks of one shape as one batch"),
         "u_steps": HParam(int, 1, **positive_int(), help="inner steps per U block"),
         "w_steps": HParam(int, 1, **positive_int(), help="inner steps per W block"),

@@ -1,10 +1,12 @@
-"""The output block's solve, Newton (dense Hessian, Cholesky) against the exact-curvature MM step, on Example 2's
+"""The output block's solve, Newton (dense Hessian, Cholesky), Newton by conjugate gradients (no Hessian) and the
+exact-curvature MM step, on Example 2's
 cells (digits as 1x8x8 images, CNN depth {2, 4} x width {4, 8}, 10 seeds batched, N = 1200): per cell the thread CPU
 time of the output block's solve inside a real LySep iteration (median over the timed iterations after 2 warm-up
 iterations), the whole iteration's, and the counted flops of one iteration (torch's flop counter, exact).
 
 The LySep setting is Example 2's tuned winner (results/paper_example2/tuning/tuned.toml: adaptive weights, Frobenius
-norms, Armijo U/W blocks) with ``out_solver`` = ``newton`` (the winner) or ``mm``. One torch thread; the clock is
+norms, Armijo U/W blocks) with ``out_solver`` = ``newton`` (the winner), ``newton_cg`` (20 CG steps) or ``mm``. One
+torch thread; the clock is
 the thread's CPU time, which another process on the machine cannot inflate (lysep.measure.ratios.clock).
 
     python scripts/bench_output_solve.py [--iters 5]     # about 10 minutes on 2 cores
@@ -27,6 +29,7 @@ from lysep.measure.counters import count_step, steady_state
 TUNED = {"schedule": "adaptive", "norm": "frobenius", "beta": 29.8, "beta_max": 177900.0, "lr_u": 0.002233,
          "lr_w": 0.05736, "rho": 1.085, "u_solver": "gd", "w_solver": "gd"}
 CELLS = [(2, 4), (2, 8), (4, 4), (4, 8)]
+SOLVERS = ("newton", "newton_cg", "mm")
 SEEDS = list(range(10))
 
 
@@ -57,7 +60,7 @@ def main() -> None:
     for depth, width in CELLS:
         model = ConvSpec.cnn(tuple(ds.x_train.shape[1:]), depth, width, ds.n_classes, pool=(), activation="tanh")
         params0 = init_params(model, SEEDS, problem.dtype, problem.device)
-        for solver in ("newton", "mm"):
+        for solver in SOLVERS:
             method = make_method("lysep", activation="tanh", **TUNED, out_solver=solver)
             state = steady_state(method, problem, params0, SEEDS, warmup=2)
             counts = count_step(method, problem, state)
@@ -76,15 +79,17 @@ def main() -> None:
                    "iteration_ms": 1e3 * statistics.median(iters), "flops_per_iteration": counts["flops"],
                    "grad_evals_per_iteration": counts["grad_evals"]}
             rows.append(row)
-            print(f"d{depth} w{width} {solver:6s}: output solve {row['output_solve_ms']:9.1f} ms, iteration "
+            print(f"d{depth} w{width} {solver:9s}: output solve {row['output_solve_ms']:9.1f} ms, iteration "
                   f"{row['iteration_ms']:9.1f} ms, {row['flops_per_iteration']:.4g} flops, "
                   f"{row['grad_evals_per_iteration']:.4g} grad_evals", flush=True)
     for depth, width in CELLS:
-        nt, mm = (next(r for r in rows if (r["depth"], r["width"], r["out_solver"]) == (depth, width, s))
-                  for s in ("newton", "mm"))
-        print(f"d{depth} w{width}: output solve newton/mm {nt['output_solve_ms'] / mm['output_solve_ms']:.1f}x, "
-              f"iteration {nt['iteration_ms'] / mm['iteration_ms']:.2f}x, flops "
-              f"{nt['flops_per_iteration'] / mm['flops_per_iteration']:.2f}x")
+        nt, cg, mm = (next(r for r in rows if (r["depth"], r["width"], r["out_solver"]) == (depth, width, s))
+                      for s in SOLVERS)
+        for name, other in (("newton_cg", cg), ("mm", mm)):
+            solve = nt["output_solve_ms"] / other["output_solve_ms"]
+            print(f"d{depth} w{width}: output solve newton/{name} {solve:.1f}x, "
+                  f"iteration {nt['iteration_ms'] / other['iteration_ms']:.2f}x, flops "
+                  f"{nt['flops_per_iteration'] / other['flops_per_iteration']:.2f}x")
     print(json.dumps(rows))
 
 

@@ -8,6 +8,11 @@ the tuned winners (results/paper_example1_tuned, `lysep run results/paper_exampl
 runs of configs/defaults_ex1.toml and configs/defaults_ex2.toml (results/defaults/). Columns: the two medians of
 the final train CE, their ratio, the seeds on which the setting's CE is lower and the Wilcoxon
 signed-rank p (analysis.comparisons.paired_row). tests/test_tuning_results.py checks that the page holds it.
+
+The second table (issue 27, item 7) pairs the MM-block variant of the default with the default itself, both run
+in one invocation (configs/defaults_mm_ex1.toml, configs/defaults_mm_ex2.toml -> results/defaults/mm_ex1, mm_ex2),
+at equal iterations, equal wall time and equal flops: per cell and seed, the train CE of each run at the smaller of
+the two runs' final budget values (analysis.comparisons.equal_budget_pairs).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analysis.comparisons import paired_row  # noqa: E402
+from analysis.comparisons import BUDGETS, equal_budget_pairs, paired_row  # noqa: E402
 from analysis.render import display  # noqa: E402
 
 #: (method, setting, its store and label, compared with, that store and label, example); stores under results/
@@ -69,6 +74,43 @@ def rows() -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+#: the MM question: (example, store under results/, the candidate's label, the default's label)
+MM_STORES: list[tuple[str, str, str, str]] = [("Example 1", "defaults/mm_ex1", "lysep-mm", "lysep"),
+                                               ("Example 2", "defaults/mm_ex2", "lysep-mm", "lysep")]
+#: the budgets of the MM table (keys of analysis.comparisons.BUDGETS)
+MM_BUDGETS = ("iterations", "wall_time", "flops")
+
+
+def mm_rows() -> pd.DataFrame:
+    """The MM-block variant against the default, paired per seed at each budget of ``MM_BUDGETS``."""
+    out = []
+    for example, store, label, default in MM_STORES:
+        traces = pd.read_parquet(ROOT / "results" / store / "traces.parquet")
+        for budget in MM_BUDGETS:
+            pairs = equal_budget_pairs(traces, label, default, budget)
+            for (depth, width), cell in pairs.groupby(["depth", "width"], sort=True):
+                xs, ys = cell["a"].to_numpy(float), cell["b"].to_numpy(float)
+                r = paired_row(xs, ys)
+                out.append({"example": example, "cell": f"{depth}, {width}", "budget": BUDGETS[budget][1],
+                            "seeds": r["n_pairs"], "CE with MM blocks": r["method_median"],
+                            "CE of the default": r["baseline_median"], "ratio": r["ratio"],
+                            "MM lower in": f"{int((xs < ys).sum())}/{r['n_pairs']}", "Wilcoxon p": r["p_value"]})
+    return pd.DataFrame(out)
+
+
+def mm_verdict(table: pd.DataFrame, budget: str) -> str:
+    """The defaults rule of docs/tuning.md at one budget: "ahead" where the MM variant's median is lower in every
+    cell of both examples with p < 0.05 in at least one, "behind" where the default's is lower in every cell with
+    p < 0.05 in at least one, else "mixed"."""
+    sub = table[table["budget"] == BUDGETS[budget][1]]
+    significant = sub["Wilcoxon p"] < 0.05
+    if (sub["ratio"] < 1).all() and (significant & (sub["ratio"] < 1)).any():
+        return "ahead"
+    if (sub["ratio"] > 1).all() and (significant & (sub["ratio"] > 1)).any():
+        return "behind"
+    return "mixed"
+
+
 def markdown(frame: pd.DataFrame) -> str:
     text = display(frame).astype(str)
     lines = ["| " + " | ".join(text.columns) + " |", "|" + "---|" * len(text.columns)]
@@ -77,6 +119,12 @@ def markdown(frame: pd.DataFrame) -> str:
 
 def main() -> int:
     print(markdown(rows()))
+    print()
+    mm = mm_rows()
+    print(markdown(mm))
+    print()
+    print("The MM blocks against the default: " + "; ".join(f"{BUDGETS[b][1]}: {mm_verdict(mm, b)}"
+                                                          for b in MM_BUDGETS) + ".")
     return 0
 
 

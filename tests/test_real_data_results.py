@@ -66,3 +66,20 @@ def test_example_2s_whole_grid_has_width_8_and_a_third_depth() -> None:
     assert set(runs["width"]) == {4, 8} and set(runs["depth"]) == {2, 4, 6}
     tuned = (ROOT / "results" / "paper_example2_whole" / "tuning" / "tune.json").read_text()
     assert '"newton_cg"' in tuned and '"mm"' in tuned  # both exact-curvature output steps were in the space
+
+
+def test_the_full_size_minibatch_run_is_committed_with_its_time_and_memory() -> None:
+    """Issue 30, item 5: the whole training split, minibatch LySep against minibatch Adam and SGD, a few epochs; its
+    table, time and memory on the findings page are what the script prints from the store and GNU time's report."""
+    results = ROOT / "results" / "fashion_mnist_npm_minibatch"
+    runs = pd.read_parquet(results / "runs.parquet")
+    spec = json.loads((results / "meta.json").read_text())["spec"]
+    assert spec["data"]["dataset"] == "fashion_mnist_npm" and spec["data"]["n_train"] == 60000
+    assert set(runs["method"]) == {"lysep-minibatch", "adam-mb", "sgd"} and (runs["status"] == "completed").all()
+    assert (runs["iterations"] == 3 * 469).all()  # 3 epochs of ceil(60000 / 128) batches
+    script = _script()
+    t = script.time_of(results)
+    assert 60 < t["seconds"] < 3600 and 0.5 < t["peak_gib"] < 24
+    page = FINDINGS.read_text()
+    for part in script.minibatch_tables(results):
+        assert part in page, part.splitlines()[0]

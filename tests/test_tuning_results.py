@@ -16,7 +16,7 @@ from lysep.harness.spec import load_spec
 from lysep.harness.tune import REFERENCE, trial_spec, trials
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ["paper_example1", "paper_example2"]
+EXAMPLES = ["paper_example1", "paper_example2", "paper_example2_whole"]
 
 
 @pytest.mark.parametrize("example", EXAMPLES)

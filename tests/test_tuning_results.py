@@ -82,3 +82,11 @@ def test_the_defaults_evidence_on_the_page_is_the_scripts() -> None:
     default = make_method("lysep").hp
     assert (default["schedule"], default["norm"], default["beta"], default["out_solver"]) == (
         "adaptive", "spectral", 0.02, "gd")
+    # issue 27: the MM-block variant, run beside the default on the reporting seeds, is behind it at every budget in
+    # every cell of both examples, which is why the default keeps its Armijo blocks
+    from defaults_evidence import MM_BUDGETS, mm_rows, mm_verdict
+
+    mm = mm_rows()
+    assert (mm.seeds == 10).all() and set(mm.example) == {"Example 1", "Example 2"} and len(mm) == 3 * 6
+    assert (mm.ratio > 1).all() and all(mm_verdict(mm, b) == "behind" for b in MM_BUDGETS)
+    assert (default["u_solver"], default["w_solver"]) == ("gd", "gd")

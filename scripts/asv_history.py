@@ -118,6 +118,7 @@ def save(args: argparse.Namespace) -> int:
             target = HISTORY / path.parent.name / f"{commit[:8]}-{doc['env_name']}.json"
             if target.is_file():
                 doc = kept_values(json.loads(target.read_text()), doc)
+            doc = with_values_only(doc)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(doc, indent=None, sort_keys=True) + "\n")
             if not described:
@@ -147,6 +148,13 @@ def kept_values(old: dict, new: dict) -> dict:
         if _has_value(old, name) and not _has_value(new, name):
             results[name] = row
     return {**new, "results": results}
+
+
+def with_values_only(doc: dict) -> dict:
+    """``doc`` without the benchmarks that have no value in it (skipped or failed at that commit): a benchmark that
+    could not run at a commit has no point there, rather than an empty one that the dashboard would draw as a gap
+    and the history would count as recorded."""
+    return {**doc, "results": {k: v for k, v in doc.get("results", {}).items() if _has_value(doc, k)}}
 
 
 def sri(path: Path, algorithm: str) -> str:
@@ -424,9 +432,10 @@ def backfill(args: argparse.Namespace) -> int:
 
 
 def _has(commit: str, bench: str) -> bool:
-    """Whether the committed history has a result of a benchmark matching ``bench`` for ``commit``."""
+    """Whether the committed history has a value of a benchmark matching ``bench`` for ``commit``."""
     for path in HISTORY.glob(f"*/{commit[:8]}-*.json"):
-        if any(re.match(bench, k) for k in json.loads(path.read_text()).get("results", {})):
+        doc = json.loads(path.read_text())
+        if any(re.match(bench, k) and _has_value(doc, k) for k in doc.get("results", {})):
             return True
     return False
 

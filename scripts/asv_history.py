@@ -177,8 +177,9 @@ def localize(page: str) -> str:
 
 
 def publish(args: argparse.Namespace) -> int:
-    """Load the history, run ``asv publish``, then point the pages at the vendored assets."""
-    copy_tree(HISTORY, WORKING)
+    """Load the history (over older copies of the same commits' files in .asv/results: the dashboard draws the
+    committed history), run ``asv publish``, then point the pages at the vendored assets."""
+    copy_tree(HISTORY, WORKING, force=True)
     proc = subprocess.run(["asv", "publish", *args.asv_args], cwd=ROOT)
     if proc.returncode != 0:
         return proc.returncode

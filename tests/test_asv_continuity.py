@@ -229,3 +229,33 @@ def test_record_saves_heads_results_and_fails_when_a_count_has_no_value(repo, tm
     saved = json.loads((r / "results" / "asv" / "vm" / f"{commits[-1][:8]}-lysep-py3.11.json").read_text())
     assert saved["results"]["tracking.Counts.track_flops"][0] == [1234.0]
     assert asv_history.newest_recorded() == (commits[-1], True, 0)
+
+
+def test_a_benchmark_without_a_value_has_no_point_and_does_not_count_as_recorded(tmp_path, monkeypatch) -> None:
+    """The backfill's failed benchmarks (no value at a commit) are dropped from the history's files, and ``_has``
+    asks for a value: a file that still holds an empty entry does not make its commit 'recorded'."""
+    cols = ["result", "params", "version"]
+    doc = {"result_columns": cols, "results": {"tracking.Counts.track_flops": [[None, None], [["'a'", "'b'"]], "1"],
+                                               "tracking.Counts.track_syncs": [[0.0, 1.0], [["'a'", "'b'"]], "1"]}}
+    assert set(asv_history.with_values_only(doc)["results"]) == {"tracking.Counts.track_syncs"}
+    monkeypatch.setattr(asv_history, "HISTORY", tmp_path)
+    (tmp_path / "vm").mkdir()
+    (tmp_path / "vm" / "abcdef12-lysep-py3.11.json").write_text(json.dumps(doc))
+    assert asv_history._has("abcdef1234", r"^tracking\.Counts\.track_syncs$")
+    assert not asv_history._has("abcdef1234", r"^tracking\.Counts\.track_flops$")
+
+
+def test_publish_draws_the_committed_history_over_stale_working_copies(tmp_path, monkeypatch) -> None:
+    history, working = tmp_path / "history", tmp_path / "working"
+    for root, text in ((history, '{"fresh": 1}'), (working, '{"stale": 1}')):
+        (root / "vm").mkdir(parents=True)
+        (root / "vm" / "abcdef12-env.json").write_text(text)
+    (working / "vm" / "local000-env.json").write_text('{"local": 1}')  # a commit only recorded here: kept
+    monkeypatch.setattr(asv_history, "HISTORY", history)
+    monkeypatch.setattr(asv_history, "WORKING", working)
+    monkeypatch.setattr(asv_history, "HTML", tmp_path / "html")
+    monkeypatch.setattr(asv_history.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
+    monkeypatch.setattr(asv_history, "offline", lambda html: [])
+    assert asv_history.publish(argparse.Namespace(asv_args=[])) == 0
+    assert (working / "vm" / "abcdef12-env.json").read_text() == '{"fresh": 1}'
+    assert (working / "vm" / "local000-env.json").read_text() == '{"local": 1}'

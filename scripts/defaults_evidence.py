@@ -65,13 +65,19 @@ def rows() -> pd.DataFrame:
             y = b[(b.method == olabel) & (b.depth == depth) & (b.width == width)].set_index("seed").final_F
             seeds = x.index.intersection(y.index).sort_values()
             xs, ys = x.loc[seeds].to_numpy(float), y.loc[seeds].to_numpy(float)
-            r = paired_row(xs, ys)
             out.append({"method": method, "setting": setting, "against": other, "example": example,
-                        "cell": f"{depth}, {width}", "seeds": r["n_pairs"], "CE of the setting": r["method_median"],
-                        "CE against": r["baseline_median"], "ratio": r["ratio"],
-                        "setting lower in": f"{int((xs < ys).sum())}/{r['n_pairs']}",
-                        "Wilcoxon p": r["p_value"]})
+                        "cell": f"{depth}, {width}",
+                        **paired_columns(xs, ys, ("CE of the setting", "CE against", "setting lower in"))})
     return pd.DataFrame(out)
+
+
+def paired_columns(xs, ys, names: tuple[str, str, str]) -> dict:
+    """One row's comparison columns of the setting's CEs ``xs`` against ``ys``, paired by position: seeds, the two
+    medians and the lower-in count (under ``names``), their ratio and Wilcoxon's p."""
+    r = paired_row(xs, ys)
+    setting, against, lower = names
+    return {"seeds": r["n_pairs"], setting: r["method_median"], against: r["baseline_median"], "ratio": r["ratio"],
+            lower: f"{int((xs < ys).sum())}/{r['n_pairs']}", "Wilcoxon p": r["p_value"]}
 
 
 #: the MM question: (example, store under results/, the candidate's label, the default's label)
@@ -90,11 +96,8 @@ def mm_rows() -> pd.DataFrame:
             pairs = equal_budget_pairs(traces, label, default, budget)
             for (depth, width), cell in pairs.groupby(["depth", "width"], sort=True):
                 xs, ys = cell["a"].to_numpy(float), cell["b"].to_numpy(float)
-                r = paired_row(xs, ys)
                 out.append({"example": example, "cell": f"{depth}, {width}", "budget": BUDGETS[budget][1],
-                            "seeds": r["n_pairs"], "CE with MM blocks": r["method_median"],
-                            "CE of the default": r["baseline_median"], "ratio": r["ratio"],
-                            "MM lower in": f"{int((xs < ys).sum())}/{r['n_pairs']}", "Wilcoxon p": r["p_value"]})
+                            **paired_columns(xs, ys, ("CE with MM blocks", "CE of the default", "MM lower in"))})
     return pd.DataFrame(out)
 
 

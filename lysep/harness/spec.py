@@ -153,6 +153,11 @@ class TuneSpec:
     trials_per_dimension: int | None = None
 
 
+def _as_lists(section: dict[str, Any]) -> dict[str, Any]:
+    """A spec section with its tuples as lists, as TOML and the checks of ``parse_spec`` take them."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in section.items()}
+
+
 @dataclass(frozen=True)
 class ExperimentSpec:
     """A whole validated spec; ``source`` is the file it came from (or ``<dict>``/``<builtin>``)."""
@@ -180,12 +185,10 @@ class ExperimentSpec:
         for entry, m in zip(methods, self.methods):
             if m.search is not None:
                 entry["tune"] = {k: d.to_dict() for k, d in m.search.items()}
-        model = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.model).items()}
-        doc = {"name": self.name, "data": data, "model": model, "grid": grid,
+        doc = {"name": self.name, "data": data, "model": _as_lists(vars(self.model)), "grid": grid,
                "budget": budget, "method": methods}
         if self.tune is not None:
-            doc["tune"] = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.tune).items()
-                           if v is not None}
+            doc["tune"] = _as_lists({k: v for k, v in vars(self.tune).items() if v is not None})
         if self.subject is not None:
             doc["subject"] = list(self.subject)
         return doc

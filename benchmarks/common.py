@@ -43,7 +43,7 @@ torch.set_num_threads(THREADS)
 def need(module: str, *names: str) -> Any:
     """``module`` (or its attributes ``names``); NotImplementedError when this commit lacks them.
 
-    ``module`` may name alternatives, ``"lysep.core.model|lysep.core.model"``: the first that exists is used, so a
+    ``module`` may name alternatives, ``"lysep.core.model|lysep.model"``: the first that exists is used, so a
     module that moved (the layer packages of lysep/, docs/architecture.md) is still found at older commits.
     asv reports a benchmark whose ``setup`` raises NotImplementedError as skipped, so a benchmark of a
     feature younger than the measured commit is skipped there rather than failed. Import errors raised
@@ -193,7 +193,7 @@ def dataset_arrays(name: str = DATASET, **options: Any) -> dict[str, Any]:
 
 def problem_of(arrays: dict[str, Any], dev: str = "cpu") -> Any:
     """The cached arrays as a ``lysep.core.problem.Problem`` on ``dev``."""
-    Problem = need("lysep.core.problem|lysep.core.problem", "Problem")
+    Problem = need("lysep.core.problem|lysep.problem", "Problem")
     if not hasattr(Problem, "from_arrays"):
         raise NotImplementedError("lysep.core.problem.Problem has no from_arrays at this commit")
     return Problem.from_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
@@ -202,6 +202,6 @@ def problem_of(arrays: dict[str, Any], dev: str = "cpu") -> Any:
 
 def fnn_params(pb: Any, depth: int, width: int, n_seeds: int = N_SEEDS) -> tuple[Any, Any]:
     """``(ModelSpec, theta_0)`` of an FNN on ``pb``'s data, all seeds batched (every method's ``init`` clones it)."""
-    ModelSpec, init_params = need("lysep.core.model|lysep.core.model", "ModelSpec", "init_params")
+    ModelSpec, init_params = need("lysep.core.model|lysep.model", "ModelSpec", "init_params")
     spec = ModelSpec.fnn(pb.in_dim, depth=depth, width=width, n_classes=pb.n_classes, activation=ACTIVATION)
     return spec, init_params(spec, list(range(n_seeds)), pb.dtype, pb.device)

@@ -57,9 +57,9 @@ def summarize(trace: pd.DataFrame) -> dict[str, float]:
 
 def train_grid() -> dict:
     """Train the fixed grid once and summarize every (method, depth)."""
-    Budget, run_cell = need("lysep.harness.cell|lysep.harness.cell", "Budget", "run_cell")
+    Budget, run_cell = need("lysep.harness.cell|lysep.cell", "Budget", "run_cell")
     make_method = need("lysep.methods", "make_method")
-    ModelSpec = need("lysep.core.model|lysep.core.model", "ModelSpec")
+    ModelSpec = need("lysep.core.model|lysep.model", "ModelSpec")
     pb = problem_of(dataset_arrays(n_train=N_TRAIN, n_test=N_TEST))
     budget = Budget(iterations=ITERATIONS, eval_every=ITERATIONS)
     out = {}

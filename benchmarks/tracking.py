@@ -24,9 +24,9 @@ SKIP = "skip"
 
 def _models(kind: str, pb: Any) -> dict[tuple[int, int], Any]:
     if kind == "cnn":
-        ConvSpec = need("lysep.core.model|lysep.core.model", "ConvSpec")
+        ConvSpec = need("lysep.core.model|lysep.model", "ConvSpec")
         return {c: ConvSpec.cnn(tuple(pb.x_train.shape[1:]), *c, pb.n_classes) for c in CNN_CELLS}
-    ModelSpec = need("lysep.core.model|lysep.core.model", "ModelSpec")
+    ModelSpec = need("lysep.core.model|lysep.model", "ModelSpec")
     return {(d, w): ModelSpec.fnn(pb.in_dim, d, w, pb.n_classes) for d in DEPTHS for w in WIDTHS}
 
 

@@ -57,6 +57,10 @@ REQUIRED = r"^tracking\.(Cnn)?Counts\."
 MACHINE = "vm"
 #: the newest recorded commit may be at most this many first-parent commits behind HEAD (the continuity test)
 HANDFUL = 5
+#: asv's launch method of the deterministic benchmarks: a forkserver imports the suite (and torch) once per commit
+#: instead of once per benchmark (54 s instead of minutes per commit; the same values, docs/benchmarks.md); the
+#: timing benchmarks keep asv's default, a fresh process each
+DETERMINISTIC_LAUNCH = ["--launch-method", "forkserver"]
 #: the environment of every recording: one torch thread (deterministic reductions, no competition for cores)
 RECORD_ENV = {"LYSEP_BENCH_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 WORKTREES = ROOT / ".asv" / "worktrees"
@@ -289,7 +293,7 @@ def run_commit(commit: str, tree: Path, bench: str, machine: str, log: Path) -> 
     for var in ("LYSEP_BENCH_SLOWDOWN", "LYSEP_BENCH_DEVICE", "PYTHONPATH"):
         env.pop(var, None)
     cmd = ["asv", "run", "-E", "lysep:same", "--set-commit-hash", commit, "--machine", machine, "--bench", bench,
-           "--show-stderr"]
+           "--show-stderr", *(DETERMINISTIC_LAUNCH if bench == DETERMINISTIC else [])]
     log.parent.mkdir(parents=True, exist_ok=True)
     start = log.stat().st_size if log.exists() else 0
     with log.open("a", encoding="utf-8") as out:

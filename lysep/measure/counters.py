@@ -47,8 +47,9 @@ def adopt_flat_api() -> None:
     the layer packages (``lysep track --base OLD`` and the asv history measure such commits with this checkout's
     measuring code): taken from the flat modules where they lived. A current ``lysep`` has them already. A name
     the checkout does not have yet (``ConvSpec`` before the CNNs, ``load_dataset`` before ``lysep.datasets``) is
-    left out (so is one an editable install would serve from another tree), so what needs only the others (an FNN's counts) is still measured there; what needs it fails
-    with an AttributeError naming it (the asv benchmarks skip such a commit, ``benchmarks.common.need``)."""
+    left out (so is one an editable install would serve from another tree), so what needs only the others (an
+    FNN's counts) is still measured there; what needs it fails with an AttributeError naming it (the asv
+    benchmarks skip such a commit, ``benchmarks.common.need``)."""
     import importlib
     from pathlib import Path
 

@@ -95,6 +95,9 @@ def minibatch_tables(results: Path) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--minibatch"]:
+        if len(argv) != 2:
+            print(__doc__.strip().splitlines()[6].strip(), file=sys.stderr)
+            return 2
         print("\n\n".join(minibatch_tables(Path(argv[1]))))
         return 0
     return family_table.print_tables(argv, tables, __doc__, "real_data_tables")

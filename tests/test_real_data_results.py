@@ -83,3 +83,8 @@ def test_the_full_size_minibatch_run_is_committed_with_its_time_and_memory() -> 
     page = FINDINGS.read_text()
     for part in script.minibatch_tables(results):
         assert part in page, part.splitlines()[0]
+
+
+def test_the_minibatch_mode_without_a_store_prints_its_usage(capsys) -> None:
+    assert _script().main(["--minibatch"]) == 2
+    assert "real_data_tables.py --minibatch results/" in capsys.readouterr().err

@@ -133,12 +133,18 @@ def save(args: argparse.Namespace) -> int:
     return 0
 
 
-def _has_value(doc: dict, name: str) -> bool:
+
+def values_in(doc: dict, name: str) -> int:
+    """How many parameter combinations of benchmark ``name`` have a value in a results document."""
     columns = doc.get("result_columns", ["result"])
     row = doc.get("results", {}).get(name)
     result = row[columns.index("result")] if isinstance(row, list) and "result" in columns else row
     values = result if isinstance(result, list) else [result]
-    return any(v is not None and v == v for v in values)
+    return sum(v is not None and v == v for v in values)
+
+
+def _has_value(doc: dict, name: str) -> bool:
+    return values_in(doc, name) > 0
 
 
 def kept_values(old: dict, new: dict) -> dict:
@@ -331,11 +337,8 @@ def values_of(commit: str, machine: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for path in (WORKING / machine).glob(f"{commit[:8]}-*.json"):
         doc = json.loads(path.read_text())
-        columns = doc.get("result_columns", [])
-        for name, row in doc.get("results", {}).items():
-            result = row[columns.index("result")] if isinstance(row, list) and "result" in columns else row
-            values = result if isinstance(result, list) else [result]
-            out[name] = out.get(name, 0) + sum(v is not None and v == v for v in values)
+        for name in doc.get("results", {}):
+            out[name] = out.get(name, 0) + values_in(doc, name)
     return out
 
 
@@ -480,15 +483,6 @@ def refile(source: str, commit: str) -> int:
         target.write_text(json.dumps(with_values_only(doc), indent=None, sort_keys=True) + "\n")
         filed += sum(values_in(doc, k) for k in results)
     return filed
-
-
-def values_in(doc: dict, name: str) -> int:
-    """How many parameter combinations of benchmark ``name`` have a value in a results document."""
-    columns = doc.get("result_columns", ["result"])
-    row = doc.get("results", {}).get(name)
-    result = row[columns.index("result")] if isinstance(row, list) and "result" in columns else row
-    values = result if isinstance(result, list) else [result]
-    return sum(v is not None and v == v for v in values)
 
 
 def _has(commit: str, bench: str) -> bool:

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import defaults_evidence  # noqa: E402
 import family_table  # noqa: E402
 
 from analysis import comparisons as cmp  # noqa: E402
@@ -114,11 +115,8 @@ def order(data: Data) -> list[str]:
 def family_tables(example: Example) -> list[str]:
     """The CE-at-budget table and the certificate table of scripts/family_table.py over the example's stores."""
     d = load(example)
-    traces = d.traces
-    keep = [c for c in traces.columns if c != "flops"] if "flops" in traces else list(traces.columns)
-    out = [family_table.ce_table(traces[keep], d.metrics, d.meta)]
-    cert = family_table.certificate_table(traces, d.metrics, d.runs, d.meta)
-    return out + [cert]
+    return [family_table.ce_table(d.traces.drop(columns="flops", errors="ignore"), d.metrics, d.meta),
+            family_table.certificate_table(d.traces, d.metrics, d.runs, d.meta)]
 
 
 def absent_line(example: Example) -> str:
@@ -309,7 +307,6 @@ CHANGES = (("Example 2: v2's tuned LySep (dense Newton output) -> v3's (newton_c
 def change_rows() -> pd.DataFrame:
     from analysis.comparisons import equal_budget_pairs
 
-    defaults_evidence = _script("defaults_evidence")
     out = []
     for what, old_store, old, new_store, new, cells in CHANGES:
         a = pd.read_parquet(RESULTS / new_store / "traces.parquet")
@@ -334,19 +331,7 @@ def change_rows() -> pd.DataFrame:
 
 
 def change_table() -> str:
-    return _script("defaults_evidence").markdown(change_rows())
-
-
-def _script(name: str):
-    import importlib.util
-
-    key = f"_findings_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / "scripts" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
+    return defaults_evidence.markdown(change_rows())
 
 
 # --------------------------------------------------------------------------------------------------------------

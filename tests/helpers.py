@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -76,8 +77,10 @@ def fake_measure(calls: list, work_of=lambda tree, calls: 1.0):
 
 
 def load_script(path: Path) -> ModuleType:
-    """The Python file at ``path`` (a script of scripts/ or tests/data, not a package module) as a module."""
+    """The Python file at ``path`` (a script of scripts/ or tests/data, not a package module) as a module, registered
+    in ``sys.modules`` under its name (a dataclass needs its module there)."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
     spec.loader.exec_module(module)
     return module

@@ -10,25 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_findings_tables():
-    """scripts/findings_tables.py as a module, registered in sys.modules (its dataclasses need that)."""
-    import importlib.util
-    import sys
-
-    if "findings_tables" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("findings_tables", ROOT / "scripts" / "findings_tables.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["findings_tables"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["findings_tables"]
 
 
 @pytest.fixture(scope="module")
 def ft():
-    return load_findings_tables()
+    return load_script(ROOT / "scripts" / "findings_tables.py")
 
 
 def test_a_profile_runs_over_the_problems_a_method_ran_on(ft) -> None:

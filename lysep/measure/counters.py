@@ -57,6 +57,7 @@ def adopt_flat_api() -> None:
 
     if hasattr(lysep, "PUBLIC"):
         return
+    home = Path(lysep.__file__).resolve().parent
     for name, module in FLAT_API.items():
         try:
             found = importlib.import_module(module)
@@ -64,7 +65,6 @@ def adopt_flat_api() -> None:
             if e.name is not None and (module == e.name or module.startswith(e.name + ".")):
                 continue  # the flat module itself does not exist at this commit
             raise
-        home = Path(lysep.__file__).resolve().parent
         if not Path(found.__file__).resolve().is_relative_to(home):
             continue  # served from another tree (an editable install's finder): not the checkout's own
         if hasattr(found, name):

@@ -58,17 +58,23 @@ def order_of(meta: dict, methods) -> list[str]:
     return [m for m in spec if m in set(methods)] + sorted(set(methods) - set(spec))
 
 
-def ce_values(traces: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+def ce_values(traces: pd.DataFrame, metrics: pd.DataFrame, anytime: bool = False) -> pd.DataFrame:
     """Per method: the final CE and the CE at each recorded budget (median over cells of the seed medians), the cells
-    comparable at each budget, the seed spread of log10 final CE and the diverged runs."""
+    comparable at each budget, the seed spread of log10 final CE and the diverged runs.
+
+    ``anytime``: every seed counted, a method still in its first iteration at the common budget read at its starting
+    point (``findings_tables.anytime_costs``); the cells column then counts the cells where the method had completed
+    an iteration there in every seed. Otherwise only the seeds where every method had (the reports' reading)."""
     ok = metrics[~metrics["diverged"].astype(bool)]
     out = pd.DataFrame({"final": ok.groupby(["method", *CELL])["final_F"].median().groupby("method").median()})
     for budget in cmp.budgets_of(traces):
         v = cmp.budget_values(traces, budget)
-        v = v[v["comparable"].astype(bool)]
+        if not anytime:
+            v = v[v["comparable"].astype(bool)]
         per_cell = v.groupby(["method", *CELL])["F"].median()
         out[budget] = per_cell.groupby("method").median()
-        out[f"{budget}_cells"] = per_cell.groupby("method").size()
+        started = v.assign(s=v["iteration"] > 0).groupby(["method", *CELL])["s"].all()
+        out[f"{budget}_cells"] = started.groupby("method").sum() if anytime else per_cell.groupby("method").size()
     spread = ok.assign(logf=np.log10(ok["final_F"].clip(lower=1e-300))).groupby(["method", *CELL])["logf"].std()
     out["spread"] = spread.groupby("method").median()
     out["diverged"] = metrics.groupby("method")["diverged"].sum()
@@ -76,8 +82,8 @@ def ce_values(traces: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def ce_table(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict) -> str:
-    v = ce_values(traces, metrics)
+def ce_table(traces: pd.DataFrame, metrics: pd.DataFrame, meta: dict, anytime: bool = False) -> str:
+    v = ce_values(traces, metrics, anytime)
     budgets = cmp.budgets_of(traces)
     head = " | ".join(f"at {cmp.budget_words(b)}" for b in budgets)
     rows = [f"| method | final train CE | {head} | seed spread (std of log10 CE) | diverged runs |",

@@ -52,3 +52,27 @@ def test_the_claims_table_marks_what_moved_and_the_list_names_it(ft, monkeypatch
     assert table[3].endswith("| - |")  # c1: no move (Example 2 not judged in v2 there)
     assert "| inconclusive | **supported** |" in table[2]
     assert ft.changed_list() == f"- c5 at equal iterations on {ft.EXAMPLES[0].title}: inconclusive -> supported"
+
+
+def test_a_method_still_in_its_first_iteration_is_read_at_its_start_not_dropped(ft) -> None:
+    """Method a stops at 2 s; b's first iteration ends at 5 s. At equal wall time (2 s) b still has its starting
+    point, F = 1.0: the profile's cost counts it there, where the reports' budget_costs drops the seed (and so the
+    cell)."""
+    rows = [("a", 0, 0.0, 1.0), ("a", 1, 1.0, 0.5), ("a", 2, 2.0, 0.25), ("b", 0, 0.0, 1.0), ("b", 1, 5.0, 0.01)]
+    traces = pd.DataFrame([{"method": m, "depth": 2, "width": 4, "seed": 0, "iteration": i, "wall_time": w,
+                            "grad_evals": float(i), "F": f} for m, i, w, f in rows])
+    costs = ft.anytime_costs(traces, "wall_time")
+    assert costs.loc[(2, 4)].to_dict() == {"a": 0.25, "b": 1.0}
+    assert ft.cmp.budget_costs(traces, "wall_time").empty
+
+
+def test_the_family_table_reads_a_late_starter_at_its_start_and_says_so(ft) -> None:
+    rows = [("a", 0, 0.0, 1.0), ("a", 1, 1.0, 0.5), ("a", 2, 2.0, 0.25), ("b", 0, 0.0, 1.0), ("b", 1, 5.0, 0.01)]
+    traces = pd.DataFrame([{"method": m, "depth": 2, "width": 4, "seed": 0, "iteration": i, "wall_time": w,
+                            "grad_evals": float(i), "F": f} for m, i, w, f in rows])
+    metrics = pd.DataFrame({"method": ["a", "b"], "depth": 2, "width": 4, "seed": 0, "final_F": [0.25, 0.01],
+                            "diverged": False})
+    v = ft.family_table.ce_values(traces, metrics, anytime=True)
+    assert v.loc["b", "wall_time"] == 1.0 and v.loc["b", "wall_time_cells"] == 0
+    assert v.loc["a", "wall_time"] == 0.25 and v.loc["a", "wall_time_cells"] == 1
+    assert ft.family_table.ce_values(traces, metrics)["wall_time"].isna().all()  # the reports' reading: no seed

@@ -395,12 +395,14 @@ def budget_values(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["depth", "width", "seed", "method", "limit", "F", "iteration", "comparable"])
 
 
-def budget_costs(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
+def budget_costs(traces: pd.DataFrame, budget: str, at_start: bool = False) -> pd.DataFrame:
     """Problems (cells) x methods table of the median over seeds of :func:`budget_values` (failures = +inf), the
     costs :func:`performance_ratios` takes; only the seeds where every method completed an iteration within the
-    common budget (``comparable``), and only the cells with such a seed."""
+    common budget (``comparable``), and only the cells with such a seed. ``at_start``: every seed, a method still in
+    its first iteration there read at its starting point (what it had to offer at that budget)."""
     values = budget_values(traces, budget)
-    values = values[values["comparable"].astype(bool)]
+    if not at_start:
+        values = values[values["comparable"].astype(bool)]
     if values.empty:
         return pd.DataFrame()
     return values.pivot_table(index=CELL_KEYS, columns="method", values="F", aggfunc="median")

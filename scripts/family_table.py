@@ -63,8 +63,9 @@ def ce_values(traces: pd.DataFrame, metrics: pd.DataFrame, anytime: bool = False
     comparable at each budget, the seed spread of log10 final CE and the diverged runs.
 
     ``anytime``: every seed counted, a method still in its first iteration at the common budget read at its starting
-    point (``findings_tables.anytime_costs``); the cells column then counts the cells where the method had completed
-    an iteration there in every seed. Otherwise only the seeds where every method had (the reports' reading)."""
+    point (as ``analysis.comparisons.budget_costs`` with ``at_start``); the cells column then counts the cells where
+    the method had completed an iteration there in every seed. Otherwise only the seeds where every method had (the
+    reports' reading)."""
     ok = metrics[~metrics["diverged"].astype(bool)]
     out = pd.DataFrame({"final": ok.groupby(["method", *CELL])["final_F"].median().groupby("method").median()})
     for budget in cmp.budgets_of(traces):

@@ -126,8 +126,8 @@ def examples_table() -> str:
 
 def family_tables(example: Example) -> list[str]:
     """The CE-at-budget table and the certificate table of scripts/family_table.py over the example's stores; the
-    budgets read as the profiles read them (:func:`anytime_costs`: a method still in its first iteration at the common
-    budget at its starting point; in brackets the cells where it had completed one in every seed)."""
+    budgets read as :func:`profile_ratios` reads them (a method still in its first iteration at the common budget at
+    its starting point; in brackets the cells where it had completed one in every seed)."""
     d = load(example)
     return [family_table.ce_table(d.traces.drop(columns="flops", errors="ignore"), d.metrics, d.meta, anytime=True),
             family_table.certificate_table(d.traces, d.metrics, d.runs, d.meta)]
@@ -148,25 +148,16 @@ def absent_line(example: Example) -> str:
 # 2. performance profiles over every cell of every example
 
 
-def anytime_costs(traces: pd.DataFrame, budget: str) -> pd.DataFrame:
-    """Cells x methods: the median over seeds of each method's train CE at the common budget of the cell and seed
-    (``analysis.comparisons.budget_values``: where the cheapest run stopped), every seed counted. A method still in its
-    first iteration there is read at its starting point ``F(theta_0)``, what it had to offer at that budget; the
-    reports' profiles (``budget_costs``) leave such seeds out instead, which across the whole family would drop every
-    MNIST cell at equal wall time (a proximal BCD or dlADMM iteration there takes 10-140 s, Adam's whole run 13 s)."""
-    values = cmp.budget_values(traces, budget)
-    if values.empty:
-        return pd.DataFrame()
-    return values.pivot_table(index=cmp.CELL_KEYS, columns="method", values="F", aggfunc="median")
-
-
+@cache
 def profile_ratios(budget: str) -> pd.DataFrame:
     """Problems (example, depth, width) x methods: each method's median train CE at the common budget of the cell
-    (:func:`anytime_costs`: every method of the example read where the cheapest run of the cell and seed stopped)
+    (``budget_costs`` with ``at_start``: every method of the example read where the cheapest run of the cell and seed
+    stopped, a method still in its first iteration at its starting point; the reports' profiles leave such seeds out,
+    which across the whole family would drop every MNIST cell at equal wall time)
     over the best method's of that cell. NaN where a method did not run on the example, inf where it diverged."""
     frames = []
     for ex in FAMILY_EXAMPLES:
-        costs = anytime_costs(load(ex).traces, budget)
+        costs = cmp.budget_costs(load(ex).traces, budget, at_start=True)
         if costs.empty:
             continue
         ratios = cmp.performance_ratios(costs)

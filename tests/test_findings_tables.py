@@ -61,7 +61,7 @@ def test_a_method_still_in_its_first_iteration_is_read_at_its_start_not_dropped(
     rows = [("a", 0, 0.0, 1.0), ("a", 1, 1.0, 0.5), ("a", 2, 2.0, 0.25), ("b", 0, 0.0, 1.0), ("b", 1, 5.0, 0.01)]
     traces = pd.DataFrame([{"method": m, "depth": 2, "width": 4, "seed": 0, "iteration": i, "wall_time": w,
                             "grad_evals": float(i), "F": f} for m, i, w, f in rows])
-    costs = ft.anytime_costs(traces, "wall_time")
+    costs = ft.cmp.budget_costs(traces, "wall_time", at_start=True)
     assert costs.loc[(2, 4)].to_dict() == {"a": 0.25, "b": 1.0}
     assert ft.cmp.budget_costs(traces, "wall_time").empty
 

@@ -57,10 +57,11 @@ REQUIRED = r"^tracking\.(Cnn)?Counts\."
 MACHINE = "vm"
 #: the newest recorded commit may be at most this many first-parent commits behind HEAD (the continuity test)
 HANDFUL = 5
-#: asv's launch method of the deterministic benchmarks: a forkserver imports the suite (and torch) once per commit
-#: instead of once per benchmark (54 s instead of minutes per commit; the same values, docs/benchmarks.md); the
-#: timing benchmarks keep asv's default, a fresh process each
-DETERMINISTIC_LAUNCH = ["--launch-method", "forkserver"]
+#: asv's launch method of every recording: a forkserver imports the suite (and torch) once per commit instead of once
+#: per benchmark and parameter set. Deterministic benchmarks: 54 s instead of minutes per commit, the same values;
+#: timing benchmarks: 4.6 min instead of more than 14 per commit, the values within the run-to-run noise of
+#: fresh processes (results/PERFORMANCE.md, docs/benchmarks.md)
+LAUNCH = ["--launch-method", "forkserver"]
 #: the environment of every recording: one torch thread (deterministic reductions, no competition for cores)
 RECORD_ENV = {"LYSEP_BENCH_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 WORKTREES = ROOT / ".asv" / "worktrees"
@@ -299,7 +300,7 @@ def run_commit(commit: str, tree: Path, bench: str, machine: str, log: Path) -> 
     for var in ("LYSEP_BENCH_SLOWDOWN", "LYSEP_BENCH_DEVICE", "PYTHONPATH"):
         env.pop(var, None)
     cmd = ["asv", "run", "-E", "lysep:same", "--set-commit-hash", commit, "--machine", machine, "--bench", bench,
-           "--show-stderr", *(DETERMINISTIC_LAUNCH if bench == DETERMINISTIC else [])]
+           "--show-stderr", *LAUNCH]
     log.parent.mkdir(parents=True, exist_ok=True)
     start = log.stat().st_size if log.exists() else 0
     with log.open("a", encoding="utf-8") as out:

@@ -24,4 +24,13 @@ fi
 python -m ruff check .
 # the layer contract of pyproject.toml (import-linter's lint-imports, docs/architecture.md)
 python -c "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(no_cache=True))"
-python -m pytest -q "$@"
+# The suite runs in LYSEP_TEST_PROCESSES pytest-xdist processes (default: the available cores, at most 4; one
+# core: in this process), each with one torch thread (tests/conftest.py), so that the processes never compete for
+# a core; the tests sharing the repository's .asv/ folder form one group (--dist loadgroup). `-n 0` among the
+# arguments runs everything in this process.
+processes="${LYSEP_TEST_PROCESSES:-$(python -c 'import os; print(min(4, len(os.sched_getaffinity(0))))')}"
+if [ "$processes" -gt 1 ]; then
+  python -m pytest -q -n "$processes" --dist loadgroup "$@"
+else
+  python -m pytest -q "$@"
+fi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,16 @@ import torch
 from lysep.core.problem import Problem
 
 from helpers import circle_arrays
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In a pytest-xdist worker (scripts/test.sh runs one per core): one torch thread here and, unless the user chose
+    otherwise, in every process the tests start (OMP_NUM_THREADS: lysep's default ``--threads``), so the workers
+    never compete for a core; two torch processes of two threads each on two cores run 20 times slower."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture

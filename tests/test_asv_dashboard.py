@@ -22,8 +22,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import browser
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: these tests share the repository's .asv/ folder (asv_history.py publish / load): one pytest-xdist worker runs them
+pytestmark = pytest.mark.xdist_group("repo_asv")
 sys.path.insert(0, str(ROOT / "scripts"))
 import asv_history  # noqa: E402
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: these tests share the repository's .asv/ folder (asv_history.py publish / load): one pytest-xdist worker runs them
+pytestmark = pytest.mark.xdist_group("repo_asv")
 sys.path.insert(0, str(ROOT / "scripts"))
 import asv_history  # noqa: E402
 import browser  # noqa: E402

@@ -3,6 +3,11 @@
 # contract (import-linter) and the whole test suite; arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${LYSEP_TEST_PROCESSES+set}" ]; then
+  case "$LYSEP_TEST_PROCESSES" in
+    ""|*[!0-9]*|0) echo "error: LYSEP_TEST_PROCESSES=$LYSEP_TEST_PROCESSES: expected a whole number >= 1" >&2; exit 2 ;;
+  esac
+fi
 bash scripts/setup.sh
 source scripts/_env.sh
 lysep_select_env
@@ -28,7 +33,8 @@ python -c "import sys; from importlinter.cli import lint_imports; sys.exit(lint_
 # core: in this process), each with one torch thread (tests/conftest.py), so that the processes never compete for
 # a core; the tests sharing the repository's .asv/ folder form one group (--dist loadgroup). `-n 0` among the
 # arguments runs everything in this process.
-processes="${LYSEP_TEST_PROCESSES:-$(python -c 'import os; print(min(4, len(os.sched_getaffinity(0))))')}"
+cores='import os; print(min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))'
+processes="${LYSEP_TEST_PROCESSES:-$(python -c "$cores")}"
 if [ "$processes" -gt 1 ]; then
   python -m pytest -q -n "$processes" --dist loadgroup "$@"
 else

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +31,31 @@ def test_the_newest_recorded_commit_is_an_ancestor_of_head_a_handful_of_commits_
     assert ancestor, f"the newest recorded commit {commit[:12]} is not an ancestor of HEAD: {fix}"
     assert behind <= asv_history.HANDFUL, (f"the newest recorded commit {commit[:12]} is {behind} first-parent "
                                            f"commits behind HEAD (at most {asv_history.HANDFUL}): {fix}")
+
+
+#: how many consecutive commits of main have the timing benchmarks (issue 31's backfill: at least the last 10)
+TIMED_RUN = 10
+
+
+def test_the_timing_benchmarks_cover_ten_consecutive_commits_of_main_every_benchmark_with_all_its_values() -> None:
+    """The backfill's timing points (``backfill --timing-last 10``): ten first-parent commits in a row, each with a
+    value of every parameter set of every timing benchmark (speed, in-process ratios, CLI latency), so each timing
+    graph of the dashboard has a line over them; a failed or skipped benchmark would leave a gap and fail here."""
+    index = json.loads((asv_history.HISTORY / "benchmarks.json").read_text())
+    timing = {name: b for name, b in index.items() if name != "version" and re.match(asv_history.TIMING, name)}
+    sizes = {name: math.prod(len(p) for p in b["params"]) if b["params"] else 1 for name, b in timing.items()}
+    assert len(timing) >= 13, sorted(timing)
+
+    def complete(commit: str) -> bool:
+        docs = [json.loads(p.read_text()) for p in asv_history.HISTORY.glob(f"vm/{commit[:8]}-*.json")]
+        return bool(docs) and all(max(asv_history.values_in(d, name) for d in docs) == n for name, n in sizes.items())
+
+    run, best = [], []
+    for commit in asv_history.first_parent("HEAD"):
+        run = run + [commit] if complete(commit) else []
+        best = max(best, run, key=len)
+    assert len(best) >= TIMED_RUN, (f"the longest run of consecutive commits with every timing value is "
+                                    f"{len(best)} ({', '.join(c[:8] for c in best)})")
 
 
 # ---------------------------------------------------------------------------- on constructed histories

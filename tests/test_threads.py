@@ -53,3 +53,40 @@ def test_run_uses_the_thread_count_it_is_given(tmp_path, monkeypatch) -> None:
     before = torch.get_num_threads()
     assert main(["run", str(spec), "--out", str(tmp_path / "out"), "--quiet", "--no-report", "--threads", "1"]) == 0
     assert seen == [1] and torch.get_num_threads() == before
+
+
+# ---------------------------------------------------------------------------- the test suite's own processes
+
+
+@pytest.mark.parametrize("given,expected", [(None, "1"), ("3", "3")])
+def test_a_pytest_xdist_worker_uses_one_torch_thread_unless_the_user_chose(given, expected, monkeypatch) -> None:
+    """scripts/test.sh runs one xdist process per core: tests/conftest.py gives each one torch thread, and the
+    processes a test starts inherit it through OMP_NUM_THREADS (lysep's default --threads), so they never compete."""
+    import conftest
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw9")
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    if given:
+        monkeypatch.setenv("OMP_NUM_THREADS", given)
+    try:
+        conftest.pytest_configure(None)
+        assert __import__("os").environ["OMP_NUM_THREADS"] == expected
+        assert torch.get_num_threads() == int(expected) and default_threads(1) == int(expected)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", ["x", "0", "", "-2"])
+def test_the_test_command_refuses_a_bad_process_count_before_installing_anything(bad) -> None:
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(["bash", "scripts/test.sh"], cwd=root, env={**os.environ, "LYSEP_TEST_PROCESSES": bad},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == f"error: LYSEP_TEST_PROCESSES={bad}: expected a whole number >= 1"
+    assert "setup:" not in proc.stdout  # refused before scripts/setup.sh ran

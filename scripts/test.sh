@@ -31,12 +31,12 @@ python -m ruff check .
 python -c "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(no_cache=True))"
 # The suite runs in LYSEP_TEST_PROCESSES pytest-xdist processes (default: the available cores, at most 4; one
 # core: in this process), each with one torch thread (tests/conftest.py), so that the processes never compete for
-# a core; the tests sharing the repository's .asv/ folder form one group (--dist loadgroup). `-n 0` among the
+# a core; the tests sharing the repository's .asv/ folder take turns (a lock, tests/conftest.py). `-n 0` among the
 # arguments runs everything in this process.
 cores='import os; print(min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))'
 processes="${LYSEP_TEST_PROCESSES:-$(python -c "$cores")}"
 if [ "$processes" -gt 1 ]; then
-  python -m pytest -q -n "$processes" --dist loadgroup "$@"
+  python -m pytest -q -n "$processes" "$@"
 else
   python -m pytest -q "$@"
 fi

@@ -8,7 +8,12 @@ hide a broken setup.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +44,30 @@ def chromium() -> str:
 def asv() -> str:
     """The asv executable (a dependency of the package: scripts/setup.sh installs it)."""
     return need("asv", shutil.which("asv"), "bash scripts/setup.sh installs it")
+
+
+class _Server(ThreadingHTTPServer):
+    """A local static server for one page load: a backlog for every connection the browser opens at once (the
+    default of 5 can refuse some when the machine is busy, and the page then shows a network error), and no
+    request log on the terminal."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
+def serve(folder: Path) -> ThreadingHTTPServer:
+    """``folder`` served on 127.0.0.1 (a free port: ``server.server_address[1]``); ``server.shutdown()`` stops it."""
+    server = _Server(("127.0.0.1", 0), partial(_Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def page_error(dom: str) -> str:
+    """The text of the asv dashboard's error dialog in a dumped DOM ("" when it shows none), for a failure message."""
+    found = re.search(r'id="error-message"[^>]*>([^<]*)<', dom)
+    return found[1].strip() if found else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 from pathlib import Path
@@ -70,3 +71,15 @@ def the_projects_git_is_left_alone(tmp_path_factory: pytest.TempPathFactory):
     places = [tmp_path_factory.getbasetemp().resolve(), Path.home() / ".cache" / "lysep"]
     changes = git_changes(before, git_state(root), places)
     assert not changes, f"the tests changed the project's repository {root}: " + "; ".join(changes)
+
+
+@pytest.fixture
+def repo_asv_lock():
+    """Held for the whole test: the repository's .asv/ folder (asv_history.py publish writes .asv/html, load writes
+    .asv/results) is used by one test at a time, whichever pytest-xdist process runs it (scripts/test.sh runs one
+    per core). A lock file, not xdist's groups: pytest 9.2 ignores the node ids xdist 3.8 gives its groups."""
+    folder = Path(__file__).resolve().parent.parent / ".asv"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "tests.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield

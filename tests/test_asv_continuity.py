@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-#: these tests share the repository's .asv/ folder (asv_history.py publish / load): one pytest-xdist worker runs them
-pytestmark = pytest.mark.xdist_group("repo_asv")
+#: these tests share the repository's .asv/ folder (asv_history.py publish / load): one at a time (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("repo_asv_lock")
 sys.path.insert(0, str(ROOT / "scripts"))
 import asv_history  # noqa: E402
 
@@ -353,3 +353,11 @@ def test_the_backfill_runs_each_measured_tree_once_and_says_which_commits_it_fil
     ran.clear()
     assert asv_history.backfill(args) == 0
     assert ran == [commits[6], commits[7], docs]  # --no-reuse runs every commit
+
+
+def test_another_process_waits_for_the_asv_folder_while_a_test_here_uses_it() -> None:
+    """The lock of tests/conftest.py (these tests hold it): a second pytest-xdist process cannot take it meanwhile."""
+    probe = "import fcntl, sys; fcntl.flock(open(sys.argv[1], 'w'), fcntl.LOCK_EX | fcntl.LOCK_NB)"
+    proc = subprocess.run([sys.executable, "-c", probe, str(ROOT / ".asv" / "tests.lock")], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0 and "BlockingIOError" in proc.stderr, proc.stderr

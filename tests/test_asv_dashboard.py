@@ -16,17 +16,14 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import browser
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-#: these tests share the repository's .asv/ folder (asv_history.py publish / load): one pytest-xdist worker runs them
-pytestmark = pytest.mark.xdist_group("repo_asv")
+#: these tests share the repository's .asv/ folder (asv_history.py publish / load): one at a time (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("repo_asv_lock")
 sys.path.insert(0, str(ROOT / "scripts"))
 import asv_history  # noqa: E402
 
@@ -101,7 +98,7 @@ def test_the_regressions_page_lists_the_steps_in_counted_work_and_not_the_small_
     assert "track_lysep_over_adam" not in page
     # the page as a reader sees it (the screenshot of docs/benchmarks.md, "Reading the dashboard")
     assert asv_history.offline(tmp_path / "html") == []
-    server = _serve(tmp_path / "html")
+    server = browser.serve(tmp_path / "html")
     try:
         shot = tmp_path / "regressions.png"
         dom = _open(browser.chromium(), f"http://127.0.0.1:{server.server_address[1]}/index.html#regressions",
@@ -114,11 +111,6 @@ def test_the_regressions_page_lists_the_steps_in_counted_work_and_not_the_small_
     assert 0.005 < _ink(shot) < 0.9
     _keep(shot, "asv_dashboard_regressions.png")
 
-
-def _serve(folder: Path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def _open(chromium: str, url: str, profile: Path, shot: Path | None = None) -> str:
@@ -157,12 +149,12 @@ def test_the_dashboard_draws_counted_work_per_method_and_cell_and_lists_regressi
     with_counts = {c for c in asv_history.recorded() if asv_history._has(c, asv_history.REQUIRED)}
     assert {revisions[str(rev)] for rev, _ in points} == with_counts
     assert all(len(values) == cells and all(v is not None and v > 0 for v in values) for _, values in points)
-    server = _serve(html)
+    server = browser.serve(html)
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         shot = tmp_path / "counts.png"
         dom = _open(chromium, f"{base}/index.html#tracking.Counts.track_flops", tmp_path / "p1", shot)
-        assert dom.count('class="flot-base"') >= 1, "no graph was drawn"
+        assert dom.count('class="flot-base"') >= 1, f"no graph was drawn: {browser.page_error(dom) or dom[-300:]}"
         assert "Failed to load" not in dom
         assert 0.01 < _ink(shot) < 0.9  # not blank
         reg = _open(chromium, f"{base}/index.html#regressions", tmp_path / "p2")

@@ -9,16 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-#: these tests share the repository's .asv/ folder (asv_history.py publish / load): one pytest-xdist worker runs them
-pytestmark = pytest.mark.xdist_group("repo_asv")
+#: these tests share the repository's .asv/ folder (asv_history.py publish / load): one at a time (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("repo_asv_lock")
 sys.path.insert(0, str(ROOT / "scripts"))
 import asv_history  # noqa: E402
 import browser  # noqa: E402
@@ -91,18 +88,13 @@ def test_the_committed_history_compares_from_this_environment(asv_home) -> None:
     assert "n/a" not in row  # both commits' results are found, though this interpreter is not the recording one
 
 
-def _serve(folder: Path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
 
 def test_the_published_dashboard_draws_its_graphs_without_internet(asv_home) -> None:
     chromium = browser.chromium()  # a skip here, a failure in CI (scripts/test.sh installs it there)
     out = subprocess.run([sys.executable, "scripts/asv_history.py", "publish"], cwd=ROOT, env=asv_home,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    server = _serve(ROOT / ".asv" / "html")
+    server = browser.serve(ROOT / ".asv" / "html")
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/index.html#tracking.Counts.track_flops"
         dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
@@ -111,5 +103,5 @@ def test_the_published_dashboard_draws_its_graphs_without_internet(asv_home) -> 
                              capture_output=True, text=True, timeout=120).stdout
     finally:
         server.shutdown()
-    assert dom.count('class="flot-base"') >= 1, "no graph was drawn"
+    assert dom.count('class="flot-base"') >= 1, f"no graph was drawn: {browser.page_error(dom) or dom[-300:]}"
     assert "Failed to load" not in dom

@@ -74,8 +74,11 @@ def ce_values(traces: pd.DataFrame, metrics: pd.DataFrame, anytime: bool = False
             v = v[v["comparable"].astype(bool)]
         per_cell = v.groupby(["method", *CELL])["F"].median()
         out[budget] = per_cell.groupby("method").median()
-        started = v.assign(s=v["iteration"] > 0).groupby(["method", *CELL])["s"].all()
-        out[f"{budget}_cells"] = started.groupby("method").sum() if anytime else per_cell.groupby("method").size()
+        if anytime:  # the cells where the method had completed an iteration in every seed
+            started = v.assign(s=v["iteration"] > 0).groupby(["method", *CELL])["s"].all()
+            out[f"{budget}_cells"] = started.groupby("method").sum()
+        else:
+            out[f"{budget}_cells"] = per_cell.groupby("method").size()
     spread = ok.assign(logf=np.log10(ok["final_F"].clip(lower=1e-300))).groupby(["method", *CELL])["logf"].std()
     out["spread"] = spread.groupby("method").median()
     out["diverged"] = metrics.groupby("method")["diverged"].sum()

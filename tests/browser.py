@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -71,3 +72,20 @@ def page_error(dom: str) -> str:
     """The text of the asv dashboard's error dialog in a dumped DOM ("" when it shows none), for a failure message."""
     found = re.search(r'id="error-message"[^>]*>([^<]*)<', dom)
     return found[1].strip() if found else ""
+
+
+def open_page(chromium: str, url: str, profile: Path, shot: Path | None = None) -> str:
+    """The page's DOM after its scripts ran (and a screenshot to ``shot``); no network but the local server."""
+    args = [chromium, *FLAGS, f"--user-data-dir={profile}", "--window-size=1400,900",
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--virtual-time-budget=20000"]
+    if shot is not None:
+        subprocess.run([*args, f"--screenshot={shot}", url], capture_output=True, timeout=180)
+    return subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
+
+
+def ink(path: Path) -> float:
+    """The share of a screenshot's pixels that are not (near) white: 0 for a blank page."""
+    from matplotlib.image import imread
+
+    img = imread(path)[..., :3]
+    return float((img.mean(axis=2) < 0.9).mean())

@@ -101,32 +101,15 @@ def test_the_regressions_page_lists_the_steps_in_counted_work_and_not_the_small_
     server = browser.serve(tmp_path / "html")
     try:
         shot = tmp_path / "regressions.png"
-        dom = _open(browser.chromium(), f"http://127.0.0.1:{server.server_address[1]}/index.html#regressions",
+        dom = browser.open_page(browser.chromium(), f"http://127.0.0.1:{server.server_address[1]}/index.html#regressions",
                     tmp_path / "profile", shot)
     finally:
         server.shutdown()
     text = html_lib.unescape(re.sub(r"<[^>]+>", " ", dom))
     assert "tracking.Counts.track_flops('lysep', 3, 10)" in " ".join(text.split())
     assert "track_lysep_over_adam" not in text and "'adam'" not in text and "'sgd'" not in text
-    assert 0.005 < _ink(shot) < 0.9
+    assert 0.005 < browser.ink(shot) < 0.9
     _keep(shot, "asv_dashboard_regressions.png")
-
-
-
-def _open(chromium: str, url: str, profile: Path, shot: Path | None = None) -> str:
-    """The page's DOM after its scripts ran (and a screenshot); no network but the local server."""
-    args = [chromium, *browser.FLAGS, f"--user-data-dir={profile}", "--window-size=1400,900",
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--virtual-time-budget=20000"]
-    if shot is not None:
-        subprocess.run([*args, f"--screenshot={shot}", url], capture_output=True, timeout=180)
-    return subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
-
-
-def _ink(path: Path) -> float:
-    from matplotlib.image import imread
-
-    img = imread(path)[..., :3]
-    return float((img.mean(axis=2) < 0.9).mean())
 
 
 def test_the_dashboard_draws_counted_work_per_method_and_cell_and_lists_regressions(tmp_path) -> None:
@@ -153,11 +136,11 @@ def test_the_dashboard_draws_counted_work_per_method_and_cell_and_lists_regressi
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         shot = tmp_path / "counts.png"
-        dom = _open(chromium, f"{base}/index.html#tracking.Counts.track_flops", tmp_path / "p1", shot)
+        dom = browser.open_page(chromium, f"{base}/index.html#tracking.Counts.track_flops", tmp_path / "p1", shot)
         assert dom.count('class="flot-base"') >= 1, f"no graph was drawn: {browser.page_error(dom) or dom[-300:]}"
         assert "Failed to load" not in dom
-        assert 0.01 < _ink(shot) < 0.9  # not blank
-        reg = _open(chromium, f"{base}/index.html#regressions", tmp_path / "p2")
+        assert 0.01 < browser.ink(shot) < 0.9  # not blank
+        reg = browser.open_page(chromium, f"{base}/index.html#regressions", tmp_path / "p2")
         assert "Best after" in reg and "Failed to load" not in reg  # the Regressions page's table is there
     finally:
         server.shutdown()
@@ -176,4 +159,4 @@ def test_the_screenshots_the_docs_show_are_there() -> None:
     shown = re.findall(r"!\[[^\]]*\]\((images/[^)]+)\)", page)
     assert sorted(shown) == ["images/asv_dashboard_counts.png", "images/asv_dashboard_regressions.png"]
     for rel in shown:
-        assert _ink(ROOT / "docs" / rel) > 0.005, rel
+        assert browser.ink(ROOT / "docs" / rel) > 0.005, rel

@@ -88,8 +88,7 @@ def test_the_committed_history_compares_from_this_environment(asv_home) -> None:
     assert "n/a" not in row  # both commits' results are found, though this interpreter is not the recording one
 
 
-
-def test_the_published_dashboard_draws_its_graphs_without_internet(asv_home) -> None:
+def test_the_published_dashboard_draws_its_graphs_without_internet(asv_home, tmp_path) -> None:
     chromium = browser.chromium()  # a skip here, a failure in CI (scripts/test.sh installs it there)
     out = subprocess.run([sys.executable, "scripts/asv_history.py", "publish"], cwd=ROOT, env=asv_home,
                          capture_output=True, text=True, timeout=300)
@@ -97,10 +96,7 @@ def test_the_published_dashboard_draws_its_graphs_without_internet(asv_home) -> 
     server = browser.serve(ROOT / ".asv" / "html")
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/index.html#tracking.Counts.track_flops"
-        dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                              "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",  # no network but us
-                              "--virtual-time-budget=15000", "--dump-dom", url],
-                             capture_output=True, text=True, timeout=120).stdout
+        dom = browser.open_page(chromium, url, tmp_path / "profile")
     finally:
         server.shutdown()
     assert dom.count('class="flot-base"') >= 1, f"no graph was drawn: {browser.page_error(dom) or dom[-300:]}"

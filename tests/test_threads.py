@@ -4,8 +4,10 @@ two concurrent runs 4 times faster but a lone run 2 times slower (results/PERFOR
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +20,7 @@ PROBE = ("import os, sys; from lysep.commands.main import main; main(['datasets'
 
 @pytest.mark.parametrize("given,expected", [(None, "<unset>"), ("PASSIVE", "PASSIVE")])
 def test_the_cli_leaves_the_openmp_wait_policy_to_the_user(given, expected) -> None:
-    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     if given:
         env["OMP_WAIT_POLICY"] = given
     proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=60)
@@ -73,7 +75,7 @@ def test_a_pytest_xdist_worker_uses_one_torch_thread_unless_the_user_chose(given
         monkeypatch.setenv("OMP_NUM_THREADS", given)
     try:
         conftest.pytest_configure(None)
-        assert __import__("os").environ["OMP_NUM_THREADS"] == expected
+        assert os.environ["OMP_NUM_THREADS"] == expected
         assert torch.get_num_threads() == int(expected) and default_threads(1) == int(expected)
     finally:
         torch.set_num_threads(before)
@@ -81,9 +83,6 @@ def test_a_pytest_xdist_worker_uses_one_torch_thread_unless_the_user_chose(given
 
 @pytest.mark.parametrize("bad", ["x", "0", "", "-2"])
 def test_the_test_command_refuses_a_bad_process_count_before_installing_anything(bad) -> None:
-    import os
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run(["bash", "scripts/test.sh"], cwd=root, env={**os.environ, "LYSEP_TEST_PROCESSES": bad},
                           capture_output=True, text=True, timeout=60)
